@@ -1,0 +1,2 @@
+# Description: fzf fuzzy finder
+dvm_pkg_install fzf

@@ -1,0 +1,2 @@
+# Description: delta, a syntax-highlighting pager for git diffs
+dvm_pkg_install git-delta

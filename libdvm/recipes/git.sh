@@ -1,0 +1,2 @@
+# Description: Git version control
+dvm_pkg_install git

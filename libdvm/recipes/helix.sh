@@ -1,0 +1,2 @@
+# Description: Helix modal text editor
+dvm_pkg_install helix

@@ -1,0 +1,2 @@
+# Description: just command runner
+dvm_pkg_install just

@@ -1,0 +1,2 @@
+# Description: tmux terminal multiplexer
+dvm_pkg_install tmux
