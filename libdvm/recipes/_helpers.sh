@@ -314,14 +314,15 @@ _dvm_owner_group() {
 # PATH already had this content, mode and owner. The temporary file is created next to PATH
 # (same file system, so the final rename is atomic), mode 0600 and root-owned until it is
 # complete, so a secret never sits in a readable file.
-# shellcheck disable=SC2016 # expanded by the root shell that runs it, not here
-_DVM_WRITE_FILE_SCRIPT='set -eu
+_DVM_WRITE_FILE_SCRIPT=''
+read -r -d '' _DVM_WRITE_FILE_SCRIPT <<'DVM_WRITE_FILE' || true
+set -eu
 path=$1 mode=$2 owner=$3 group=$4
 dir=$(dirname -- "$path")
 [ -d "$dir" ] || { echo "directory does not exist: $dir" >&2; exit 1; }
 if [ -d "$path" ] && [ ! -L "$path" ]; then echo "is a directory: $path" >&2; exit 1; fi
 tmp=$(mktemp -- "$dir/.dvm-write.XXXXXXXX")
-trap '\''rm -f -- "$tmp"'\'' EXIT
+trap 'rm -f -- "$tmp"' EXIT
 cat >"$tmp"
 want=$(printf "%o %s %s" "$((8#$mode))" "$owner" "$group")
 if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s -- "$tmp" "$path" &&
@@ -333,7 +334,8 @@ chown -- "$owner:$group" "$tmp"
 chmod -- "$mode" "$tmp"
 mv -fT -- "$tmp" "$path"
 trap - EXIT
-echo 1'
+echo 1
+DVM_WRITE_FILE
 
 # dvm_write_file PATH MODE OWNER[:GROUP]: writes stdin to PATH atomically, only when the
 # content, mode or owner differ. Sets DVM_CHANGED to 1 when it wrote, else 0. The parent
