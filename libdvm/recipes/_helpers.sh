@@ -310,26 +310,29 @@ _dvm_owner_group() {
 # --- files ---------------------------------------------------------------------------------
 
 # The root-side part of dvm_write_file: a constant script (no data in it) run by sudo.
-# Arguments: PATH MODE OWNER GROUP; content on stdin. Prints 1 when it replaced PATH, 0 when
-# PATH already had this content, mode and owner. The temporary file is created next to PATH
-# (same file system, so the final rename is atomic), mode 0600 and root-owned until it is
-# complete, so a secret never sits in a readable file.
+# Arguments: PATH MODE OWNER GROUP; content (text) on stdin, held in memory. Prints 0 when PATH
+# already has this content, mode and owner (then nothing on disk is touched, not even the
+# directory), else 1 after replacing PATH: the new file is created next to PATH (same file
+# system, so the final rename is atomic), root-owned with mode 0600 until it is complete, so a
+# secret never sits in a readable file.
 _DVM_WRITE_FILE_SCRIPT=''
 read -r -d '' _DVM_WRITE_FILE_SCRIPT <<'DVM_WRITE_FILE' || true
 set -eu
 path=$1 mode=$2 owner=$3 group=$4
+content=$(cat; printf x)
+content=${content%x}
 dir=$(dirname -- "$path")
 [ -d "$dir" ] || { echo "directory does not exist: $dir" >&2; exit 1; }
 if [ -d "$path" ] && [ ! -L "$path" ]; then echo "is a directory: $path" >&2; exit 1; fi
-tmp=$(mktemp -- "$dir/.dvm-write.XXXXXXXX")
-trap 'rm -f -- "$tmp"' EXIT
-cat >"$tmp"
 want=$(printf "%o %s %s" "$((8#$mode))" "$owner" "$group")
-if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s -- "$tmp" "$path" &&
-	[ "$(stat -c "%a %U %G" -- "$path")" = "$want" ]; then
+if [ -f "$path" ] && [ ! -L "$path" ] && [ "$(stat -c "%a %U %G" -- "$path")" = "$want" ] &&
+	printf '%s' "$content" | cmp -s - "$path"; then
 	echo 0
 	exit 0
 fi
+tmp=$(mktemp -- "$dir/.dvm-write.XXXXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+printf '%s' "$content" >"$tmp"
 chown -- "$owner:$group" "$tmp"
 chmod -- "$mode" "$tmp"
 mv -fT -- "$tmp" "$path"
@@ -571,7 +574,6 @@ dvm_pinned_install() (
 		fi
 		dvm_validate_https_url "$ov_url" "[env] ${key}_URL"
 		dvm_validate_sha256 "$ov_sha" "[env] ${key}_SHA256"
-		dvm_info "using the pin from [env] ${key}_URL"
 		url="$ov_url"
 		sha="$ov_sha"
 	fi
@@ -588,7 +590,7 @@ dvm_pinned_install() (
 	work="$(mktemp -d "${TMPDIR:-/tmp}/dvm-pin-$name.XXXXXXXX")"
 	# shellcheck disable=SC2064 # expand $work now, while the local variable is in scope
 	trap "rm -rf -- $(printf '%q' "$work")" EXIT
-	dvm_info "downloading $url"
+	dvm_info "downloading $url${ov_url:+ (pinned by [env] ${key}_URL)}"
 	dvm_download_verified "$url" "$sha" "$work/download"
 
 	# Verified: from here on the archive is the pinned one.

@@ -4,6 +4,7 @@ local bypass settings current updated rc
 bypass="$(dvm_bool CLAUDE_BYPASS true)"
 
 dvm_pkg_install dnf5-plugins jq
+dvm_ensure_dir /etc/yum.repos.d 0755 root:root
 dvm_write_file /etc/yum.repos.d/claude-code.repo 0644 root:root <<'REPO'
 [claude-code]
 name=Claude Code
@@ -14,8 +15,7 @@ gpgkey=https://downloads.claude.ai/keys/claude-code.asc
 REPO
 
 if ! dvm_pkg_installed claude-code; then
-	dvm_info "installing claude-code"
-	sudo dnf5 --refresh install -y claude-code </dev/null
+	dvm_pkg_install claude-code
 else
 	# Upgrade only when the repository has a newer build (check-upgrade: 100 = available).
 	rc=0

@@ -4,8 +4,9 @@
 # [env] TAILSCALE_FUNNEL_TARGET: an http:// or https:// URL to publish with Tailscale Funnel on
 # port 443; Funnel is reset at every sync and turned on only for a valid target.
 # Secret TAILSCALE_AUTH_KEY (staged by dvm when set in the host environment): `tailscale up`
-# reads it from its staged file (--auth-key=file:...), so it is in no command line. Without a
-# key, a node that is already logged in is kept; one that is not is an error.
+# reads it from its staged file (--auth-key=file:...), so it is in no command line. The key is
+# used only to log in: a node that is already logged in keeps its login (and the key is not
+# spent); a node that is not logged in and has no key is an error.
 local hostname target key_file key state json
 hostname="$(dvm_setting TAILSCALE_HOSTNAME "${DVM_NAME:-}")"
 if ! [[ "$hostname" =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]]; then
@@ -22,7 +23,14 @@ json="$(sudo tailscale status --json 2>/dev/null </dev/null)" || json=''
 state="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"BackendState":[[:space:]]*"\([A-Za-z]*\)".*/\1/p' | head -n 1)"
 
 key_file="${DVM_SECRET_FILE_TAILSCALE_AUTH_KEY:-}"
-if [ -n "$key_file" ]; then
+if [ "$state" = Running ]; then
+	# Logged in: the key is not needed (auth keys are often single-use, so it is not spent
+	# again). Keep the node name in line with the config.
+	if [ -n "$key_file" ]; then
+		dvm_info "already logged in; TAILSCALE_AUTH_KEY is not used (run 'sudo tailscale logout' in the VM to log in again with a new key)"
+	fi
+	sudo tailscale set --hostname="$hostname" </dev/null
+elif [ -n "$key_file" ]; then
 	if [ ! -r "$key_file" ]; then
 		dvm_die "the staged TAILSCALE_AUTH_KEY file is missing or unreadable"
 		return
@@ -34,15 +42,8 @@ if [ -n "$key_file" ]; then
 		return
 	fi
 	key=''
-	if [ "$state" = Running ]; then
-		dvm_info "re-running tailscale up with the new auth key (hostname $hostname)"
-		sudo tailscale up --auth-key="file:$key_file" --hostname="$hostname" --accept-dns --reset </dev/null
-	else
-		dvm_info "logging in as $hostname"
-		sudo tailscale up --auth-key="file:$key_file" --hostname="$hostname" --accept-dns </dev/null
-	fi
-elif [ "$state" = Running ]; then
-	sudo tailscale set --hostname="$hostname" </dev/null
+	dvm_info "logging in as $hostname"
+	sudo tailscale up --auth-key="file:$key_file" --hostname="$hostname" --accept-dns </dev/null
 else
 	dvm_die "tailscale is not logged in (state: ${state:-unknown}); set TAILSCALE_AUTH_KEY=tskey-... in the host environment and run: dvm sync ${DVM_NAME:-NAME}"
 	return
