@@ -1,0 +1,42 @@
+# Build options. Tests, examples, install rules and -Werror default ON only when libdvm is the
+# top-level project, so a parent project that uses add_subdirectory() gets just the library.
+include(CMakeDependentOption)
+include(GNUInstallDirs)
+
+set(_dvm_top ${PROJECT_IS_TOP_LEVEL})
+option(DVM_BUILD_CLI "Build the dvm command-line tool" ON)
+option(DVM_BUILD_TESTS "Build and register the test suite" ${_dvm_top})
+option(DVM_BUILD_EXAMPLES "Build the example programs" ${_dvm_top})
+option(DVM_BUILD_PYTHON "Build the Python module (needs Python development files and pybind11)" ${_dvm_top})
+option(DVM_INSTALL "Generate install rules and the CMake package config" ${_dvm_top})
+option(DVM_WERROR "Treat compiler warnings as errors" OFF)
+option(DVM_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+option(BUILD_SHARED_LIBS "Build libdvm as a shared library" ON)
+
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+endif()
+
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+set(CMAKE_CXX_VISIBILITY_PRESET hidden)
+set(CMAKE_VISIBILITY_INLINES_HIDDEN ON)
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
+
+# Warnings apply to our own targets only (dvm_set_warnings), never to consumers.
+function(dvm_set_warnings target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+      -Wsign-conversion -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused
+      -Woverloaded-virtual -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+    if(DVM_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+endfunction()
+
+if(DVM_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=address,undefined)
+endif()

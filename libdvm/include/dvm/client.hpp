@@ -1,0 +1,284 @@
+// dvm::client: every operation of the `dvm` CLI as a library call.
+//
+//   dvm::client c({});                         // config from $DVM_CONFIG, limactl from PATH
+//   c.sync("app", {});                         // create/reconcile/start + guest recipes
+//   auto r = c.exec("app", {"git", "status"}); // r.exit_code is the guest command's
+//
+// A client is cheap to construct. Its methods may be called from several threads at once
+// (sync_all does); events are delivered one at a time.
+#pragma once
+
+#include <dvm/config.hpp>
+#include <dvm/events.hpp>
+#include <dvm/export.hpp>
+#include <dvm/ports.hpp>
+#include <dvm/process.hpp>
+#include <dvm/secret.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dvm {
+
+/// Time limits of limactl calls (zero: none).
+struct timeouts {
+  std::chrono::milliseconds query{std::chrono::seconds(60)};   ///< limactl --version, list
+  std::chrono::milliseconds create{std::chrono::minutes(30)};  ///< create (downloads the image)
+  std::chrono::milliseconds start{std::chrono::minutes(15)};
+  std::chrono::milliseconds stop{std::chrono::minutes(5)};     ///< graceful stop, then stop -f
+  std::chrono::milliseconds change{std::chrono::minutes(5)};   ///< edit, delete
+  std::chrono::milliseconds guest{std::chrono::hours(2)};      ///< a sync's guest program
+  std::chrono::milliseconds command{std::chrono::minutes(10)}; ///< guest scripts of rm, stop --inactive, keys
+};
+
+struct client_options {
+  /// Variables read by dvm (DVM_CONFIG, DVM_STATE, XDG_*, HOME, LIMACTL, PATH, LIMA_HOME, ...)
+  /// and the values of secrets named in configs. Default: this process's environment.
+  std::optional<std::map<std::string, std::string>> environment;
+  std::optional<std::filesystem::path> config_dir;  ///< default: from the environment
+  std::optional<std::filesystem::path> state_dir;   ///< default: from the environment
+  std::string limactl;  ///< default: $LIMACTL, else "limactl" on PATH
+  std::shared_ptr<process_runner> runner;  ///< default: make_default_runner()
+  event_sink on_event;                     ///< progress; may be empty
+  std::optional<host_info> host;           ///< default: detect_host()
+  const cancel_token* cancel = nullptr;    ///< set it to stop the running limactl call
+  dvm::timeouts timeouts;
+};
+
+/// One limactl call as `dvm plan` shows it.
+struct planned_call {
+  std::vector<std::string> argv;  ///< starts with "limactl"
+  std::string stdin_text;         ///< what goes to its stdin ("" for none), secrets redacted
+};
+
+struct plan_result {
+  std::string vm;
+  std::string instance;
+  std::string lima_yaml;              ///< the instance config that would be created
+  std::vector<planned_call> calls;    ///< for a machine where the VM does not exist yet
+  std::string guest_program;          ///< the sync program, every secret as <redacted>
+  std::vector<std::string> secrets;   ///< names of the secrets the sync would stage
+  std::vector<std::string> warnings;  ///< e.g. a listed secret that is not set
+};
+
+/// A VM as `dvm ls` / `dvm status` show it.
+struct vm_status {
+  std::string name;       ///< without "dvm-"
+  std::string instance;   ///< "dvm-<name>"
+  std::string state;      ///< Lima's status ("Running", "Stopped", "Broken", ...) or "absent"
+  bool configured = false;  ///< vms/<name>.toml exists
+  std::string ssh_address;  ///< "127.0.0.1:60022" when known
+  int cpus = 0;
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t disk_bytes = 0;
+  std::string arch;
+  std::string vm_type;
+  std::string dir;                  ///< Lima's instance directory
+  std::vector<port_forward> ports;  ///< configured forwards (or, without config, the instance's)
+  std::string code_dir;             ///< from the config
+  std::vector<std::string> recipes; ///< from the config
+};
+
+struct exec_result {
+  int exit_code = 0;  ///< the guest command's own exit status (255: ssh failed)
+  std::string stdout_text;
+  std::string stderr_text;
+  std::chrono::milliseconds duration{0};
+};
+
+struct exec_options {
+  /// Connect the guest command to this process's own stdin/stdout/stderr (a terminal for
+  /// `dvm sh`). The result then holds no output.
+  bool interactive = false;
+  /// Bytes for the command's stdin when not interactive (default: none, /dev/null).
+  std::optional<std::string> input;
+};
+
+/// Secrets handed to one sync: name -> value. These are staged in addition to (and instead of
+/// reading from the environment) the names listed in the VM's `secrets`.
+using secret_map = std::map<std::string, secret>;
+
+struct sync_options {
+  secret_map secrets;
+};
+
+struct recipe_timing {
+  std::string name;
+  std::chrono::milliseconds duration{0};
+  bool ok = true;
+};
+
+struct sync_result {
+  std::string vm;
+  bool created = false;     ///< the instance was created
+  bool started = false;     ///< it was booted
+  std::vector<std::string> reconciled;  ///< what was changed: "ports", "cpus", "memory", "disk"
+  std::vector<recipe_timing> recipes;
+  int limactl_calls = 0;
+  std::chrono::milliseconds duration{0};
+};
+
+struct sync_all_options {
+  unsigned jobs = 4;               ///< VMs synced at the same time
+  std::vector<std::string> names;  ///< default: every configured VM
+};
+
+struct sync_outcome {
+  std::string vm;
+  bool ok = false;
+  std::optional<sync_result> result;  ///< when ok
+  std::string error_code;             ///< errc_name() when not ok
+  std::string message;
+};
+
+struct sync_all_result {
+  std::vector<sync_outcome> outcomes;  ///< in name order
+  std::size_t ok = 0;
+  std::size_t failed = 0;
+};
+
+struct stop_all_options {
+  bool inactive_only = false;  ///< skip VMs that are in use (shell, tmux/zellij, service units)
+  bool force = false;          ///< with inactive_only: stop VMs whose activity probe failed
+};
+
+struct stop_outcome {
+  std::string vm;
+  std::string action;  ///< "stopped", "skipped", "failed"
+  std::string reason;  ///< why skipped / failed (e.g. "active: tmux")
+};
+
+struct stop_all_result {
+  std::vector<stop_outcome> outcomes;
+  std::size_t stopped = 0;
+  std::size_t skipped = 0;
+  std::size_t failed = 0;
+};
+
+struct remove_options {
+  bool force = false;  ///< skip the unsaved-work check
+};
+
+/// Unsaved work found under a VM's code directory.
+struct dirty_repository {
+  std::string path;                  ///< relative to the code dir ("." for the code dir itself)
+  std::vector<std::string> reasons;  ///< "unstaged changes", "staged changes", "untracked files",
+                                     ///< "stash", "commits not on any remote branch"
+};
+
+struct dirty_report {
+  std::vector<dirty_repository> repositories;
+  std::vector<std::string> loose_files;  ///< up to 5 samples outside every repository
+  std::size_t loose_file_count = 0;
+  bool incomplete = false;               ///< the check could not run completely (e.g. no git)
+  std::string incomplete_reason;
+  bool clean() const noexcept { return repositories.empty() && loose_file_count == 0 && !incomplete; }
+};
+
+struct remove_result {
+  std::string vm;
+  bool removed = false;
+  bool checked = false;  ///< the unsaved-work check ran
+  std::vector<std::string> warnings;
+};
+
+struct copy_options {
+  bool recursive = false;
+  bool verbose = false;
+  std::string backend;  ///< "", "auto", "scp" or "rsync"
+};
+
+struct log_options {
+  std::string unit;               ///< default: inferred from the VM's service recipe
+  std::vector<std::string> args;  ///< journalctl arguments; default "--no-pager -n 100"
+  bool interactive = true;        ///< stream to this process's stdout (false: capture)
+};
+
+struct ssh_key_result {
+  std::string access_public_key;   ///< ~/.ssh/id_ed25519_dvm.pub
+  std::string signing_public_key;  ///< ~/.ssh/id_ed25519_dvm_signing.pub
+  bool created = false;            ///< false when both keys already existed
+};
+
+struct gpg_key_result {
+  std::string armored_public_key;
+  std::string fingerprint;
+  bool created = false;
+};
+
+struct init_result {
+  std::filesystem::path path;
+  bool created = false;  ///< false: the file already existed and was left alone
+};
+
+struct version_info {
+  std::string dvm;
+  std::string limactl;  ///< "" when limactl is missing
+  std::string limactl_problem;  ///< why limactl cannot be used, if it cannot
+};
+
+class DVM_EXPORT client {
+ public:
+  explicit client(client_options options = {});
+  ~client();
+  client(client&&) noexcept;
+  client& operator=(client&&) noexcept;
+
+  const paths& location() const noexcept;
+  /// The config files (loading, validation, recipe catalog).
+  const config_store& configs() const noexcept;
+
+  // --- configuration -------------------------------------------------------------------------
+  /// Writes vms/<name>.toml from a bundled template ("app", "llama", "cloudflared",
+  /// "tailscale"); never overwrites.
+  init_result init_config(const std::string& name, const std::string& template_name = "app");
+  /// What `sync` would do, without changing anything and without calling limactl.
+  plan_result plan(const std::string& name);
+
+  // --- state ---------------------------------------------------------------------------------
+  /// DVM VMs only (Lima's dvm-* instances plus configured VMs that do not exist yet).
+  std::vector<vm_status> list();
+  vm_status status(const std::string& name);
+  version_info versions();
+
+  // --- lifecycle -----------------------------------------------------------------------------
+  sync_result sync(const std::string& name, sync_options options = {});
+  sync_all_result sync_all(const sync_all_options& options = {});
+  void stop(const std::string& name);
+  stop_all_result stop_all(const stop_all_options& options = {});
+  /// Checks for unsaved work (unless options.force), then stops and deletes the instance. The
+  /// VM file is kept. Throws dvm::error(errc::refused) with the report when work would be lost.
+  remove_result remove(const std::string& name, const remove_options& options = {});
+  /// The unsaved-work check on its own.
+  dirty_report check_unsaved_work(const std::string& name);
+
+  // --- in the guest --------------------------------------------------------------------------
+  /// Runs argv in the VM's code directory. A non-zero exit is data, not an exception.
+  exec_result exec(const std::string& name, const std::vector<std::string>& argv,
+                   const exec_options& options = {});
+  /// An interactive login shell in the code directory; returns its exit status.
+  int shell(const std::string& name);
+  /// Copies between the host and one VM. Operands are host paths or "NAME:path" (guest
+  /// relative paths are relative to the code dir, "~" is the guest home). Returns limactl
+  /// copy's exit status.
+  int copy(const std::vector<std::string>& sources, const std::string& target,
+           const copy_options& options = {});
+  /// journalctl -u UNIT in the guest; returns its exit status (output in `captured` when not
+  /// interactive).
+  int logs(const std::string& name, const log_options& options = {}, std::string* captured = nullptr);
+  ssh_key_result ssh_key(const std::string& name);
+  gpg_key_result gpg_key(const std::string& name);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace dvm

@@ -1,0 +1,113 @@
+// Configuration: where it lives, the validated model of one VM, loading and rendering.
+//
+//   $DVM_CONFIG (default $XDG_CONFIG_HOME/dvm, else ~/.config/dvm)
+//     config.toml        optional [defaults] (any per-VM key) and [recipe_sets]
+//     vms/<name>.toml    one file per VM
+//     recipes/<name>.sh  user recipes (override bundled ones)
+#pragma once
+
+#include <dvm/export.hpp>
+#include <dvm/ports.hpp>
+#include <dvm/recipes.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dvm {
+
+/// Facts about the host that defaults depend on. Detected by detect_host(); tests and
+/// embedders may pass their own.
+struct host_info {
+  std::string os = "linux";    ///< "linux" or "darwin"
+  std::string arch = "x86_64"; ///< "x86_64" or "aarch64"
+  unsigned cpus = 1;
+  std::uint64_t memory_bytes = 0;
+  std::string login_name;      ///< the host user's login name ("" when unknown)
+};
+DVM_EXPORT host_info detect_host();
+
+/// Where config and state live. `environment` maps variable names to values (normally the
+/// process environment); DVM_CONFIG, XDG_CONFIG_HOME, DVM_STATE, XDG_STATE_HOME and HOME are read.
+struct paths {
+  std::filesystem::path config_dir;
+  std::filesystem::path state_dir;  ///< locks and caches, never secrets
+};
+DVM_EXPORT paths resolve_paths(const std::map<std::string, std::string>& environment);
+
+/// The validated configuration of one VM: config.toml [defaults] merged with vms/<name>.toml.
+struct vm_config {
+  std::string name;                 ///< public name, e.g. "app"
+  std::filesystem::path file;       ///< vms/<name>.toml
+  int cpus = 2;
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t disk_bytes = 0;
+  std::string arch = "default";     ///< "default", "x86_64" or "aarch64"
+  std::string vm_type;              ///< "vz" or "qemu"
+  std::string image;                ///< Lima base template locator
+  std::string user;                 ///< guest user
+  std::string code_dir;             ///< guest path, absolute or "~/..." (expanded in the guest)
+  std::string host_ip = "127.0.0.1";
+  std::vector<port_forward> ports;  ///< canonical rules, in config order
+  bool baseline = true;
+  std::vector<std::string> recipes; ///< sets expanded, duplicates removed, first position wins
+  std::string agent_user = "dvm-agent";
+  std::vector<std::string> secrets; ///< host environment variable names
+  std::vector<std::pair<std::string, std::string>> env;  ///< [env], sorted by key, values as text
+  std::vector<std::string> warnings;  ///< non-fatal findings (e.g. more CPUs than the host has)
+
+  /// "dvm-<name>".
+  std::string instance_name() const { return "dvm-" + name; }
+  /// The guest home ("/home/<user>").
+  std::string guest_home() const { return "/home/" + user; }
+};
+
+/// Sizes: "<number>[.<fraction>]<unit>" with unit KiB MiB GiB TiB, K M G T (binary, as Lima), or
+/// no unit for bytes; > 0. Throws dvm::error(errc::config) naming the rule.
+DVM_EXPORT std::uint64_t parse_size(std::string_view text);
+/// The shortest exact form: "2GiB", "1536MiB", "1000".
+DVM_EXPORT std::string format_size(std::uint64_t bytes);
+
+/// VM names: [a-z][a-z0-9-]*, at most 30 characters, no trailing '-'.
+DVM_EXPORT bool is_valid_vm_name(std::string_view name) noexcept;
+/// Accepts "app" or "dvm-app" and returns "app"; throws dvm::error(errc::usage) otherwise.
+DVM_EXPORT std::string normalize_vm_name(std::string_view name_or_instance);
+/// Linux user names: [a-z_][a-z0-9_-]*, at most 32 characters.
+DVM_EXPORT bool is_valid_user_name(std::string_view name) noexcept;
+
+/// Loads and validates config files. Cheap to construct; reads files on demand.
+class DVM_EXPORT config_store {
+ public:
+  config_store(paths where, host_info host);
+
+  const paths& location() const noexcept { return paths_; }
+  const host_info& host() const noexcept { return host_; }
+  std::filesystem::path vm_file(std::string_view name) const;
+
+  /// Names of the VMs with a file in vms/ (sorted). Files whose name is not a valid VM name are
+  /// skipped.
+  std::vector<std::string> vm_names() const;
+  bool has_vm(std::string_view name) const;
+
+  /// Loads one VM. Throws dvm::error(errc::not_found) when vms/<name>.toml does not exist and
+  /// dvm::config_error when config.toml or the VM file does not validate.
+  vm_config load(std::string_view name) const;
+
+  /// The recipe catalog (bundled + $DVM_CONFIG/recipes). Loaded on first use.
+  const recipe_catalog& recipes() const;
+
+ private:
+  paths paths_;
+  host_info host_;
+  mutable std::optional<recipe_catalog> recipes_;
+};
+
+/// The Lima instance config (lima.yaml) for a VM, rendered with a structured emitter.
+DVM_EXPORT std::string render_lima_yaml(const vm_config& vm);
+
+}  // namespace dvm

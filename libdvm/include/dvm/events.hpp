@@ -1,0 +1,48 @@
+// Progress events. libdvm never prints; it reports what it does as typed events to a callback.
+#pragma once
+
+#include <dvm/export.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dvm {
+
+enum class event_kind {
+  limactl_started,   ///< argv: the call (never holds a secret)
+  limactl_finished,  ///< argv, exit_code, duration
+  vm_creating,
+  vm_starting,
+  vm_stopping,
+  vm_reconciling,    ///< message: what differs (e.g. "ports, cpus")
+  vm_deleting,
+  guest_started,     ///< the guest program of a sync started
+  recipe_started,    ///< name: the recipe
+  recipe_finished,   ///< name, duration
+  recipe_failed,     ///< name, exit_code, duration, message: the recipe's last output lines
+  hook_started,      ///< the project hook <code_dir>/.dvm/sync.sh
+  output,            ///< message: one line of guest output (stream: "stdout" or "stderr" in name)
+  warning,           ///< message
+  sync_finished,     ///< duration, exit_code (0 ok)
+};
+
+/// "limactl_started", "recipe_failed", ...
+DVM_EXPORT std::string_view event_kind_name(event_kind kind) noexcept;
+
+struct event {
+  event_kind kind = event_kind::warning;
+  std::string vm;    ///< VM name without the dvm- prefix
+  std::string name;  ///< recipe name, limactl subcommand, or output stream
+  std::vector<std::string> argv;
+  int exit_code = 0;
+  std::chrono::milliseconds duration{0};
+  std::string message;
+};
+
+/// Receives events. dvm::client serialises calls to it, even from sync_all's worker threads.
+using event_sink = std::function<void(const event&)>;
+
+}  // namespace dvm

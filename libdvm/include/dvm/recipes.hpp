@@ -1,0 +1,50 @@
+// The recipe catalog: bundled recipes (compiled into libdvm) and the user's own recipes from
+// $DVM_CONFIG/recipes/<name>.sh, which override bundled ones of the same name.
+#pragma once
+
+#include <dvm/export.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dvm {
+
+struct recipe {
+  std::string name;         ///< e.g. "node"
+  std::string description;  ///< from the first line "# Description: <text>"
+  std::string text;         ///< the Bash fragment
+  bool bundled = true;      ///< false for a user recipe
+  bool shadows_bundled = false;  ///< a user recipe that overrides a bundled one
+  std::filesystem::path path;    ///< the user recipe's file (empty for bundled ones)
+};
+
+/// Recipe names: [a-z0-9][a-z0-9-]*, at most 64 characters.
+DVM_EXPORT bool is_valid_recipe_name(std::string_view name) noexcept;
+
+class DVM_EXPORT recipe_catalog {
+ public:
+  /// Bundled recipes only.
+  recipe_catalog();
+  /// Bundled recipes plus the user's *.sh files in `user_dir` (missing dir: none). Throws
+  /// dvm::config_error for a user recipe without a valid name or Description line.
+  explicit recipe_catalog(const std::filesystem::path& user_dir);
+
+  /// nullptr when unknown.
+  const recipe* find(std::string_view name) const noexcept;
+  /// All recipes, sorted by name.
+  const std::vector<recipe>& all() const noexcept { return recipes_; }
+  /// The shared helper library that the guest program loads before any recipe.
+  const std::string& helpers() const noexcept { return helpers_; }
+
+ private:
+  std::vector<recipe> recipes_;
+  std::string helpers_;
+};
+
+/// The bundled VM config templates for `dvm init` (app, llama, cloudflared, tailscale).
+DVM_EXPORT std::vector<std::string> init_template_names();
+
+}  // namespace dvm

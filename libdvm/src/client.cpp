@@ -1,0 +1,784 @@
+// dvm::client: the commands, as orchestration over config/, lima/ and guest/.
+#include "client_impl.hpp"
+
+#include <dvm/error.hpp>
+#include <dvm/version.hpp>
+
+#include "embedded.hpp"
+#include "guest/scripts.hpp"
+#include "guest/shell.hpp"
+#include "state/lock.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace dvm {
+
+namespace fs = std::filesystem;
+using detail::instance_info;
+using detail::lima_driver;
+
+namespace {
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return out;
+}
+
+detail::lima_timeouts to_lima(const dvm::timeouts& t) {
+  detail::lima_timeouts out;
+  out.query = t.query;
+  out.create = t.create;
+  out.start = t.start;
+  out.stop = t.stop;
+  out.change = t.change;
+  out.guest = t.guest;
+  return out;
+}
+
+// "dvm-app" -> "app" for DVM instances; "" for every other Lima instance.
+std::string public_name(const std::string& instance) {
+  if (!instance.starts_with("dvm-")) return {};
+  std::string name = instance.substr(4);
+  return is_valid_vm_name(name) ? name : std::string();
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+// "key\tvalue" lines of a guest script's output.
+std::vector<std::pair<std::string, std::string>> tab_fields(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& line : split_lines(text)) {
+    std::size_t tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
+  }
+  return out;
+}
+
+std::string last_lines(const std::string& text, std::size_t n) {
+  auto lines = split_lines(text);
+  std::string out;
+  std::size_t first = lines.size() > n ? lines.size() - n : 0;
+  for (std::size_t i = first; i < lines.size(); ++i) {
+    if (!out.empty()) out += '\n';
+    out += lines[i];
+  }
+  return out;
+}
+
+int exit_status(const process_result& r) {
+  return r.exit_code >= 0 ? r.exit_code : 128 + r.term_signal;
+}
+
+std::string render_template(std::string_view text, const std::string& name, const host_info& host) {
+  std::string out(text);
+  auto replace_all = [&](std::string_view from, const std::string& to) {
+    for (std::size_t at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size())) {
+      out.replace(at, from.size(), to);
+    }
+  };
+  replace_all("@NAME@", name);
+  replace_all("@HOST_CPUS@", std::to_string(host.cpus));
+  replace_all("@HOST_MEMORY@", std::to_string(host.memory_bytes >> 30) + "GiB");
+  return out;
+}
+
+std::string format_dirty_report(const dirty_report& report) {
+  std::string out;
+  for (const auto& repo : report.repositories) {
+    out += "\n  repository " + repo.path + ": ";
+    for (std::size_t i = 0; i < repo.reasons.size(); ++i) out += (i ? ", " : "") + repo.reasons[i];
+  }
+  if (report.loose_file_count > 0) {
+    out += "\n  " + std::to_string(report.loose_file_count) + " file" +
+           (report.loose_file_count == 1 ? "" : "s") + " outside any repository:";
+    for (const auto& f : report.loose_files) out += " " + f;
+    if (report.loose_file_count > report.loose_files.size()) out += " ...";
+  }
+  return out;
+}
+
+}  // namespace
+
+// --- impl ------------------------------------------------------------------------------------
+
+client::impl::impl(client_options options)
+    : env(options.environment ? std::move(*options.environment) : process_environment()),
+      where([&] {
+        paths p{};
+        // Explicit directories need no HOME; only missing ones are derived from the environment.
+        if (!options.config_dir || !options.state_dir) p = resolve_paths(env);
+        if (options.config_dir) p.config_dir = *options.config_dir;
+        if (options.state_dir) p.state_dir = *options.state_dir;
+        return p;
+      }()),
+      store(where, options.host ? *options.host : detect_host()),
+      sink(std::move(options.on_event)),
+      cancel(options.cancel),
+      limits(options.timeouts) {
+  lima.runner = options.runner ? std::move(options.runner) : make_default_runner();
+  lima.limactl = !options.limactl.empty() ? options.limactl
+                 : !env_value("LIMACTL").empty() ? env_value("LIMACTL")
+                                                 : std::string("limactl");
+  lima.environment = detail::limactl_environment(env);
+  lima.scratch_dir = where.state_dir / "scratch";
+  lima.state_dir = where.state_dir;
+  lima.timeouts = to_lima(limits);
+  lima.cancel = cancel;
+}
+
+void client::impl::emit(event e) {
+  if (!sink) return;
+  std::lock_guard<std::mutex> lock(sink_mutex);
+  sink(e);
+}
+
+void client::impl::warn(const std::string& vm, const std::string& message) {
+  event e;
+  e.kind = event_kind::warning;
+  e.vm = vm;
+  e.message = message;
+  emit(std::move(e));
+}
+
+lima_driver client::impl::driver(const std::string& vm) {
+  return lima_driver(lima, vm, [this](event e) { emit(std::move(e)); });
+}
+
+std::string client::impl::env_value(const std::string& name) const {
+  auto it = env.find(name);
+  return it == env.end() ? std::string() : it->second;
+}
+
+fs::path client::impl::lima_home() const {
+  std::string home = env_value("LIMA_HOME");
+  if (!home.empty()) return home;
+  return fs::path(env_value("HOME")) / ".lima";
+}
+
+client::impl::running_vm client::impl::require_running(lima_driver& d, const std::string& name) {
+  vm_config config = store.load(name);
+  d.version();
+  auto info = d.query(config.instance_name());
+  if (!info) {
+    throw error(errc::not_created, "VM " + name + " does not exist yet: run `dvm sync " + name + "`");
+  }
+  if (info->status != "Running") {
+    emit(event{event_kind::vm_starting, name, info->status, {}, 0, {}, "starting " + info->name});
+    if (info->status == "Broken") d.stop(info->name);
+    d.start(info->name, info->dir);
+    info->status = "Running";
+  }
+  return {std::move(config), std::move(*info)};
+}
+
+process_result client::impl::run_script(lima_driver& d, const std::string& instance,
+                                        const std::string& script, std::chrono::milliseconds timeout) {
+  stdin_payload payload;
+  payload.append(script);
+  detail::shell_request request;
+  request.command = {"bash", "-s"};
+  request.stdin_mode = stdio_mode::pipe;
+  request.input = &payload;
+  request.timeout = timeout;
+  return d.shell(instance, request);
+}
+
+// --- client ----------------------------------------------------------------------------------
+
+client::client(client_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+client::~client() = default;
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+
+const paths& client::location() const noexcept { return impl_->where; }
+const config_store& client::configs() const noexcept { return impl_->store; }
+
+init_result client::init_config(const std::string& name_arg, const std::string& template_name) {
+  std::string name = normalize_vm_name(name_arg);
+  std::string_view text;
+  for (const auto& t : detail::init_templates()) {
+    if (t.name == template_name) text = t.data;
+  }
+  if (text.empty()) {
+    std::string names;
+    for (const auto& n : init_template_names()) names += (names.empty() ? "" : ", ") + n;
+    throw error(errc::usage, "unknown template \"" + template_name + "\": use one of " + names);
+  }
+  fs::path path = impl_->store.vm_file(name);
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) throw error(errc::io, "cannot create " + path.parent_path().string() + ": " + ec.message());
+  std::string content = render_template(text, name, impl_->store.host());
+  // O_EXCL: never overwrite, not even a file created a moment ago by someone else.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return {path, false};
+    throw error(errc::io, "cannot create " + path.string() + ": " + std::strerror(errno));
+  }
+  ssize_t written = ::write(fd, content.data(), content.size());
+  ::close(fd);
+  if (written != static_cast<ssize_t>(content.size())) {
+    fs::remove(path, ec);
+    throw error(errc::io, "cannot write " + path.string());
+  }
+  return {path, true};
+}
+
+plan_result client::plan(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  vm_config vm = impl_->store.load(name);
+  plan_result out;
+  out.vm = name;
+  out.instance = vm.instance_name();
+  out.lima_yaml = render_lima_yaml(vm);
+  out.warnings = vm.warnings;
+
+  // The same secrets a sync would stage; plan never needs their values and never shows them.
+  auto staged = impl_->collect_secrets(vm, {}, false);
+  for (const auto& [secret_name, value] : staged.values) out.secrets.push_back(secret_name);
+  for (const auto& listed : vm.secrets) {
+    if (staged.values.count(listed) == 0) {
+      out.secrets.push_back(listed);
+      out.warnings.push_back("secret " + listed + " is not set in the environment: `dvm sync " + name + "` would refuse to run");
+    }
+  }
+  secret_map placeholders;
+  for (const auto& s : out.secrets) {
+    if (staged.values.count(s) == 0) placeholders.emplace(s, secret(std::string_view("")));
+  }
+  std::vector<detail::named_secret> list = staged.list();
+  for (const auto& [s, value] : placeholders) list.push_back({s, &value});
+  std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  stdin_payload program = detail::build_sync_program(vm, impl_->store.recipes(), list, "<nonce>");
+  out.guest_program = program.redacted();
+
+  auto with_limactl = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "limactl");
+    return args;
+  };
+  detail::shell_request sync_shell;
+  sync_shell.command = {"bash", "-s"};
+  out.calls.push_back({with_limactl({"--version"}), ""});
+  out.calls.push_back({with_limactl(lima_driver::list_args(out.instance)), ""});
+  out.calls.push_back({with_limactl(lima_driver::create_args(out.instance)), out.lima_yaml});
+  out.calls.push_back({with_limactl(lima_driver::start_args(out.instance, impl_->limits.start > std::chrono::minutes(2) ? impl_->limits.start - std::chrono::minutes(1) : impl_->limits.start)), ""});
+  out.calls.push_back({with_limactl(lima_driver::shell_args(out.instance, sync_shell)), out.guest_program});
+  return out;
+}
+
+std::vector<vm_status> client::list() {
+  auto d = impl_->driver("");
+  d.version();
+  std::map<std::string, vm_status> by_name;
+  for (const auto& info : d.list()) {
+    std::string name = public_name(info.name);
+    if (name.empty()) continue;  // not ours: never listed
+    vm_status s;
+    s.name = name;
+    s.instance = info.name;
+    s.state = info.status.empty() ? "Unknown" : info.status;
+    if (info.ssh_local_port > 0) {
+      s.ssh_address = (info.ssh_address.empty() ? "127.0.0.1" : info.ssh_address) + ":" +
+                      std::to_string(info.ssh_local_port);
+    }
+    s.cpus = info.cpus;
+    s.memory_bytes = info.memory_bytes;
+    s.disk_bytes = info.disk_bytes;
+    s.arch = info.arch;
+    s.vm_type = info.vm_type;
+    s.dir = info.dir;
+    by_name[name] = std::move(s);
+  }
+  for (const auto& name : impl_->store.vm_names()) {
+    auto it = by_name.find(name);
+    if (it != by_name.end()) {
+      it->second.configured = true;
+      continue;
+    }
+    vm_status s;
+    s.name = name;
+    s.instance = instance_of(name);
+    s.state = "absent";
+    s.configured = true;
+    try {
+      vm_config vm = impl_->store.load(name);
+      s.cpus = vm.cpus;
+      s.memory_bytes = vm.memory_bytes;
+      s.disk_bytes = vm.disk_bytes;
+      s.arch = vm.arch;
+      s.vm_type = vm.vm_type;
+    } catch (const error& e) {
+      impl_->warn(name, e.what());
+    }
+    by_name[name] = std::move(s);
+  }
+  std::vector<vm_status> out;
+  for (auto& [_, s] : by_name) out.push_back(std::move(s));
+  return out;
+}
+
+vm_status client::status(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  bool configured = impl_->store.has_vm(name);
+  std::optional<vm_config> vm;
+  if (configured) vm = impl_->store.load(name);
+  auto d = impl_->driver(name);
+  d.version();
+  auto info = d.query(instance_of(name));
+  if (!info && !configured) {
+    throw error(errc::not_found, "no VM named \"" + name + "\": no config file (" +
+                                     impl_->store.vm_file(name).string() + ") and no Lima instance " +
+                                     instance_of(name));
+  }
+  vm_status s;
+  s.name = name;
+  s.instance = instance_of(name);
+  s.configured = configured;
+  s.state = info ? (info->status.empty() ? "Unknown" : info->status) : "absent";
+  if (info) {
+    if (info->ssh_local_port > 0) {
+      s.ssh_address = (info->ssh_address.empty() ? "127.0.0.1" : info->ssh_address) + ":" +
+                      std::to_string(info->ssh_local_port);
+    }
+    s.cpus = info->cpus;
+    s.memory_bytes = info->memory_bytes;
+    s.disk_bytes = info->disk_bytes;
+    s.arch = info->arch;
+    s.vm_type = info->vm_type;
+    s.dir = info->dir;
+  }
+  if (vm) {
+    if (!info) {
+      s.cpus = vm->cpus;
+      s.memory_bytes = vm->memory_bytes;
+      s.disk_bytes = vm->disk_bytes;
+      s.arch = vm->arch;
+      s.vm_type = vm->vm_type;
+    }
+    s.ports = vm->ports;
+    s.code_dir = vm->code_dir;
+    s.recipes = vm->recipes;
+  } else if (info && !info->dir.empty()) {
+    std::ifstream in(fs::path(info->dir) / "lima.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      s.ports = detail::parse_instance_yaml(text.str()).ports;
+    } catch (const error&) {
+    }
+  }
+  return s;
+}
+
+version_info client::versions() {
+  version_info out;
+  out.dvm = std::string(version());
+  try {
+    auto d = impl_->driver("");
+    out.limactl = d.version();
+  } catch (const error& e) {
+    out.limactl_problem = e.what();
+  }
+  return out;
+}
+
+void client::stop(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  auto d = impl_->driver(name);
+  d.version();
+  auto info = d.query(instance_of(name));
+  if (!info) throw error(errc::not_created, "VM " + name + " does not exist (no Lima instance " + instance_of(name) + ")");
+  if (info->status == "Stopped") {
+    impl_->warn(name, "VM " + name + " is already stopped");
+    return;
+  }
+  impl_->emit(event{event_kind::vm_stopping, name, info->status, {}, 0, {}, "stopping " + info->name});
+  d.stop(info->name);
+}
+
+stop_all_result client::stop_all(const stop_all_options& options) {
+  auto d = impl_->driver("");
+  d.version();
+  stop_all_result out;
+  for (const auto& info : d.list()) {
+    std::string name = public_name(info.name);
+    if (name.empty() || info.status == "Stopped") continue;
+    auto vm_driver = impl_->driver(name);
+    stop_outcome outcome{name, "stopped", ""};
+    try {
+      if (options.inactive_only) {
+        process_result probe = impl_->run_script(vm_driver, info.name, detail::activity_probe_script(),
+                                                 impl_->limits.command);
+        std::string said = last_lines(probe.out, 1);
+        if (probe.exit_code == 1) {
+          outcome.action = "skipped";
+          outcome.reason = said.empty() ? "active" : said;
+        } else if (probe.exit_code != 0) {
+          std::string why = "activity check failed (exit " + std::to_string(exit_status(probe)) + ")";
+          std::string detail_text = last_lines(probe.err.empty() ? probe.out : probe.err, 2);
+          if (!detail_text.empty()) why += ": " + detail_text;
+          if (!options.force) {
+            outcome.action = "failed";
+            outcome.reason = why;
+          } else {
+            impl_->warn(name, why + "; stopping anyway (--force)");
+          }
+        }
+      }
+      if (outcome.action == "stopped") {
+        impl_->emit(event{event_kind::vm_stopping, name, info.status, {}, 0, {}, "stopping " + info.name});
+        vm_driver.stop(info.name);
+      }
+    } catch (const error& e) {
+      if (e.code() == errc::cancelled) throw;
+      outcome.action = "failed";
+      outcome.reason = e.what();
+    }
+    if (outcome.action == "stopped") ++out.stopped;
+    if (outcome.action == "skipped") ++out.skipped;
+    if (outcome.action == "failed") ++out.failed;
+    out.outcomes.push_back(std::move(outcome));
+  }
+  return out;
+}
+
+dirty_report client::check_unsaved_work(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  auto d = impl_->driver(name);
+  auto running = impl_->require_running(d, name);
+  process_result r = impl_->run_script(d, running.info.name, detail::dirty_check_script(running.config),
+                                       impl_->limits.command);
+  dirty_report report;
+  for (const auto& [key, value] : tab_fields(r.out)) {
+    if (key == "repo") {
+      std::size_t tab = value.find('\t');
+      std::string path = value.substr(0, tab);
+      std::string reason = tab == std::string::npos ? "unsaved work" : value.substr(tab + 1);
+      auto it = std::find_if(report.repositories.begin(), report.repositories.end(),
+                             [&](const dirty_repository& repo) { return repo.path == path; });
+      if (it == report.repositories.end()) {
+        report.repositories.push_back({path, {reason}});
+      } else {
+        it->reasons.push_back(reason);
+      }
+    } else if (key == "loose") {
+      report.loose_files.push_back(value);
+    } else if (key == "loose-count") {
+      report.loose_file_count = static_cast<std::size_t>(std::stoull(value));
+    } else if (key == "incomplete") {
+      report.incomplete = true;
+      report.incomplete_reason = value;
+    }
+  }
+  if (r.exit_code != 0 && r.exit_code != 1 && !report.incomplete) {
+    report.incomplete = true;
+    report.incomplete_reason = "the check failed with status " + std::to_string(exit_status(r)) +
+                               (r.err.empty() ? "" : ": " + last_lines(r.err, 3));
+  }
+  if (r.exit_code == 1 && report.repositories.empty() && report.loose_file_count == 0) {
+    report.incomplete = true;
+    report.incomplete_reason = "the check reported unsaved work without details";
+  }
+  return report;
+}
+
+remove_result client::remove(const std::string& name_arg, const remove_options& options) {
+  std::string name = normalize_vm_name(name_arg);
+  detail::vm_lock lock(impl_->where.state_dir, name, "dvm rm");
+  remove_result out;
+  out.vm = name;
+  bool configured = impl_->store.has_vm(name);
+  auto d = impl_->driver(name);
+  d.version();
+  auto info = d.query(instance_of(name));
+  if (!info) throw error(errc::not_created, "VM " + name + " does not exist (no Lima instance " + instance_of(name) + ")");
+  if (!configured) {
+    out.warnings.push_back("deleting " + info->name + ", which has no config file (" +
+                           impl_->store.vm_file(name).string() + "): the unsaved-work check is skipped");
+    impl_->warn(name, out.warnings.back());
+  } else if (!options.force) {
+    dirty_report report = check_unsaved_work(name);
+    out.checked = true;
+    vm_config vm = impl_->store.load(name);
+    if (report.incomplete) {
+      throw error(errc::refused, "refusing to delete " + info->name + ": the unsaved-work check is incomplete (" +
+                                     report.incomplete_reason + "); pass --force to delete anyway");
+    }
+    if (!report.clean()) {
+      throw error(errc::refused, "refusing to delete " + info->name + ": unsaved work under " + vm.code_dir + ":" +
+                                     format_dirty_report(report) +
+                                     "\ncommit and push it, or copy it out with `dvm cp`, or pass --force to delete anyway");
+    }
+  }
+  impl_->emit(event{event_kind::vm_deleting, name, info->status, {}, 0, {}, "deleting " + info->name});
+  auto current = d.query(info->name);
+  if (current && current->status != "Stopped") d.stop(info->name);
+  d.remove(info->name);
+  out.removed = true;
+  return out;
+}
+
+exec_result client::exec(const std::string& name_arg, const std::vector<std::string>& argv,
+                         const exec_options& options) {
+  if (argv.empty()) throw error(errc::usage, "exec needs a command to run");
+  std::string name = normalize_vm_name(name_arg);
+  auto d = impl_->driver(name);
+  auto running = impl_->require_running(d, name);
+  detail::shell_request request;
+  request.command = detail::in_code_dir_command(running.config, argv);
+  stdin_payload input;
+  if (options.interactive) {
+    request.stdin_mode = request.stdout_mode = request.stderr_mode = stdio_mode::inherit;
+  } else if (options.input) {
+    input.append(*options.input);
+    request.stdin_mode = stdio_mode::pipe;
+    request.input = &input;
+  }
+  process_result r = d.shell(running.info.name, request);
+  return {exit_status(r), std::move(r.out), std::move(r.err),
+          std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed)};
+}
+
+int client::shell(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  auto d = impl_->driver(name);
+  auto running = impl_->require_running(d, name);
+  detail::shell_request request;
+  request.command = detail::login_shell_command(running.config);
+  request.stdin_mode = request.stdout_mode = request.stderr_mode = stdio_mode::inherit;
+  return exit_status(d.shell(running.info.name, request));
+}
+
+namespace {
+struct copy_endpoint {
+  bool guest = false;
+  std::string vm;    // public name
+  std::string path;  // as written after "NAME:"
+  std::string text;  // the operand as given
+};
+
+copy_endpoint parse_copy_operand(const std::string& operand) {
+  copy_endpoint e;
+  e.text = operand;
+  std::size_t colon = operand.find(':');
+  if (colon != std::string::npos) {
+    std::string prefix = operand.substr(0, colon);
+    if (prefix.starts_with("dvm-")) prefix = prefix.substr(4);
+    if (is_valid_vm_name(prefix)) {
+      e.guest = true;
+      e.vm = prefix;
+      e.path = operand.substr(colon + 1);
+      return e;
+    }
+    // limactl copy reads every operand with a colon as remote, so it cannot copy this one.
+    throw error(errc::usage, "cannot copy \"" + operand +
+                                 "\": host paths must not contain ':' (limactl copy reads them as VM paths)");
+  }
+  e.path = operand;
+  return e;
+}
+
+// Guest path for a `cp` operand: relative to the code dir, "~" is the guest home.
+std::string map_guest_path(const vm_config& vm, const std::string& path) {
+  std::string code = detail::absolute_guest_path(vm, vm.code_dir);
+  if (path.empty() || path == ".") return code;
+  if (path.starts_with("./")) return code + path.substr(1);
+  if (path.starts_with("/")) return path;
+  if (path == "~" || path.starts_with("~/")) return detail::absolute_guest_path(vm, path);
+  return code + "/" + path;
+}
+
+std::string base_name(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+}  // namespace
+
+int client::copy(const std::vector<std::string>& sources, const std::string& target,
+                 const copy_options& options) {
+  if (sources.empty()) throw error(errc::usage, "cp needs at least one source and a target");
+  if (!options.backend.empty() && options.backend != "auto" && options.backend != "scp" &&
+      options.backend != "rsync") {
+    throw error(errc::usage, "unknown cp backend \"" + options.backend + "\": use auto, scp or rsync");
+  }
+  std::vector<copy_endpoint> from;
+  for (const auto& s : sources) from.push_back(parse_copy_operand(s));
+  copy_endpoint to = parse_copy_operand(target);
+  std::set<std::string> vms;
+  bool any_host_source = false;
+  bool any_guest_source = false;
+  for (const auto& e : from) {
+    (e.guest ? any_guest_source : any_host_source) = true;
+    if (e.guest) vms.insert(e.vm);
+  }
+  if (to.guest) vms.insert(to.vm);
+  if (vms.size() > 1) throw error(errc::usage, "cp can address only one VM at a time");
+  if (vms.empty()) throw error(errc::usage, "cp needs one side to be a VM path (NAME:path)");
+  if (any_guest_source && any_host_source) {
+    throw error(errc::usage, "cp copies either from the host into a VM or from a VM to the host, not both at once");
+  }
+  if (to.guest == any_guest_source) {
+    throw error(errc::usage, to.guest ? "cp needs a host path on one side: both sides are VM paths"
+                                      : "cp needs a VM path on one side");
+  }
+
+  std::string name = *vms.begin();
+  auto d = impl_->driver(name);
+  auto running = impl_->require_running(d, name);
+  const std::string& instance = running.info.name;
+  auto endpoint = [&](const copy_endpoint& e) {
+    return e.guest ? instance + ":" + map_guest_path(running.config, e.path) : e.path;
+  };
+  std::vector<std::string> flags;
+  if (options.recursive) flags.emplace_back("-r");
+  if (options.verbose) flags.emplace_back("-v");
+  if (!options.backend.empty()) flags.push_back("--backend=" + options.backend);
+  std::vector<std::string> operands;
+  for (const auto& e : from) operands.push_back(endpoint(e));
+  operands.push_back(endpoint(to));
+
+  if (to.guest) {
+    // The code dir may not exist yet (a fresh VM before its first sync).
+    process_result mk = impl_->run_script(
+        d, instance, "set -eu\nmkdir -p -- " + detail::shell_quote(detail::absolute_guest_path(running.config, running.config.code_dir)) + "\n",
+        impl_->limits.command);
+    if (mk.exit_code != 0) {
+      throw error(errc::guest_failed, "cannot create the code directory in " + instance + ": " + last_lines(mk.err, 3));
+    }
+  }
+  process_result r = d.copy(flags, operands);
+  int status = exit_status(r);
+  if (status != 0) {
+    throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
+                                       (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
+  }
+  if (to.guest) {
+    std::vector<std::string> names;
+    for (const auto& e : from) names.push_back(base_name(e.path));
+    process_result acl = impl_->run_script(
+        d, instance, detail::acl_refresh_script(running.config, map_guest_path(running.config, to.path), names),
+        impl_->limits.command);
+    if (acl.exit_code != 0) {
+      impl_->warn(name, "copied, but refreshing the agent user's access failed: " + last_lines(acl.out + acl.err, 2));
+    }
+  }
+  return status;
+}
+
+int client::logs(const std::string& name_arg, const log_options& options, std::string* captured) {
+  std::string name = normalize_vm_name(name_arg);
+  std::string unit = options.unit;
+  if (unit.empty()) {
+    vm_config vm = impl_->store.load(name);
+    std::vector<std::string> units;
+    auto env_or = [&](const std::string& key, const std::string& fallback) {
+      for (const auto& [k, v] : vm.env) {
+        if (k == key) return v;
+      }
+      return fallback;
+    };
+    for (const auto& r : vm.recipes) {
+      if (r == "cloudflared") units.push_back(env_or("CLOUDFLARED_SERVICE", "dvm-cloudflared.service"));
+      if (r == "llama") units.push_back(env_or("LLAMA_SERVICE", "dvm-llama.service"));
+      if (r == "tailscale") units.push_back("tailscaled.service");
+    }
+    if (units.size() != 1) {
+      throw error(errc::usage, "log needs a unit: VM " + name + " uses " +
+                                   (units.empty() ? std::string("no") : std::to_string(units.size())) +
+                                   " service recipes (cloudflared, llama, tailscale); name the unit, e.g. `dvm log " +
+                                   name + " sshd.service`");
+    }
+    unit = units.front();
+  }
+  bool unit_ok = !unit.empty() && unit.front() != '-' &&
+                 std::all_of(unit.begin(), unit.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
+                          c == '@' || c == '-' || c == ':' || c == '\\';
+                 });
+  if (!unit_ok) throw error(errc::usage, "\"" + unit + "\" is not a systemd unit name");
+  std::vector<std::string> command{"sudo", "journalctl", "-u", unit};
+  if (options.args.empty()) {
+    command.insert(command.end(), {"--no-pager", "-n", "100"});
+  } else {
+    command.insert(command.end(), options.args.begin(), options.args.end());
+  }
+  auto d = impl_->driver(name);
+  auto running = impl_->require_running(d, name);
+  detail::shell_request request;
+  request.command = command;
+  if (options.interactive) request.stdout_mode = request.stderr_mode = stdio_mode::inherit;
+  process_result r = d.shell(running.info.name, request);
+  if (captured != nullptr) *captured = r.out;
+  return exit_status(r);
+}
+
+ssh_key_result client::ssh_key(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  auto d = impl_->driver(name);
+  auto running = impl_->require_running(d, name);
+  process_result r = impl_->run_script(d, running.info.name, detail::ssh_key_script(running.config),
+                                       impl_->limits.command);
+  if (r.exit_code != 0) {
+    throw error(errc::guest_failed, "creating the SSH keys in " + running.info.name + " failed (exit " +
+                                        std::to_string(exit_status(r)) + "): " + last_lines(r.err + r.out, 4));
+  }
+  ssh_key_result out;
+  for (const auto& [key, value] : tab_fields(r.out)) {
+    if (key == "access") out.access_public_key = value;
+    if (key == "signing") out.signing_public_key = value;
+    if (key == "created") out.created = value == "1";
+  }
+  if (out.access_public_key.empty() || out.signing_public_key.empty()) {
+    throw error(errc::guest_failed, "the guest did not report both public keys");
+  }
+  return out;
+}
+
+gpg_key_result client::gpg_key(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  auto d = impl_->driver(name);
+  auto running = impl_->require_running(d, name);
+  process_result r = impl_->run_script(d, running.info.name, detail::gpg_key_script(running.config),
+                                       impl_->limits.command);
+  if (r.exit_code != 0) {
+    throw error(errc::guest_failed, "creating the GPG key in " + running.info.name + " failed (exit " +
+                                        std::to_string(exit_status(r)) + "): " + last_lines(r.err + r.out, 4));
+  }
+  gpg_key_result out;
+  std::size_t armor = r.out.find("-----BEGIN PGP PUBLIC KEY BLOCK-----");
+  for (const auto& [key, value] : tab_fields(r.out.substr(0, armor))) {
+    if (key == "created") out.created = value == "1";
+    if (key == "fingerprint") out.fingerprint = value;
+  }
+  if (armor != std::string::npos) out.armored_public_key = r.out.substr(armor);
+  if (out.fingerprint.empty() || out.armored_public_key.empty()) {
+    throw error(errc::guest_failed, "the guest did not report the GPG key");
+  }
+  return out;
+}
+
+}  // namespace dvm

@@ -1,0 +1,60 @@
+// dvm::client's private state, shared by client.cpp (most commands) and client_sync.cpp.
+// The client only orchestrates: parsing, quoting, rendering and limactl details live in
+// config/, guest/ and lima/.
+#pragma once
+
+#include <dvm/client.hpp>
+
+#include "guest/program.hpp"
+#include "lima/driver.hpp"
+
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace dvm {
+
+struct client::impl {
+  explicit impl(client_options options);
+
+  std::map<std::string, std::string> env;
+  paths where;
+  config_store store;
+  detail::lima_context lima;
+  event_sink sink;
+  std::mutex sink_mutex;
+  const cancel_token* cancel = nullptr;
+  dvm::timeouts limits;
+
+  void emit(event e);
+  void warn(const std::string& vm, const std::string& message);
+  detail::lima_driver driver(const std::string& vm);
+  std::string env_value(const std::string& name) const;
+  std::filesystem::path lima_home() const;
+
+  /// A configured VM whose instance exists and is running (started if stopped). Throws
+  /// not_created when Lima does not know it.
+  struct running_vm {
+    vm_config config;
+    detail::instance_info info;
+  };
+  running_vm require_running(detail::lima_driver& d, const std::string& name);
+
+  /// Runs a guest script (stdin of `bash -s`), capturing its output.
+  process_result run_script(detail::lima_driver& d, const std::string& instance,
+                            const std::string& script, std::chrono::milliseconds timeout);
+
+  // sync (client_sync.cpp)
+  struct staged_secrets {
+    secret_map values;
+    std::vector<detail::named_secret> list() const;
+  };
+  /// The secrets a sync stages. With require_listed, a listed secret that is not set is an error.
+  staged_secrets collect_secrets(const vm_config& vm, secret_map direct, bool require_listed) const;
+  sync_result sync_one(const std::string& name, sync_options options);
+};
+
+/// The limactl instance name for a public name ("app" -> "dvm-app").
+inline std::string instance_of(const std::string& name) { return "dvm-" + name; }
+
+}  // namespace dvm

@@ -1,0 +1,383 @@
+// dvm sync and dvm sync --all (product spec §7): create or reconcile, start, then one guest
+// program over one `limactl shell` whose stdin also carries the secrets.
+#include "client_impl.hpp"
+
+#include <dvm/error.hpp>
+
+#include "state/lock.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace dvm {
+
+namespace detail {
+// The one place inside libdvm that looks at a secret's bytes: checking the format of tokens
+// whose format is known, without copying them anywhere.
+struct secret_access {
+  template <class Predicate>
+  static bool all_of(const secret& s, Predicate p) {
+    return std::all_of(s.data_.get(), s.data_.get() + s.size_, p);
+  }
+  static bool starts_with(const secret& s, std::string_view prefix) {
+    return s.size_ >= prefix.size() && std::string_view(s.data_.get(), prefix.size()) == prefix;
+  }
+};
+}  // namespace detail
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+bool is_secret_name(std::string_view name) {
+  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '=' || c == '-';
+}
+
+milliseconds since(clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(clock::now() - t);
+}
+
+boost::json::array port_forwards_json(const vm_config& vm) {
+  boost::json::array rules;
+  for (const auto& p : vm.ports) {
+    rules.push_back(boost::json::object{{"guestPort", p.guest_port},
+                                        {"hostPort", p.host_port},
+                                        {"hostIP", p.host_ip},
+                                        {"proto", p.proto},
+                                        {"static", true}});
+  }
+  rules.push_back(boost::json::object{{"guestIP", "0.0.0.0"},
+                                      {"guestIPMustBeZero", true},
+                                      {"guestPortRange", boost::json::array{1, 65535}},
+                                      {"proto", "any"},
+                                      {"ignore", true}});
+  rules.push_back(boost::json::object{{"guestIP", "127.0.0.1"},
+                                      {"guestPortRange", boost::json::array{1, 65535}},
+                                      {"proto", "any"},
+                                      {"ignore", true}});
+  return rules;
+}
+
+bool same_rules(std::vector<port_forward> a, std::vector<port_forward> b) {
+  auto key = [](const port_forward& p) { return std::tie(p.host_ip, p.host_port, p.guest_port, p.proto); };
+  auto less = [&](const port_forward& x, const port_forward& y) { return key(x) < key(y); };
+  std::sort(a.begin(), a.end(), less);
+  std::sort(b.begin(), b.end(), less);
+  return a == b;
+}
+
+// The `limactl edit --set` expression that brings the instance to the config, and the names of
+// what differs. Empty when nothing differs. Throws when the disk would shrink.
+std::string reconcile_expression(const vm_config& vm, const detail::instance_info& info,
+                                 std::vector<std::string>& changes) {
+  fs::path file = fs::path(info.dir) / "lima.yaml";
+  std::ifstream in(file);
+  if (!in) throw error(errc::io, "cannot read " + file.string() + " (the instance's config)");
+  std::stringstream text;
+  text << in.rdbuf();
+  detail::instance_settings current = detail::parse_instance_yaml(text.str());
+
+  if (current.disk_bytes && vm.disk_bytes < *current.disk_bytes) {
+    throw config_error(vm.file, 0, 0, "disk",
+                       "disk = \"" + format_size(vm.disk_bytes) + "\" is smaller than the VM's disk (" +
+                           format_size(*current.disk_bytes) +
+                           "); Lima cannot shrink a disk: keep the size, or recreate the VM (dvm rm " +
+                           vm.name + " --yes, then dvm sync " + vm.name + ")");
+  }
+  std::vector<std::string> parts;
+  if (current.cpus != vm.cpus) {
+    changes.emplace_back("cpus");
+    parts.push_back(".cpus = " + std::to_string(vm.cpus));
+  }
+  if (current.memory_bytes != vm.memory_bytes) {
+    changes.emplace_back("memory");
+    parts.push_back(".memory = \"" + format_size(vm.memory_bytes) + "\"");
+  }
+  if (current.disk_bytes != vm.disk_bytes) {
+    changes.emplace_back("disk");
+    parts.push_back(".disk = \"" + format_size(vm.disk_bytes) + "\"");
+  }
+  if (!same_rules(current.ports, vm.ports) || !current.ignores_guest_any ||
+      !current.ignores_guest_loopback) {
+    changes.emplace_back("ports");
+    parts.push_back(".portForwards = " + boost::json::serialize(port_forwards_json(vm)));
+  }
+  std::string expression;
+  for (const auto& p : parts) expression += (expression.empty() ? "" : " | ") + p;
+  return expression;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : std::string(separator)) + item;
+  return out;
+}
+
+}  // namespace
+
+std::vector<detail::named_secret> client::impl::staged_secrets::list() const {
+  std::vector<detail::named_secret> out;
+  for (const auto& [name, value] : values) out.push_back({name, &value});
+  return out;
+}
+
+client::impl::staged_secrets client::impl::collect_secrets(const vm_config& vm, secret_map direct,
+                                                           bool require_listed) const {
+  staged_secrets out;
+  for (auto& [name, value] : direct) {
+    if (!is_secret_name(name)) {
+      throw error(errc::usage, "\"" + name + "\" is not a valid secret name: use [A-Z_][A-Z0-9_]*");
+    }
+    out.values.emplace(name, std::move(value));
+  }
+  for (const auto& name : vm.secrets) {
+    if (out.values.count(name) != 0) continue;
+    std::string value = env_value(name);
+    if (value.empty()) {
+      if (!require_listed) continue;
+      throw error(errc::config, "secret " + name + " (listed in " + vm.file.string() +
+                                    ") is not set or empty in dvm's environment; set it for this run, e.g. `" +
+                                    name + "=... dvm sync " + vm.name + "`");
+    }
+    out.values.emplace(name, secret(std::move(value)));
+  }
+  // Service tokens are staged automatically for the recipes that use them.
+  struct service_token {
+    const char* recipe;
+    const char* name;
+    const char* alias;
+    const char* prefix;
+    const char* what;
+  };
+  static constexpr service_token tokens[] = {
+      {"cloudflared", "CLOUDFLARED_TOKEN", "DVM_CLOUDFLARED_TOKEN", "", "a Cloudflare tunnel token"},
+      {"tailscale", "TAILSCALE_AUTH_KEY", "DVM_TAILSCALE_AUTH_KEY", "tskey-", "a Tailscale auth key"},
+  };
+  for (const auto& t : tokens) {
+    if (std::find(vm.recipes.begin(), vm.recipes.end(), t.recipe) == vm.recipes.end()) continue;
+    std::string source = t.name;
+    if (out.values.count(t.name) == 0) {
+      std::string value = env_value(t.alias);
+      source = t.alias;
+      if (value.empty()) {
+        value = env_value(t.name);
+        source = t.name;
+      }
+      if (value.empty()) continue;
+      out.values.emplace(t.name, secret(std::move(value)));
+    }
+    const secret& value = out.values.at(t.name);
+    if (!detail::secret_access::starts_with(value, t.prefix)) {
+      throw error(errc::config, source + " is not " + std::string(t.what) + ": it must start with \"" +
+                                    t.prefix + "\" (the value is not shown)");
+    }
+    if (value.empty() || !detail::secret_access::all_of(value, token_char)) {
+      throw error(errc::config, source + " is not " + std::string(t.what) +
+                                    ": it may only contain A-Z a-z 0-9 . _ = - (the value is not shown)");
+    }
+  }
+  return out;
+}
+
+sync_result client::impl::sync_one(const std::string& name_arg, sync_options options) {
+  const auto started = clock::now();
+  std::string name = normalize_vm_name(name_arg);
+  // Everything that can be refused is checked before the first limactl call.
+  vm_config vm = store.load(name);
+  for (const auto& w : vm.warnings) warn(name, w);
+  staged_secrets staged = collect_secrets(vm, std::move(options.secrets), true);
+  const recipe_catalog& catalog = store.recipes();
+  detail::vm_lock lock(where.state_dir, name, "dvm sync");
+
+  auto d = driver(name);
+  d.version();
+  sync_result result;
+  result.vm = name;
+  const std::string instance = vm.instance_name();
+  auto info = d.query(instance);
+  if (!info) {
+    emit(event{event_kind::vm_creating, name, "create", {}, 0, {}, "creating " + instance});
+    d.create(instance, render_lima_yaml(vm));
+    result.created = true;
+    emit(event{event_kind::vm_starting, name, "start", {}, 0, {}, "starting " + instance});
+    d.start(instance, (lima_home() / instance).string());
+    result.started = true;
+  } else {
+    std::vector<std::string> changes;
+    std::string expression = reconcile_expression(vm, *info, changes);
+    bool running = info->status == "Running";
+    if (!changes.empty()) {
+      emit(event{event_kind::vm_reconciling, name, "edit", {}, 0, {}, "updating " + join(changes, ", ")});
+      if (info->status != "Stopped") d.stop(instance);
+      d.edit(instance, expression);
+      result.reconciled = changes;
+      running = false;
+    } else if (!running && info->status != "Stopped") {
+      d.stop(instance);  // Broken or unknown: recover with a (forced) stop first
+    }
+    if (!running) {
+      emit(event{event_kind::vm_starting, name, "start", {}, 0, {}, "starting " + instance});
+      d.start(instance, info->dir);
+      result.started = true;
+    }
+  }
+
+  // The guest program: one limactl call, everything on its stdin.
+  const std::string nonce = detail::make_nonce();
+  stdin_payload program = detail::build_sync_program(vm, catalog, staged.list(), nonce);
+  staged.values.clear();  // wiped; the payload holds the only copy now
+  detail::guest_output_parser parser(nonce);
+  std::deque<std::string> recent;  // the current step's last output lines
+  std::optional<detail::guest_marker> failure;
+  bool done = false;
+  std::string step;
+  clock::time_point step_started = clock::now();
+  auto on_line = [&](std::string_view line) {
+    emit(event{event_kind::output, name, step, {}, 0, {}, std::string(line)});
+    recent.emplace_back(line);
+    if (recent.size() > 20) recent.pop_front();
+  };
+  auto on_marker = [&](const detail::guest_marker& m) {
+    using kind = detail::guest_marker::kind;
+    switch (m.what) {
+      case kind::recipe_started:
+      case kind::hook_started:
+        step = m.step;
+        step_started = clock::now();
+        recent.clear();
+        emit(event{m.what == kind::recipe_started ? event_kind::recipe_started : event_kind::hook_started,
+                   name, m.step, {}, 0, {}, {}});
+        break;
+      case kind::recipe_finished:
+        result.recipes.push_back({m.step, since(step_started), true});
+        emit(event{event_kind::recipe_finished, name, m.step, {}, 0, since(step_started), {}});
+        step.clear();
+        break;
+      case kind::hook_finished:
+        step.clear();
+        break;
+      case kind::failed: {
+        failure = m;
+        std::string last;
+        for (const auto& l : recent) last += (last.empty() ? "" : "\n") + l;
+        std::string step_name = m.step.substr(m.step.find(' ') + 1);
+        if (m.step.starts_with("recipe ")) result.recipes.push_back({step_name, since(step_started), false});
+        emit(event{event_kind::recipe_failed, name, step_name, {}, m.status, since(step_started), last});
+        break;
+      }
+      case kind::done:
+        done = true;
+        break;
+    }
+  };
+  emit(event{event_kind::guest_started, name, "", {}, 0, {}, {}});
+  detail::shell_request request;
+  request.command = {"bash", "-s"};
+  request.stdin_mode = stdio_mode::pipe;
+  request.input = &program;
+  request.timeout = limits.guest;
+  request.on_stdout = [&](std::string_view chunk) { parser.feed(chunk, on_line, on_marker); };
+  process_result r = d.shell(instance, request);
+  parser.finish(on_line, on_marker);
+  result.limactl_calls = d.calls();
+  result.duration = since(started);
+
+  if (r.exit_code == 0 && done && !failure) return result;
+  std::string last;
+  for (const auto& l : recent) last += (last.empty() ? "" : "\n") + l;
+  std::string message;
+  if (failure) {
+    std::string step_name = failure->step.substr(failure->step.find(' ') + 1);
+    message = (failure->step.starts_with("hook ") ? "the project hook " + step_name
+                                                   : "recipe " + step_name) +
+              " failed (exit " + std::to_string(failure->status) + ")";
+    if (failure->status == 0) message = "recipe " + step_name + " ended the sync early with `exit` (recipes must use `return`)";
+  } else if (r.exit_code == 255) {
+    message = "the connection to " + instance + " broke during the sync (ssh exit 255)";
+  } else if (r.exit_code == 0) {
+    message = "the guest program ended before it finished";
+  } else {
+    message = "the guest program failed (exit " + std::to_string(r.exit_code >= 0 ? r.exit_code : 128 + r.term_signal) + ")";
+  }
+  std::string err_tail = detail::stderr_tail(r.err, 4);
+  if (!last.empty()) message += "\n" + last;
+  if (!err_tail.empty()) message += "\n" + err_tail;
+  throw error(errc::guest_failed, message);
+}
+
+sync_result client::sync(const std::string& name, sync_options options) {
+  auto started = clock::now();
+  try {
+    sync_result r = impl_->sync_one(name, std::move(options));
+    impl_->emit(event{event_kind::sync_finished, r.vm, "", {}, 0, r.duration, "ok"});
+    return r;
+  } catch (const error& e) {
+    impl_->emit(event{event_kind::sync_finished, name, "", {}, e.exit_code(), since(started), e.what()});
+    throw;
+  }
+}
+
+sync_all_result client::sync_all(const sync_all_options& options) {
+  std::vector<std::string> names;
+  for (const auto& n : options.names) names.push_back(normalize_vm_name(n));
+  if (options.names.empty()) names = impl_->store.vm_names();
+  if (names.empty()) {
+    throw error(errc::usage, "no VMs are configured in " + (impl_->where.config_dir / "vms").string() +
+                                 "; create one with `dvm init NAME`");
+  }
+  sync_all_result out;
+  out.outcomes.resize(names.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    while (true) {
+      std::size_t i = next.fetch_add(1);
+      if (i >= names.size()) return;
+      sync_outcome& o = out.outcomes[i];
+      o.vm = names[i];
+      if (impl_->cancel != nullptr && impl_->cancel->requested()) {
+        o.error_code = std::string(errc_name(errc::cancelled));
+        o.message = "not started: interrupted";
+        continue;
+      }
+      auto started = clock::now();
+      try {
+        o.result = impl_->sync_one(names[i], {});
+        o.ok = true;
+        impl_->emit(event{event_kind::sync_finished, names[i], "", {}, 0, o.result->duration, "ok"});
+      } catch (const error& e) {
+        o.error_code = std::string(errc_name(e.code()));
+        o.message = e.what();
+        impl_->emit(event{event_kind::sync_finished, names[i], "", {}, e.exit_code(), since(started), e.what()});
+      } catch (const std::exception& e) {
+        o.error_code = std::string(errc_name(errc::internal));
+        o.message = e.what();
+        impl_->emit(event{event_kind::sync_finished, names[i], "", {}, 1, since(started), e.what()});
+      }
+    }
+  };
+  std::size_t jobs = std::clamp<std::size_t>(options.jobs, 1, names.size());
+  std::vector<std::thread> threads;
+  for (std::size_t j = 1; j < jobs; ++j) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  for (const auto& o : out.outcomes) (o.ok ? out.ok : out.failed) += 1;
+  return out;
+}
+
+}  // namespace dvm

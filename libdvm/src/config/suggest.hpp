@@ -1,0 +1,21 @@
+// "Did you mean ...?" hints for unknown keys, recipes and recipe sets.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dvm {
+
+/// The candidate closest to `word` (edit distance with transpositions) when it is close enough
+/// to be a likely typo: distance 1 for short words, 2 for words of 5 or more characters.
+std::optional<std::string> suggest(std::string_view word, std::span<const std::string_view> candidates);
+
+inline std::optional<std::string> suggest(std::string_view word,
+                                          const std::vector<std::string_view>& candidates) {
+  return suggest(word, std::span<const std::string_view>(candidates));
+}
+
+}  // namespace dvm

@@ -1,0 +1,222 @@
+#include "guest/program.hpp"
+
+#include "guest/shell.hpp"
+
+#include <array>
+#include <charconv>
+#include <random>
+
+namespace dvm::detail {
+
+namespace {
+
+// The fixed part that runs before anything else. No user value appears in it.
+constexpr std::string_view prelude = R"SH(set -euo pipefail
+umask 077
+__dvm_step=''
+__dvm_secret_dir=''
+__dvm_mark() { printf '::dvm-%s::%s\n' "$__dvm_nonce" "$*"; }
+__dvm_remove_secrets() {
+  if [ -n "$__dvm_secret_dir" ]; then
+    # Files first as the owner (works even if sudo is broken), then the directory as root.
+    find "$__dvm_secret_dir" -mindepth 1 -delete 2>/dev/null || true
+    sudo -n rm -rf -- "$__dvm_secret_dir" 2>/dev/null || true
+    __dvm_secret_dir=''
+  fi
+}
+__dvm_exit() {
+  local status=$?
+  trap - EXIT HUP INT TERM
+  __dvm_remove_secrets
+  if [ -n "$__dvm_step" ]; then
+    __dvm_mark "failed $status $__dvm_step"
+    if [ "$status" -eq 0 ]; then status=3; fi
+  fi
+  exit "$status"
+}
+trap __dvm_exit EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+)SH";
+
+// Hostname and the secrets directory. Stale directories left by a guest that died in an
+// earlier sync are removed first (only one sync of a VM runs at a time: dvm holds a lock).
+constexpr std::string_view setup = R"SH(__dvm_hostname=$(hostname 2>/dev/null || true)
+if [ "$__dvm_hostname" != "$DVM_NAME" ]; then
+  if command -v hostnamectl >/dev/null 2>&1; then
+    sudo -n hostnamectl set-hostname "$DVM_NAME"
+  else
+    sudo -n hostname "$DVM_NAME"
+  fi
+fi
+if [ -d /run/dvm-secrets ]; then
+  sudo -n find /run/dvm-secrets -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+fi
+dvm_secret() {
+  local file_var="DVM_SECRET_FILE_${1:?usage: dvm_secret NAME}"
+  if [ -z "${!file_var:-}" ]; then
+    echo "dvm_secret: no secret named $1 was staged for this sync" >&2
+    return 1
+  fi
+  cat -- "${!file_var}"
+}
+)SH";
+
+// Reads `count` framed secrets ("NAME LENGTH\n" + LENGTH bytes) from stdin into 0600 files in
+// a fresh 0700 directory. bash reads a script from a pipe one byte at a time, so the frames that
+// follow the call line are read by this function and never parsed as script text.
+constexpr std::string_view secret_reader = R"SH(__dvm_read_secrets() {
+  local count=$1 name length size i
+  sudo -n install -d -m 0711 -o root -g root /run/dvm-secrets
+  __dvm_secret_dir=$(sudo -n mktemp -d /run/dvm-secrets/XXXXXXXXXXXXXXXX)
+  sudo -n chown "$(id -u):$(id -g)" "$__dvm_secret_dir"
+  sudo -n chmod 0700 "$__dvm_secret_dir"
+  for ((i = 0; i < count; i++)); do
+    IFS=' ' read -r name length || { echo "dvm: the secrets ended early" >&2; return 1; }
+    case $name in '' | *[!A-Z0-9_]*) echo "dvm: bad secret frame" >&2; return 1 ;; esac
+    case $length in '' | *[!0-9]*) echo "dvm: bad secret frame" >&2; return 1 ;; esac
+    head -c "$length" >"$__dvm_secret_dir/$name"
+    size=$(wc -c <"$__dvm_secret_dir/$name")
+    if [ "$size" -ne "$length" ]; then
+      echo "dvm: secret $name arrived incomplete" >&2
+      return 1
+    fi
+    export "DVM_SECRET_FILE_$name=$__dvm_secret_dir/$name"
+  done
+}
+)SH";
+
+constexpr std::string_view runner = R"SH(__dvm_run_recipe() {
+  cd "$HOME"
+  __dvm_step="recipe $1"
+  DVM_RECIPE=$1
+  export DVM_RECIPE
+  __dvm_mark "recipe-start $1"
+  "$2"
+  __dvm_mark "recipe-done $1"
+  __dvm_step=''
+}
+)SH";
+
+constexpr std::string_view finale = R"SH(__dvm_remove_secrets
+if [ -f "$DVM_CODE_DIR/.dvm/sync.sh" ]; then
+  __dvm_step='hook .dvm/sync.sh'
+  __dvm_mark 'hook-start .dvm/sync.sh'
+  (cd "$DVM_CODE_DIR" && bash ./.dvm/sync.sh)
+  __dvm_mark 'hook-done .dvm/sync.sh'
+  __dvm_step=''
+fi
+__dvm_mark done
+)SH";
+
+std::string export_line(std::string_view name, std::string_view value) {
+  return "export " + std::string(name) + "=" + shell_quote(value) + "\n";
+}
+
+}  // namespace
+
+std::string make_nonce() {
+  std::random_device rd;
+  std::array<unsigned, 4> words{rd(), rd(), rd(), rd()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned w : words) {
+    for (int i = 0; i < 8; ++i) out += hex[(w >> (i * 4)) & 0xf];
+  }
+  return out;
+}
+
+stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& catalog,
+                                 const std::vector<named_secret>& secrets, std::string_view nonce) {
+  stdin_payload out;
+  out.append("# dvm guest program for VM " + vm.name +
+             ": streamed over stdin, never stored on the host.\n");
+  out.append("__dvm_nonce=" + shell_quote(nonce) + "\n");
+  out.append(prelude);
+
+  out.append(export_line("DVM_NAME", vm.name));
+  out.append(export_line("DVM_USER", vm.user));
+  out.append(export_line("DVM_AGENT_USER", vm.agent_user));
+  out.append("DVM_CODE_DIR=" + guest_path_expression(vm.code_dir) + "\nexport DVM_CODE_DIR\n");
+  for (const auto& [key, value] : vm.env) out.append(export_line("DVM_" + key, value));
+  out.append(setup);
+
+  if (!secrets.empty()) {
+    out.append(secret_reader);
+    // The call must be a simple command on a line of its own, directly followed by the frames.
+    out.append("__dvm_read_secrets " + std::to_string(secrets.size()) + "\n");
+    for (const auto& s : secrets) {
+      // The length is marked secret too, so `dvm plan` does not show how long a value is.
+      out.append(s.name + " ");
+      out.append(secret(std::to_string(s.value->size())));
+      out.append("\n");
+      out.append(*s.value);
+    }
+    out.append("\n");
+  }
+
+  // From here on, recipe errors and output share one ordered stream.
+  out.append("exec 2>&1\n");
+  out.append("# dvm recipe helpers\n");
+  out.append(catalog.helpers());
+  if (!catalog.helpers().empty() && catalog.helpers().back() != '\n') out.append("\n");
+  out.append(runner);
+
+  std::vector<std::string> steps;
+  if (vm.baseline) steps.emplace_back("baseline");
+  for (const auto& r : vm.recipes) steps.push_back(r);
+  int index = 0;
+  for (const auto& name : steps) {
+    const recipe* r = catalog.find(name);
+    if (r == nullptr) continue;  // the config loader has already refused unknown recipes
+    std::string fn = "__dvm_recipe_" + std::to_string(++index);
+    out.append("# dvm recipe: " + name + (r->bundled ? " (bundled)" : " (user)") + "\n");
+    out.append(fn + "() {\n");
+    out.append(r->text);
+    if (!r->text.empty() && r->text.back() != '\n') out.append("\n");
+    out.append(":\n}\n");
+    out.append("__dvm_run_recipe " + shell_quote(name) + " " + fn + "\n");
+  }
+  out.append(finale);
+  return out;
+}
+
+guest_output_parser::guest_output_parser(std::string nonce)
+    : prefix_("::dvm-" + nonce + "::") {}
+
+std::optional<guest_marker> guest_output_parser::parse_marker(std::string_view body) {
+  auto word = [&]() {
+    std::size_t sp = body.find(' ');
+    std::string_view w = body.substr(0, sp);
+    body = sp == std::string_view::npos ? std::string_view() : body.substr(sp + 1);
+    return w;
+  };
+  std::string_view what = word();
+  guest_marker m{guest_marker::kind::done, {}, 0};
+  if (what == "recipe-start") {
+    m.what = guest_marker::kind::recipe_started;
+  } else if (what == "recipe-done") {
+    m.what = guest_marker::kind::recipe_finished;
+  } else if (what == "hook-start") {
+    m.what = guest_marker::kind::hook_started;
+  } else if (what == "hook-done") {
+    m.what = guest_marker::kind::hook_finished;
+  } else if (what == "done") {
+    return body.empty() ? std::optional<guest_marker>(m) : std::nullopt;
+  } else if (what == "failed") {
+    m.what = guest_marker::kind::failed;
+    std::string_view status = word();
+    auto [p, ec] = std::from_chars(status.data(), status.data() + status.size(), m.status);
+    if (ec != std::errc() || p != status.data() + status.size()) return std::nullopt;
+    // The step stays "recipe NAME" or "hook PATH".
+    if (!body.starts_with("recipe ") && !body.starts_with("hook ")) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (body.empty()) return std::nullopt;
+  m.step = std::string(body);
+  return m;
+}
+
+}  // namespace dvm::detail

@@ -1,0 +1,85 @@
+// The guest program of `dvm sync` (product spec §7): one Bash program streamed over the stdin of
+// a single `limactl shell ... bash -s`, with the secrets framed into the same stream.
+#pragma once
+
+#include <dvm/config.hpp>
+#include <dvm/process.hpp>
+#include <dvm/recipes.hpp>
+#include <dvm/secret.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dvm::detail {
+
+struct named_secret {
+  std::string name;  ///< [A-Z_][A-Z0-9_]*
+  const secret* value = nullptr;
+};
+
+/// Builds the program for `vm`. Progress markers carry `nonce`, which only the guest shell knows
+/// (it is not exported), so output of recipes cannot forge them.
+stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& catalog,
+                                 const std::vector<named_secret>& secrets, std::string_view nonce);
+
+/// A fresh random nonce (hex).
+std::string make_nonce();
+
+/// One progress marker parsed from the guest's stdout.
+struct guest_marker {
+  enum class kind { recipe_started, recipe_finished, hook_started, hook_finished, failed, done };
+  kind what;
+  std::string step;  ///< recipe name, or ".dvm/sync.sh" for the hook
+  int status = 0;    ///< for failed
+};
+
+/// Splits the guest's stdout into output lines and markers. Feed chunks as they arrive.
+class guest_output_parser {
+ public:
+  explicit guest_output_parser(std::string nonce);
+  /// Calls on_line(text) for each complete output line and on_marker(m) for each marker.
+  template <class OnLine, class OnMarker>
+  void feed(std::string_view chunk, OnLine&& on_line, OnMarker&& on_marker) {
+    buffer_.append(chunk);
+    std::size_t pos = 0;
+    while (true) {
+      std::size_t nl = buffer_.find('\n', pos);
+      if (nl == std::string::npos) break;
+      handle(std::string_view(buffer_).substr(pos, nl - pos), on_line, on_marker);
+      pos = nl + 1;
+    }
+    buffer_.erase(0, pos);
+  }
+  /// The rest (an unterminated last line), at the end of the stream.
+  template <class OnLine, class OnMarker>
+  void finish(OnLine&& on_line, OnMarker&& on_marker) {
+    if (!buffer_.empty()) handle(buffer_, on_line, on_marker);
+    buffer_.clear();
+  }
+
+ private:
+  template <class OnLine, class OnMarker>
+  void handle(std::string_view line, OnLine& on_line, OnMarker& on_marker) {
+    std::size_t at = line.find(prefix_);
+    if (at == std::string_view::npos) {
+      on_line(line);
+      return;
+    }
+    // Output without a trailing newline followed by a marker: the text before it is a line.
+    if (at > 0) on_line(line.substr(0, at));
+    if (auto m = parse_marker(line.substr(at + prefix_.size()))) {
+      on_marker(*m);
+    } else {
+      on_line(line.substr(at));
+    }
+  }
+  static std::optional<guest_marker> parse_marker(std::string_view body);
+
+  std::string prefix_;
+  std::string buffer_;
+};
+
+}  // namespace dvm::detail

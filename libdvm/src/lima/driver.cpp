@@ -1,0 +1,416 @@
+#include "lima/driver.hpp"
+
+#include <dvm/error.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace dvm::detail {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr std::string_view minimum_lima_version = "2.0.0";
+
+bool allowed_variable(std::string_view name) {
+  static constexpr std::string_view exact[] = {"PATH", "HOME",   "USER",   "LOGNAME",
+                                               "LANG", "TERM",   "TMPDIR", "LIMA_HOME"};
+  return std::find(std::begin(exact), std::end(exact), name) != std::end(exact) ||
+         name.starts_with("LC_");
+}
+
+std::string go_duration(milliseconds d) {
+  return std::to_string(std::max<long long>(1, d.count() / 1000)) + "s";
+}
+
+std::string read_file_tail(const fs::path& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg()));
+  std::size_t start = size > max_bytes ? size - max_bytes : 0;
+  in.seekg(static_cast<std::streamoff>(start));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The value of msg in a logfmt record: msg="a \"quoted\" text" or msg=word.
+std::optional<std::string> logfmt_field(std::string_view line, std::string_view key) {
+  std::string needle = std::string(key) + "=";
+  std::size_t at = 0;
+  while ((at = line.find(needle, at)) != std::string_view::npos) {
+    if (at == 0 || line[at - 1] == ' ') break;
+    at += needle.size();
+  }
+  if (at == std::string_view::npos) return std::nullopt;
+  std::size_t i = at + needle.size();
+  std::string value;
+  if (i < line.size() && line[i] == '"') {
+    for (++i; i < line.size() && line[i] != '"'; ++i) {
+      if (line[i] == '\\' && i + 1 < line.size()) ++i;
+      value += line[i];
+    }
+  } else {
+    for (; i < line.size() && line[i] != ' '; ++i) value += line[i];
+  }
+  return value;
+}
+
+}  // namespace
+
+std::vector<std::string> limactl_environment(const std::map<std::string, std::string>& from) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : from) {
+    if (allowed_variable(name)) out.push_back(name + "=" + value);
+  }
+  return out;
+}
+
+std::optional<std::string> parse_limactl_version(std::string_view output) {
+  static const std::regex pattern(R"((\d+)\.(\d+)\.(\d+))");
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_search(output.begin(), output.end(), m, pattern)) return std::nullopt;
+  return m.str(0);
+}
+
+bool version_at_least(std::string_view version, std::string_view minimum) {
+  auto parts = [](std::string_view v) {
+    std::array<long, 3> out{0, 0, 0};
+    std::size_t i = 0;
+    for (long& part : out) {
+      while (i < v.size() && v[i] >= '0' && v[i] <= '9') part = part * 10 + (v[i++] - '0');
+      if (i < v.size() && v[i] == '.') ++i;
+    }
+    return out;
+  };
+  return parts(version) >= parts(minimum);
+}
+
+std::string stderr_tail(std::string_view text, std::size_t max_lines) {
+  std::vector<std::string> all;
+  std::vector<std::string> problems;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? end : end - pos);
+    pos = end == std::string_view::npos ? text.size() : end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    std::string message(line);
+    std::string level;
+    if (line.front() == '{') {
+      boost::system::error_code ec;
+      json::value v = json::parse(line, ec);
+      if (!ec && v.is_object()) {
+        const auto& o = v.as_object();
+        if (const auto* msg = o.if_contains("msg"); msg && msg->is_string()) message = msg->as_string();
+        if (const auto* lv = o.if_contains("level"); lv && lv->is_string()) level = lv->as_string();
+      }
+    } else if (auto msg = logfmt_field(line, "msg")) {
+      message = *msg;
+      level = logfmt_field(line, "level").value_or("");
+    }
+    if (level == "fatal" || level == "error" || level == "warning") problems.push_back(message);
+    all.push_back(std::move(message));
+  }
+  const auto& chosen = problems.empty() ? all : problems;
+  std::string out;
+  std::size_t first = chosen.size() > max_lines ? chosen.size() - max_lines : 0;
+  for (std::size_t i = first; i < chosen.size(); ++i) {
+    if (!out.empty()) out += '\n';
+    out += chosen[i];
+  }
+  return out;
+}
+
+lima_driver::lima_driver(const lima_context& context, std::string vm,
+                         std::function<void(event)> emit)
+    : context_(context), vm_(std::move(vm)), emit_(std::move(emit)) {}
+
+std::string lima_driver::resolved_limactl() {
+  if (resolved_) return *resolved_;
+  auto usable = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+  };
+  const std::string& configured = context_.limactl;
+  if (configured.find('/') != std::string::npos) {
+    if (!usable(configured)) {
+      throw lima_error(errc::lima_missing, "", -1, "",
+                       "limactl not found at " + configured + " (from LIMACTL): install Lima 2.0 or newer, or fix LIMACTL");
+    }
+    resolved_ = configured;
+    return *resolved_;
+  }
+  std::string path;
+  for (const auto& entry : context_.environment) {
+    if (entry.starts_with("PATH=")) path = entry.substr(5);
+  }
+  std::stringstream dirs(path);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + configured;
+    if (usable(candidate)) {
+      resolved_ = candidate;
+      return *resolved_;
+    }
+  }
+  throw lima_error(errc::lima_missing, "", -1, "",
+                   "limactl not found on PATH: install Lima 2.0 or newer (https://lima-vm.io/docs/installation/) or set LIMACTL to its path");
+}
+
+process_result lima_driver::run(std::vector<std::string> args, stdio_mode stdin_mode,
+                                const stdin_payload* input, milliseconds timeout,
+                                stdio_mode stdout_mode, stdio_mode stderr_mode,
+                                std::function<void(std::string_view)> on_stdout,
+                                std::function<void(std::string_view)> on_stderr) {
+  process_spec spec;
+  spec.argv.push_back(resolved_limactl());
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.environment = context_.environment;
+  std::error_code ec;
+  fs::create_directories(context_.scratch_dir, ec);
+  spec.working_directory = context_.scratch_dir;
+  spec.timeout = timeout;
+  spec.stdin_mode = stdin_mode;
+  spec.input = input;
+  spec.stdout_mode = stdout_mode;
+  spec.stderr_mode = stderr_mode;
+  spec.on_stdout = std::move(on_stdout);
+  spec.on_stderr = std::move(on_stderr);
+  spec.cancel = context_.cancel;
+
+  std::vector<std::string> shown = args;
+  shown.insert(shown.begin(), "limactl");
+  ++calls_;
+  if (emit_) emit_(event{event_kind::limactl_started, vm_, args.empty() ? "" : args.front(), shown, 0, {}, {}});
+  process_result result = context_.runner->run(spec);
+  if (emit_) {
+    emit_(event{event_kind::limactl_finished, vm_, args.empty() ? "" : args.front(), shown,
+                result.exit_code,
+                std::chrono::duration_cast<milliseconds>(result.elapsed), {}});
+  }
+  const std::string subcommand = args.empty() ? std::string() : args.front();
+  if (result.start_failed) {
+    throw lima_error(errc::lima_missing, subcommand, -1, result.err,
+                     "cannot run limactl: " + result.err);
+  }
+  if (result.cancelled) throw error(errc::cancelled, "interrupted; limactl " + subcommand + " was stopped");
+  if (result.timed_out) {
+    throw lima_error(errc::timeout, subcommand, -1, stderr_tail(result.err),
+                     "limactl " + subcommand + " did not finish within " +
+                         std::to_string(timeout.count() / 1000) + " s and was killed");
+  }
+  return result;
+}
+
+void lima_driver::fail(const std::string& subcommand, const process_result& result,
+                       const std::string& what) {
+  std::string tail = stderr_tail(result.err);
+  std::string message = what + " (limactl " + subcommand + " exited with status " +
+                        std::to_string(result.exit_code) + ")";
+  if (!tail.empty()) message += ": " + tail;
+  throw lima_error(errc::lima_failed, subcommand, result.exit_code, tail, message);
+}
+
+std::string lima_driver::version() {
+  const std::string program = resolved_limactl();
+  struct stat st {};
+  ::stat(program.c_str(), &st);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const auto mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  const fs::path cache_file = context_.state_dir / "cache" / "limactl-version.json";
+
+  std::string version;
+  json::object cache;
+  {
+    std::ifstream in(cache_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    json::value v = json::parse(text.str(), ec);
+    if (!ec && v.is_object()) cache = v.as_object();
+  }
+  if (const auto* entry = cache.if_contains(program); entry && entry->is_object()) {
+    const auto& o = entry->as_object();
+    const auto* s = o.if_contains("size");
+    const auto* m = o.if_contains("mtime_ns");
+    const auto* ver = o.if_contains("version");
+    if (s && m && ver && ver->is_string() && s->is_number() && m->is_number() &&
+        s->to_number<std::uint64_t>() == size && m->to_number<std::int64_t>() == mtime) {
+      version = ver->as_string();
+    }
+  }
+  if (version.empty()) {
+    process_result r = run({"--version"}, stdio_mode::null, nullptr, context_.timeouts.query);
+    auto parsed = parse_limactl_version(r.out);
+    if (r.exit_code != 0 || !parsed) {
+      throw lima_error(errc::lima_missing, "--version", r.exit_code, stderr_tail(r.err),
+                       "cannot determine the version of " + program + " (`limactl --version` printed \"" +
+                           std::string(r.out.substr(0, 80)) + "\")");
+    }
+    version = *parsed;
+    cache[program] = json::object{{"size", size}, {"mtime_ns", mtime}, {"version", version}};
+    std::error_code ec;
+    fs::create_directories(cache_file.parent_path(), ec);
+    fs::path tmp = cache_file;
+    tmp += ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << json::serialize(cache) << '\n';
+    }
+    fs::rename(tmp, cache_file, ec);
+    if (ec) fs::remove(tmp, ec);
+  }
+  if (!version_at_least(version, minimum_lima_version)) {
+    throw lima_error(errc::lima_version, "--version", 0, "",
+                     "limactl " + version + " is too old: dvm needs Lima " +
+                         std::string(minimum_lima_version) + " or newer (" + program + ")");
+  }
+  return version;
+}
+
+std::vector<std::string> lima_driver::list_args(std::string_view instance) {
+  std::vector<std::string> args{"list", "--json"};
+  if (!instance.empty()) args.emplace_back(instance);
+  return args;
+}
+
+std::optional<instance_info> lima_driver::query(std::string_view instance) {
+  process_result r = run(list_args(instance), stdio_mode::null, nullptr, context_.timeouts.query);
+  if (r.exit_code != 0) {
+    // An unknown name is exit 1 with "No instance matching ..." / "unmatched instances".
+    if (r.err.find("No instance matching") != std::string::npos ||
+        r.err.find("unmatched instances") != std::string::npos) {
+      return std::nullopt;
+    }
+    fail("list", r, "cannot query Lima instance " + std::string(instance));
+  }
+  for (auto& info : parse_list_json(r.out)) {
+    if (info.name == instance) return std::move(info);
+  }
+  return std::nullopt;
+}
+
+std::vector<instance_info> lima_driver::list() {
+  process_result r = run(list_args(""), stdio_mode::null, nullptr, context_.timeouts.query);
+  if (r.exit_code != 0) fail("list", r, "cannot list Lima instances");
+  return parse_list_json(r.out);
+}
+
+std::vector<std::string> lima_driver::create_args(std::string_view instance) {
+  return {"create", "--tty=false", "--name", std::string(instance), "--mount-none", "-"};
+}
+
+void lima_driver::create(std::string_view instance, std::string_view lima_yaml) {
+  stdin_payload yaml;
+  yaml.append(lima_yaml);
+  process_result r = run(create_args(instance), stdio_mode::pipe, &yaml, context_.timeouts.create);
+  if (r.exit_code != 0) fail("create", r, "cannot create Lima instance " + std::string(instance));
+}
+
+std::vector<std::string> lima_driver::start_args(std::string_view instance, milliseconds timeout) {
+  std::vector<std::string> args{"start", "--tty=false"};
+  if (timeout.count() > 0) args.push_back("--timeout=" + go_duration(timeout));
+  args.emplace_back(instance);
+  return args;
+}
+
+void lima_driver::start(std::string_view instance, const std::string& instance_dir) {
+  // limactl's own --timeout is shorter than ours, so it reports its own timeout message.
+  milliseconds ours = context_.timeouts.start;
+  milliseconds lima = ours.count() > 120000 ? ours - std::chrono::minutes(1) : ours;
+  process_result r;
+  try {
+    r = run(start_args(instance, lima), stdio_mode::null, nullptr, ours);
+  } catch (const lima_error& e) {
+    if (e.code() != errc::timeout) throw;
+    run({"stop", "--force", std::string(instance)}, stdio_mode::null, nullptr, context_.timeouts.stop);
+    throw;
+  }
+  if (r.exit_code == 0) return;
+  // A failed start leaves the host agent and VM running: clean up, then explain.
+  run({"stop", "--force", std::string(instance)}, stdio_mode::null, nullptr, context_.timeouts.stop);
+  std::string agent_log;
+  if (!instance_dir.empty()) {
+    agent_log = stderr_tail(read_file_tail(fs::path(instance_dir) / "ha.stderr.log", 16384), 8);
+  }
+  std::string what = "cannot start Lima instance " + std::string(instance);
+  if (agent_log.empty()) fail("start", r, what);
+  std::string tail = stderr_tail(r.err);
+  throw lima_error(errc::lima_failed, "start", r.exit_code, tail + "\n" + agent_log,
+                   what + " (limactl start exited with status " + std::to_string(r.exit_code) +
+                       ")" + (tail.empty() ? "" : ": " + tail) + "\nhost agent log (" +
+                       instance_dir + "/ha.stderr.log):\n" + agent_log);
+}
+
+void lima_driver::stop(std::string_view instance) {
+  bool graceful_ok = false;
+  try {
+    process_result r = run({"stop", std::string(instance)}, stdio_mode::null, nullptr,
+                           context_.timeouts.stop);
+    graceful_ok = r.exit_code == 0;
+  } catch (const lima_error& e) {
+    if (e.code() != errc::timeout) throw;
+  }
+  if (graceful_ok) return;
+  process_result r = run({"stop", "--force", std::string(instance)}, stdio_mode::null, nullptr,
+                         context_.timeouts.stop);
+  if (r.exit_code != 0) fail("stop", r, "cannot stop Lima instance " + std::string(instance));
+}
+
+void lima_driver::remove(std::string_view instance) {
+  process_result r = run({"delete", std::string(instance)}, stdio_mode::null, nullptr,
+                         context_.timeouts.change);
+  if (r.exit_code != 0) fail("delete", r, "cannot delete Lima instance " + std::string(instance));
+}
+
+std::vector<std::string> lima_driver::edit_args(std::string_view instance,
+                                                const std::string& set_expression) {
+  return {"edit", "--tty=false", "--set", set_expression, std::string(instance)};
+}
+
+void lima_driver::edit(std::string_view instance, const std::string& set_expression) {
+  process_result r = run(edit_args(instance, set_expression), stdio_mode::null, nullptr,
+                         context_.timeouts.change);
+  // limactl edit drops the rejected file into its working directory: ours is a scratch dir.
+  std::error_code ec;
+  fs::remove(context_.scratch_dir / "lima.REJECTED.yaml", ec);
+  if (r.exit_code != 0) fail("edit", r, "cannot change Lima instance " + std::string(instance));
+}
+
+std::vector<std::string> lima_driver::shell_args(std::string_view instance,
+                                                 const shell_request& request) {
+  // Every flag before the instance name: after it, everything is the guest command.
+  std::vector<std::string> args{"shell", "--workdir", request.workdir, std::string(instance)};
+  args.insert(args.end(), request.command.begin(), request.command.end());
+  return args;
+}
+
+process_result lima_driver::shell(std::string_view instance, const shell_request& request) {
+  return run(shell_args(instance, request), request.stdin_mode, request.input, request.timeout,
+             request.stdout_mode, request.stderr_mode, request.on_stdout, request.on_stderr);
+}
+
+process_result lima_driver::copy(const std::vector<std::string>& flags,
+                                 const std::vector<std::string>& operands) {
+  std::vector<std::string> args{"copy"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.insert(args.end(), operands.begin(), operands.end());
+  return run(std::move(args), stdio_mode::null, nullptr, milliseconds(0));
+}
+
+}  // namespace dvm::detail

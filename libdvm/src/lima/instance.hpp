@@ -1,0 +1,55 @@
+// What libdvm reads back from Lima: `limactl list --json` records and an instance's lima.yaml.
+#pragma once
+
+#include <dvm/ports.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dvm::detail {
+
+/// One record of `limactl list --json` (NDJSON). Unknown keys are ignored; missing optional
+/// keys keep their defaults.
+struct instance_info {
+  std::string name;
+  std::string status;  ///< "Running", "Stopped", "Broken", "" ...
+  std::string dir;
+  std::string vm_type;
+  std::string arch;
+  int cpus = 0;
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t disk_bytes = 0;
+  int ssh_local_port = 0;
+  std::string ssh_address;
+  bool is_protected = false;
+  std::string lima_version;
+  std::vector<std::string> errors;
+};
+
+/// Parses NDJSON. Empty input is an empty list. Throws dvm::lima_error (lima_failed) naming the
+/// line for anything that is not a JSON object with a string "name".
+std::vector<instance_info> parse_list_json(std::string_view text);
+
+/// The settings of an instance's stored lima.yaml that dvm reconciles and checks.
+struct instance_settings {
+  std::optional<int> cpus;
+  std::optional<std::uint64_t> memory_bytes;
+  std::optional<std::uint64_t> disk_bytes;
+  std::vector<port_forward> ports;  ///< rules with a hostPort that are not `ignore`
+  bool ignores_guest_any = false;       ///< the guest 0.0.0.0 catch-all ignore rule is present
+  bool ignores_guest_loopback = false;  ///< the guest 127.0.0.1 catch-all ignore rule is present
+  std::vector<std::string> mounts;      ///< mount locations (should be empty)
+  std::optional<bool> containerd_system;
+  std::optional<bool> containerd_user;
+  std::optional<bool> ssh_forward_agent;
+  std::optional<bool> ssh_load_dot_ssh_pub_keys;
+  std::string user;
+};
+
+/// Parses lima.yaml text. Throws dvm::error(errc::io) when it is not YAML.
+instance_settings parse_instance_yaml(std::string_view text);
+
+}  // namespace dvm::detail

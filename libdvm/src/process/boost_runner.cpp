@@ -1,0 +1,313 @@
+// The default process_runner, on Boost.Process v2 and Boost.Asio. This is the only file that
+// includes Boost.Process.
+//
+// What it guarantees for every child:
+//   * argv exactly as given, the environment exactly as given (nothing inherited);
+//   * only fds 0-2 (Boost.Process closes every other descriptor in the child), so a detached
+//     Lima host agent can never hold one of our pipes or files open;
+//   * default signal dispositions and an empty signal mask (an embedding program such as
+//     Python may ignore SIGPIPE; limactl must not inherit that);
+//   * unless its stdin is the terminal, its own process group, so a timeout or a cancel kills
+//     limactl and everything it started (ssh, scp), and PR_SET_PDEATHSIG so it does not outlive
+//     a dvm that is killed outright.
+#include <dvm/error.hpp>
+#include <dvm/process.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/writable_pipe.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/process/v2/environment.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/start_dir.hpp>
+#include <boost/process/v2/stdio.hpp>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace dvm {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+using clock = std::chrono::steady_clock;
+
+// Runs in the child between fork and exec: async-signal-safe calls only.
+struct child_setup {
+  bool own_process_group = true;
+
+  template <class Launcher>
+  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
+    if (own_process_group) {
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    }
+    return {};
+  }
+
+  template <class Launcher>
+  void on_success(Launcher& launcher, const bp::filesystem::path&, const char* const*) {
+    // Also from the parent, so the group exists before we might signal it.
+    if (own_process_group && launcher.pid > 0) ::setpgid(launcher.pid, launcher.pid);
+  }
+};
+
+std::string lookup_env(const std::vector<std::string>& env, std::string_view name) {
+  for (const auto& entry : env) {
+    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
+        entry[name.size()] == '=') {
+      return entry.substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+// argv[0] as given when it has a slash, else the first executable match on the child's PATH.
+std::optional<std::string> resolve_program(const std::string& program,
+                                           const std::vector<std::string>& env) {
+  if (program.find('/') != std::string::npos) return program;
+  std::string path = lookup_env(env, "PATH");
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t colon = path.find(':', start);
+    std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return std::nullopt;
+}
+
+// Blocks SIGPIPE in this thread while a child's stdin is written: a child that exits without
+// reading its stdin must not kill dvm. A SIGPIPE raised meanwhile is consumed before the mask
+// is restored.
+class sigpipe_guard {
+ public:
+  sigpipe_guard() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~sigpipe_guard() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    struct timespec zero {};
+    while (::sigtimedwait(&set, nullptr, &zero) == SIGPIPE) {
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  sigpipe_guard(const sigpipe_guard&) = delete;
+  sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+
+ private:
+  sigset_t old_{};
+};
+
+// Bindings are built in place (returned as prvalues): copying one would close its fd twice.
+bp::detail::process_input_binding input_binding(stdio_mode mode, asio::writable_pipe& pipe) {
+  if (mode == stdio_mode::pipe) return bp::detail::process_input_binding(pipe);
+  if (mode == stdio_mode::null) return bp::detail::process_input_binding(bp::filesystem::path("/dev/null"));
+  return bp::detail::process_input_binding();
+}
+
+template <class Binding>
+Binding output_binding(stdio_mode mode, asio::readable_pipe& pipe) {
+  if (mode == stdio_mode::pipe) return Binding(pipe);
+  if (mode == stdio_mode::null) return Binding(bp::filesystem::path("/dev/null"));
+  return Binding();
+}
+
+class boost_runner final : public process_runner {
+ public:
+  process_result run(const process_spec& spec) override;
+};
+
+process_result boost_runner::run(const process_spec& spec) {
+  process_result result;
+  if (spec.argv.empty()) throw error(errc::internal, "process_runner: empty argv");
+  auto program = resolve_program(spec.argv[0], spec.environment);
+  if (!program) {
+    result.start_failed = true;
+    result.err = spec.argv[0] + ": not found on PATH";
+    return result;
+  }
+
+  sigpipe_guard no_sigpipe;
+  asio::io_context ctx;
+  asio::writable_pipe stdin_pipe(ctx);
+  asio::readable_pipe stdout_pipe(ctx);
+  asio::readable_pipe stderr_pipe(ctx);
+
+  std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
+  child_setup setup{spec.stdin_mode != stdio_mode::inherit};
+  std::filesystem::path workdir = spec.working_directory.empty() ? std::filesystem::path("/")
+                                                                 : spec.working_directory;
+  const auto started = clock::now();
+  std::optional<bp::process> child;
+  try {
+    // The stdio bindings are temporaries: they close the child's ends of the pipes in this
+    // process as soon as the child has started, so EOF arrives when the child exits.
+    child.emplace(ctx, *program, args,
+                  bp::process_stdio{input_binding(spec.stdin_mode, stdin_pipe),
+                                    output_binding<bp::detail::process_output_binding>(
+                                        spec.stdout_mode, stdout_pipe),
+                                    output_binding<bp::detail::process_error_binding>(
+                                        spec.stderr_mode, stderr_pipe)},
+                  bp::process_environment(spec.environment),
+                  bp::process_start_dir(workdir.string()), setup);
+  } catch (const boost::system::system_error& e) {
+    result.start_failed = true;
+    result.err = spec.argv[0] + ": cannot be started: " + e.code().message();
+    return result;
+  }
+  const pid_t pid = child->id();
+
+  // stdin: write the payload, then close so the child sees EOF.
+  std::span<const char> input;
+  if (spec.stdin_mode == stdio_mode::pipe && spec.input != nullptr) input = bytes_of(*spec.input);
+  if (spec.stdin_mode == stdio_mode::pipe) {
+    if (input.empty()) {
+      stdin_pipe.close();
+    } else {
+      asio::async_write(stdin_pipe, asio::buffer(input.data(), input.size()),
+                        [&](const bp::error_code&, std::size_t) {
+                          bp::error_code ignored;
+                          stdin_pipe.close(ignored);
+                        });
+    }
+  }
+
+  std::array<char, 16384> out_buffer{};
+  std::array<char, 16384> err_buffer{};
+  int open_streams = 0;
+  std::function<void()> read_out;
+  std::function<void()> read_err;
+  read_out = [&] {
+    stdout_pipe.async_read_some(asio::buffer(out_buffer), [&](const bp::error_code& ec, std::size_t n) {
+      if (n > 0) {
+        std::string_view chunk(out_buffer.data(), n);
+        result.out.append(chunk);
+        if (spec.on_stdout) spec.on_stdout(chunk);
+      }
+      if (ec) {
+        --open_streams;
+        return;
+      }
+      read_out();
+    });
+  };
+  read_err = [&] {
+    stderr_pipe.async_read_some(asio::buffer(err_buffer), [&](const bp::error_code& ec, std::size_t n) {
+      if (n > 0) {
+        std::string_view chunk(err_buffer.data(), n);
+        result.err.append(chunk);
+        if (spec.on_stderr) spec.on_stderr(chunk);
+      }
+      if (ec) {
+        --open_streams;
+        return;
+      }
+      read_err();
+    });
+  };
+  if (spec.stdout_mode == stdio_mode::pipe) {
+    ++open_streams;
+    read_out();
+  }
+  if (spec.stderr_mode == stdio_mode::pipe) {
+    ++open_streams;
+    read_err();
+  }
+
+  bool exited = false;
+  child->async_wait([&](const bp::error_code&, int) { exited = true; });
+
+  // One timer watches the deadline, the cancel token and, after exit, how long a grandchild
+  // may keep our pipes open.
+  std::optional<clock::time_point> deadline;
+  if (spec.timeout.count() > 0) deadline = started + spec.timeout;
+  std::optional<clock::time_point> kill_at;       // SIGKILL after a grace period
+  std::optional<clock::time_point> pipes_give_up;  // after exit
+  bool signalled = false;
+  asio::steady_timer ticker(ctx);
+  std::function<void()> tick;
+  auto terminate = [&](bool timed_out) {
+    if (signalled) return;
+    signalled = true;
+    (timed_out ? result.timed_out : result.cancelled) = true;
+    if (setup.own_process_group) {
+      ::kill(-pid, SIGTERM);
+    } else {
+      ::kill(pid, SIGTERM);
+    }
+    kill_at = clock::now() + std::chrono::seconds(3);
+  };
+  tick = [&] {
+    auto now = clock::now();
+    if (!exited) {
+      if (deadline && now >= *deadline) terminate(true);
+      if (spec.cancel != nullptr && spec.cancel->requested()) terminate(false);
+      if (kill_at && now >= *kill_at) {
+        if (setup.own_process_group) ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+        kill_at.reset();
+      }
+    } else if (open_streams > 0) {
+      if (!pipes_give_up) pipes_give_up = now + std::chrono::seconds(2);
+      if (now >= *pipes_give_up || signalled) {
+        bp::error_code ignored;
+        stdout_pipe.close(ignored);
+        stderr_pipe.close(ignored);
+      }
+    }
+    if (exited && open_streams <= 0) return;
+    ticker.expires_after(std::chrono::milliseconds(20));
+    ticker.async_wait([&](const bp::error_code&) { tick(); });
+  };
+  tick();
+  ctx.run();
+
+  // Kill anything the child left in its process group (it is ours to clean up).
+  if (setup.own_process_group && signalled) ::kill(-pid, SIGKILL);
+
+  result.elapsed = clock::now() - started;
+  int status = child->native_exit_code();
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.term_signal = WTERMSIG(status);
+    result.exit_code = -1;
+  }
+  return result;
+}
+
+}  // namespace
+
+std::shared_ptr<process_runner> make_default_runner() { return std::make_shared<boost_runner>(); }
+
+}  // namespace dvm

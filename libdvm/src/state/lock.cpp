@@ -1,0 +1,51 @@
+#include "state/lock.hpp"
+
+#include <dvm/error.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace dvm::detail {
+
+vm_lock::vm_lock(const std::filesystem::path& state_dir, const std::string& vm,
+                 const std::string& purpose) {
+  std::filesystem::path dir = state_dir / "locks";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::filesystem::path file = dir / (vm + ".lock");
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    throw error(errc::io, "cannot open the lock file " + file.string() + ": " + std::strerror(errno));
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char buffer[128] = {};
+    ssize_t n = ::pread(fd_, buffer, sizeof buffer - 1, 0);
+    std::string holder = n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK) {
+      throw error(errc::busy, "VM " + vm + " is busy: another dvm process" +
+                                  (holder.empty() ? "" : " (" + holder + ")") +
+                                  " is working on it; wait for it to finish");
+    }
+    throw error(errc::io, "cannot lock " + file.string() + ": " + std::strerror(err));
+  }
+  std::string me = "pid " + std::to_string(::getpid()) + ", " + purpose + "\n";
+  if (::ftruncate(fd_, 0) == 0) {
+    ssize_t ignored = ::pwrite(fd_, me.data(), me.size(), 0);
+    (void)ignored;
+  }
+}
+
+vm_lock::~vm_lock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+}  // namespace dvm::detail

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Makes sure the Debian packages libdvm builds and tests with are installed.
+# As root on Debian/Ubuntu it installs the missing ones with apt-get (one `apt-get update`
+# first); anywhere else it prints what to install and fails.
+set -euo pipefail
+
+packages=(
+  cmake g++ git                                  # build
+  libboost1.81-dev libboost-json1.81-dev libboost-filesystem1.81-dev  # Boost.JSON, Boost.Process v2
+  libtomlplusplus-dev                            # config files (toml++)
+  libyaml-cpp-dev                                # reading an instance's lima.yaml back
+  libcli11-dev                                   # CLI argument parsing
+  doctest-dev                                    # C++ unit tests
+  pybind11-dev python3-dev                       # the Python module
+  python3-pytest python3-yaml                    # Python tests and the Lima simulator
+  bubblewrap acl sudo procps util-linux          # the simulator's guest sandbox
+  gnupg openssh-client                           # real gpg / ssh-keygen in the guest sandbox
+  shellcheck                                     # recipe lint
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "dependencies: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  exit 0
+fi
+
+echo "dependencies: missing packages: ${missing[*]}" >&2
+echo "dependencies: install them, e.g.: sudo apt-get install ${missing[*]}" >&2
+exit 1

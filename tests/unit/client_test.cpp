@@ -1,0 +1,540 @@
+// dvm::client and the limactl driver against a recording fake runner: which limactl calls are
+// made, with which argv, environment and stdin, and how failures are reported.
+#include <doctest/doctest.h>
+
+#include <dvm/client.hpp>
+#include <dvm/error.hpp>
+
+#include "lima/driver.hpp"
+#include "test_support.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+using dvm_test::recorded_call;
+
+namespace {
+
+// A pretend Lima: one instance directory per name, answering like limactl does.
+struct fake_lima {
+  dvm_test::temp_dir home;
+  std::shared_ptr<dvm_test::fake_runner> runner = std::make_shared<dvm_test::fake_runner>();
+  std::map<std::string, std::string> status;  // instance -> Running/Stopped
+  std::string version = "2.0.3";
+  std::string guest_stdout_extra;
+  int guest_exit = 0;
+  bool guest_done = true;
+
+  fake_lima() {
+    runner->fallback = [this](const recorded_call& c) { return answer(c); };
+  }
+
+  std::filesystem::path dir(const std::string& instance) const { return home.path() / "lima" / instance; }
+
+  dvm::process_result answer(const recorded_call& c) {
+    dvm::process_result r;
+    r.exit_code = 0;
+    const std::string& sub = c.argv.at(1);
+    std::string instance = c.argv.back();
+    if (sub == "--version") {
+      r.out = "limactl version " + version + "\n";
+    } else if (sub == "list") {
+      if (c.argv.size() > 3) {
+        if (!status.count(instance)) {
+          r.exit_code = 1;
+          r.err = "time=\"x\" level=warning msg=\"No instance matching " + instance +
+                  " found.\"\ntime=\"x\" level=fatal msg=\"unmatched instances\"\n";
+          return r;
+        }
+        r.out = record(instance) + "\n";
+      } else {
+        for (const auto& [name, _] : status) r.out += record(name) + "\n";
+      }
+    } else if (sub == "create") {
+      std::string name = c.argv.at(4);
+      dvm_test::write_file(dir(name) / "lima.yaml", c.stdin_bytes);
+      status[name] = "Stopped";
+    } else if (sub == "start") {
+      status[instance] = "Running";
+    } else if (sub == "stop") {
+      status[instance] = "Stopped";
+    } else if (sub == "delete") {
+      status.erase(instance);
+    } else if (sub == "shell") {
+      std::size_t at = c.stdin_bytes.find("__dvm_nonce=");
+      std::string nonce = at == std::string::npos ? "" : c.stdin_bytes.substr(at + 12, 32);
+      r.out = guest_stdout_extra;
+      if (guest_done) r.out += "::dvm-" + nonce + "::done\n";
+      r.exit_code = guest_exit;
+    }
+    return r;
+  }
+
+  std::string record(const std::string& name) const {
+    boost::json::object o{{"name", name},
+                          {"status", status.at(name)},
+                          {"dir", dir(name).string()},
+                          {"cpus", 2},
+                          {"memory", 2147483648ULL},
+                          {"disk", 10737418240ULL},
+                          {"sshLocalPort", 60022},
+                          {"sshAddress", "127.0.0.1"},
+                          {"newFieldFromTheFuture", boost::json::object{{"x", 1}}}};
+    return boost::json::serialize(o);
+  }
+
+  std::vector<std::string> subcommands() const {
+    std::vector<std::string> out;
+    for (const auto& c : runner->calls) out.push_back(c.argv.at(1));
+    return out;
+  }
+};
+
+struct fixture {
+  dvm_test::config_tree config;
+  fake_lima lima;
+  std::map<std::string, std::string> env{{"HOME", "/home/tester"},
+                                         {"PATH", "/usr/bin:/bin"},
+                                         {"LANG", "C.UTF-8"},
+                                         {"LC_ALL", "C"},
+                                         {"API_TOKEN", "tok-EN.value_123="},
+                                         {"AWS_SECRET_ACCESS_KEY", "must-not-leak"},
+                                         {"SSH_AUTH_SOCK", "/tmp/agent"},
+                                         {"_LIMA_OUTPUT_IS_TTY", "1"},
+                                         {"LIMA_HOME", "/tmp/lima-home"}};
+  std::vector<dvm::event> events;
+
+  fixture() {
+    config.recipe("alpha", "# Description: a\necho alpha\n");
+    config.recipe("baseline", "# Description: b\n:\n");
+  }
+
+  dvm::client make() {
+    dvm::client_options o;
+    o.environment = env;
+    o.config_dir = config.path();
+    o.state_dir = config.path() / "state";
+    o.limactl = "/bin/true";  // never run: the fake answers
+    o.runner = lima.runner;
+    o.host = dvm_test::test_host();
+    o.on_event = [this](const dvm::event& e) { events.push_back(e); };
+    return dvm::client(o);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a fresh sync: version, list, create, start, shell") {
+  fixture f;
+  f.config.vm("app", "ports = [\"3000:3000\"]\nrecipes = [\"alpha\"]\nsecrets = [\"API_TOKEN\"]\n");
+  dvm::sync_result r = f.make().sync("app");
+  CHECK(r.created);
+  CHECK(r.started);
+  CHECK(f.lima.subcommands() == std::vector<std::string>{"--version", "list", "create", "start", "shell"});
+  const auto& calls = f.lima.runner->calls;
+  CHECK(calls[1].argv == std::vector<std::string>{"/bin/true", "list", "--json", "dvm-app"});
+  CHECK(calls[2].argv == std::vector<std::string>{"/bin/true", "create", "--tty=false", "--name", "dvm-app", "--mount-none", "-"});
+  CHECK(calls[2].stdin_bytes.find("hostIP: \"127.0.0.1\"") != std::string::npos);
+  CHECK(calls[4].argv == std::vector<std::string>{"/bin/true", "shell", "--workdir", "/", "dvm-app", "bash", "-s"});
+  // The secret is in the shell call's stdin and nowhere else.
+  CHECK(calls[4].stdin_bytes.find("tok-EN.value_123=") != std::string::npos);
+  for (const auto& c : calls) {
+    for (const auto& a : c.argv) CHECK(a.find("tok-EN") == std::string::npos);
+    for (const auto& e : c.environment) {
+      CHECK(e.find("tok-EN") == std::string::npos);
+      std::string name = e.substr(0, e.find('='));
+      bool allowed = name == "PATH" || name == "HOME" || name == "USER" || name == "LOGNAME" ||
+                     name == "LANG" || name == "TERM" || name == "TMPDIR" || name == "LIMA_HOME" ||
+                     name.starts_with("LC_");
+      CHECK_MESSAGE(allowed, "limactl got " << name);
+    }
+    CHECK(c.stdin_redacted.find("tok-EN") == std::string::npos);
+    CHECK(c.working_directory == f.config.path() / "state" / "scratch");
+  }
+  for (const auto& e : f.events) {
+    CHECK(e.message.find("tok-EN") == std::string::npos);
+    for (const auto& a : e.argv) CHECK(a.find("tok-EN") == std::string::npos);
+  }
+}
+
+TEST_CASE("a warm sync makes two limactl calls, whatever the recipes and secrets") {
+  fixture f;
+  std::string recipes;
+  for (int i = 0; i < 25; ++i) {
+    f.config.recipe("r" + std::to_string(i), "# Description: r\n:\n");
+    recipes += std::string(i ? ", " : "") + "\"r" + std::to_string(i) + "\"";
+  }
+  std::string secrets;
+  for (int i = 0; i < 20; ++i) {
+    f.env["S" + std::to_string(i)] = "value-" + std::to_string(i);
+    secrets += std::string(i ? ", " : "") + "\"S" + std::to_string(i) + "\"";
+  }
+  f.config.vm("app", "recipes = [" + recipes + "]\nsecrets = [" + secrets + "]\n");
+  f.make().sync("app");
+  f.lima.runner->calls.clear();
+  dvm::sync_result r = f.make().sync("app");  // a new client: the version check is cached on disk
+  CHECK(f.lima.subcommands() == std::vector<std::string>{"list", "shell"});
+  CHECK(r.limactl_calls == 2);
+  CHECK_FALSE(r.created);
+  CHECK_FALSE(r.started);
+  CHECK(r.reconciled.empty());
+}
+
+TEST_CASE("changed ports: stop, one edit with the new rules, start") {
+  fixture f;
+  f.config.vm("app", "ports = [\"3000:3000\"]\n");
+  f.make().sync("app");
+  f.config.vm("app", "ports = [\"3000:3000\", \"0.0.0.0:9000:9000\"]\ncpus = 3\n");
+  f.lima.runner->calls.clear();
+  dvm::sync_result r = f.make().sync("app");
+  CHECK(f.lima.subcommands() == std::vector<std::string>{"list", "stop", "edit", "start", "shell"});
+  CHECK(r.reconciled == std::vector<std::string>{"cpus", "ports"});
+  const auto& edit = f.lima.runner->calls[2].argv;
+  REQUIRE(edit.size() == 6);
+  CHECK(edit[2] == "--tty=false");
+  CHECK(edit[3] == "--set");
+  CHECK(edit[5] == "dvm-app");
+  CHECK(edit[4].find(".cpus = 3 | .portForwards = [") == 0);
+  CHECK(edit[4].find("\"hostIP\":\"0.0.0.0\"") != std::string::npos);
+  CHECK(edit[4].find("\"guestIPMustBeZero\":true") != std::string::npos);
+  CHECK(edit[4].find("\"ignore\":true") != std::string::npos);
+}
+
+TEST_CASE("a disk shrink is refused before anything changes") {
+  fixture f;
+  f.config.vm("app", "disk = \"20GiB\"\n");
+  f.make().sync("app");
+  f.config.vm("app", "disk = \"10GiB\"\n");
+  f.lima.runner->calls.clear();
+  try {
+    f.make().sync("app");
+    FAIL("no error");
+  } catch (const dvm::config_error& e) {
+    CHECK(std::string(e.what()).find("cannot shrink a disk") != std::string::npos);
+    CHECK(e.exit_code() == 2);
+  }
+  CHECK(f.lima.subcommands() == std::vector<std::string>{"list"});
+}
+
+TEST_CASE("bad config or a missing secret: no limactl call at all") {
+  fixture f;
+  f.config.vm("app", "secrets = [\"NOT_SET\"]\n");
+  try {
+    f.make().sync("app");
+    FAIL("no error");
+  } catch (const dvm::error& e) {
+    CHECK(e.exit_code() == 2);
+    CHECK(std::string(e.what()).find("NOT_SET") != std::string::npos);
+  }
+  f.config.vm("app", "cpus = 0\n");
+  CHECK_THROWS_AS(f.make().sync("app"), dvm::config_error);
+  CHECK(f.lima.runner->calls.empty());
+}
+
+TEST_CASE("service tokens are validated without showing them") {
+  fixture f;
+  f.config.recipe("cloudflared", "# Description: c\n:\n");
+  f.config.recipe("tailscale", "# Description: t\n:\n");
+  f.config.vm("cf", "recipes = [\"cloudflared\"]\n");
+  f.config.vm("ts", "recipes = [\"tailscale\"]\n");
+  f.env["CLOUDFLARED_TOKEN"] = "bad token;rm -rf";
+  f.env["TAILSCALE_AUTH_KEY"] = "not-a-tskey";
+  for (const char* vm : {"cf", "ts"}) {
+    try {
+      f.make().sync(vm);
+      FAIL("no error");
+    } catch (const dvm::error& e) {
+      CHECK(e.exit_code() == 2);
+      std::string m = e.what();
+      CHECK(m.find("bad token") == std::string::npos);
+      CHECK(m.find("not-a-tskey") == std::string::npos);
+    }
+  }
+  CHECK(f.lima.runner->calls.empty());
+  f.env["CLOUDFLARED_TOKEN"] = "eyJh.Z_-=";
+  f.env["DVM_TAILSCALE_AUTH_KEY"] = "tskey-auth-abc";
+  f.make().sync("cf");
+  CHECK(f.lima.runner->calls.back().stdin_bytes.find("CLOUDFLARED_TOKEN 9\neyJh.Z_-=") != std::string::npos);
+  f.make().sync("ts");
+  CHECK(f.lima.runner->calls.back().stdin_bytes.find("TAILSCALE_AUTH_KEY 14\ntskey-auth-abc") != std::string::npos);
+}
+
+TEST_CASE("secrets passed through the API take the place of the environment") {
+  fixture f;
+  f.config.vm("app", "secrets = [\"API_TOKEN\"]\n");
+  dvm::sync_options o;
+  o.secrets.emplace("API_TOKEN", dvm::secret(std::string_view("from-the-api")));
+  o.secrets.emplace("EXTRA", dvm::secret(std::string_view("\x01\x02 binary\xff")));
+  f.make().sync("app", std::move(o));
+  const auto& shell = f.lima.runner->calls.back();
+  CHECK(shell.stdin_bytes.find("API_TOKEN 12\nfrom-the-api") != std::string::npos);
+  CHECK(shell.stdin_bytes.find("EXTRA 10\n\x01\x02 binary\xff") != std::string::npos);
+  CHECK(shell.stdin_bytes.find("tok-EN") == std::string::npos);
+  dvm::sync_options bad;
+  bad.secrets.emplace("lower", dvm::secret(std::string_view("x")));
+  CHECK_THROWS_AS(f.make().sync("app", std::move(bad)), dvm::error);
+}
+
+TEST_CASE("a failing recipe is reported by name with its last output") {
+  fixture f;
+  f.config.vm("app", "recipes = [\"alpha\"]\n");
+  f.make().sync("app");
+  f.lima.guest_done = false;
+  f.lima.guest_exit = 7;
+  f.lima.runner->fallback = [&](const recorded_call& c) {
+    dvm::process_result r = f.lima.answer(c);
+    if (c.argv.at(1) == "shell") {
+      std::size_t at = c.stdin_bytes.find("__dvm_nonce=");
+      std::string nonce = c.stdin_bytes.substr(at + 12, 32);
+      r.out = "::dvm-" + nonce + "::recipe-start alpha\ndownloading\nboom: no network\n::dvm-" + nonce +
+              "::failed 7 recipe alpha\n";
+    }
+    return r;
+  };
+  f.events.clear();
+  auto client = f.make();
+  try {
+    client.sync("app");
+    FAIL("no error");
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::guest_failed);
+    CHECK(e.exit_code() == 1);
+    std::string m = e.what();
+    CHECK(m.find("recipe alpha failed (exit 7)") != std::string::npos);
+    CHECK(m.find("boom: no network") != std::string::npos);
+  }
+  bool saw_failed = false;
+  for (const auto& e : f.events) {
+    if (e.kind == dvm::event_kind::recipe_failed) {
+      saw_failed = true;
+      CHECK(e.name == "alpha");
+      CHECK(e.exit_code == 7);
+      CHECK(e.message.find("boom") != std::string::npos);
+    }
+  }
+  CHECK(saw_failed);
+}
+
+TEST_CASE("a guest program that ends without its final marker fails the sync") {
+  fixture f;
+  f.config.vm("app", "");
+  f.make().sync("app");
+  f.lima.guest_done = false;
+  CHECK_THROWS_AS(f.make().sync("app"), dvm::error);
+}
+
+TEST_CASE("limactl missing, too old, or failing") {
+  fixture f;
+  f.config.vm("app", "");
+  {
+    dvm::client_options o;
+    o.environment = f.env;
+    o.config_dir = f.config.path();
+    o.state_dir = f.config.path() / "state";
+    o.limactl = "/nonexistent/limactl";
+    o.runner = f.lima.runner;
+    dvm::client c(o);
+    try {
+      c.sync("app");
+      FAIL("no error");
+    } catch (const dvm::lima_error& e) {
+      CHECK(e.code() == dvm::errc::lima_missing);
+      CHECK(e.exit_code() == 3);
+    }
+  }
+  f.lima.version = "1.2.1";
+  try {
+    f.make().sync("app");
+    FAIL("no error");
+  } catch (const dvm::lima_error& e) {
+    CHECK(e.code() == dvm::errc::lima_version);
+    CHECK(e.exit_code() == 3);
+    CHECK(std::string(e.what()).find("1.2.1 is too old") != std::string::npos);
+  }
+  // The cached answer stays valid until the limactl binary changes; a newer Lima is a new binary.
+  std::filesystem::remove(f.config.path() / "state" / "cache" / "limactl-version.json");
+  f.lima.version = "2.1.0";
+  f.lima.runner->then_output(0, "limactl version 2.1.0\n");
+  f.lima.runner->then_output(1, "", "time=\"x\" level=fatal msg=\"open /x/lima.yaml: permission denied\"\n");
+  try {
+    f.make().sync("app");
+    FAIL("no error");
+  } catch (const dvm::lima_error& e) {
+    CHECK(e.code() == dvm::errc::lima_failed);
+    CHECK(e.subcommand() == "list");
+    CHECK(e.exit_status() == 1);
+    CHECK(e.stderr_tail() == "open /x/lima.yaml: permission denied");
+  }
+}
+
+TEST_CASE("a failed start is cleaned up with stop --force and explained with the host agent log") {
+  fixture f;
+  f.config.vm("app", "");
+  f.lima.runner->fallback = [&](const recorded_call& c) {
+    if (c.argv.at(1) == "start") {
+      dvm_test::write_file(f.lima.dir("dvm-app") / "ha.stderr.log",
+                           "{\"level\":\"info\",\"msg\":\"booting\"}\n{\"level\":\"error\",\"msg\":\"qemu: no KVM\"}\n");
+      dvm::process_result r;
+      r.exit_code = 1;
+      r.err = "time=\"x\" level=fatal msg=\"exiting, status={Running:false Degraded:false Exiting:true}\"\n";
+      return r;
+    }
+    return f.lima.answer(c);
+  };
+  f.env["LIMA_HOME"] = (f.lima.home.path() / "lima").string();
+  try {
+    f.make().sync("app");
+    FAIL("no error");
+  } catch (const dvm::lima_error& e) {
+    CHECK(e.subcommand() == "start");
+    CHECK(std::string(e.what()).find("qemu: no KVM") != std::string::npos);
+  }
+  auto subs = f.lima.subcommands();
+  REQUIRE(subs.size() >= 2);
+  CHECK(subs[subs.size() - 2] == "start");
+  CHECK(subs.back() == "stop");
+  CHECK(f.lima.runner->calls.back().argv == std::vector<std::string>{"/bin/true", "stop", "--force", "dvm-app"});
+}
+
+TEST_CASE("ls shows only dvm-* instances, without the prefix, plus configured absent VMs") {
+  fixture f;
+  f.config.vm("app", "");
+  f.config.vm("later", "cpus = 3\n");
+  f.lima.status["dvm-app"] = "Running";
+  f.lima.status["default"] = "Running";
+  f.lima.status["dvm-Not_Ours"] = "Running";
+  f.lima.status["dvm-orphan"] = "Stopped";
+  auto list = f.make().list();
+  REQUIRE(list.size() == 3);
+  CHECK(list[0].name == "app");
+  CHECK(list[0].state == "Running");
+  CHECK(list[0].ssh_address == "127.0.0.1:60022");
+  CHECK(list[0].configured);
+  CHECK(list[1].name == "later");
+  CHECK(list[1].state == "absent");
+  CHECK(list[1].cpus == 3);
+  CHECK(list[2].name == "orphan");
+  CHECK_FALSE(list[2].configured);
+}
+
+TEST_CASE("exec runs in the code dir, passes argv exactly and returns the exit status as data") {
+  fixture f;
+  f.config.vm("app", "code_dir = \"~/src/my app\"\n");
+  f.lima.status["dvm-app"] = "Running";
+  f.lima.runner->fallback = [&](const recorded_call& c) {
+    dvm::process_result r = f.lima.answer(c);
+    if (c.argv.at(1) == "shell") {
+      r.exit_code = 7;
+      r.out = "out";
+      r.err = "err";
+    }
+    return r;
+  };
+  dvm::exec_result r = f.make().exec("dvm-app", {"sh", "-c", "exit 7", "K=V"});
+  CHECK(r.exit_code == 7);
+  CHECK(r.stdout_text == "out");
+  CHECK(r.stderr_text == "err");
+  const auto& argv = f.lima.runner->calls.back().argv;
+  REQUIRE(argv.size() == 14);
+  CHECK(std::vector<std::string>(argv.begin() + 1, argv.begin() + 6) ==
+        std::vector<std::string>{"shell", "--workdir", "/", "dvm-app", "bash"});
+  CHECK(argv[9] == "/home/alice/src/my app");
+  CHECK(std::vector<std::string>(argv.end() - 4, argv.end()) == std::vector<std::string>{"sh", "-c", "exit 7", "K=V"});
+}
+
+TEST_CASE("commands on a VM that does not exist") {
+  fixture f;
+  f.config.vm("app", "");
+  try {
+    f.make().exec("app", {"true"});
+    FAIL("no error");
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::not_created);
+    CHECK(std::string(e.what()).find("dvm sync app") != std::string::npos);
+  }
+  CHECK_THROWS_AS(f.make().stop("app"), dvm::error);
+  try {
+    f.make().status("ghost");
+    FAIL("no error");
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::not_found);
+  }
+  // Nothing ever asked Lima to start (and so create) an unknown instance.
+  for (const auto& sub : f.lima.subcommands()) CHECK(sub != "start");
+}
+
+TEST_CASE("the environment limactl gets is an allowlist") {
+  auto env = dvm::detail::limactl_environment({{"PATH", "/bin"}, {"HOME", "/h"}, {"LC_CTYPE", "x"},
+                                               {"SSH", "evil"}, {"GITHUB_TOKEN", "t"}, {"LIMA_HOME", "/l"},
+                                               {"_LIMA_OUTPUT_IS_TTY", "1"}, {"LD_PRELOAD", "x"}});
+  CHECK(env == std::vector<std::string>{"HOME=/h", "LC_CTYPE=x", "LIMA_HOME=/l", "PATH=/bin"});
+}
+
+TEST_CASE("limactl versions and stderr tails") {
+  using dvm::detail::parse_limactl_version;
+  CHECK(parse_limactl_version("limactl version 2.0.3\n") == "2.0.3");
+  CHECK(parse_limactl_version("limactl version 2.2.0-153-g183a60d7.m") == "2.2.0");
+  CHECK_FALSE(parse_limactl_version("limactl version <unknown>").has_value());
+  CHECK(dvm::detail::version_at_least("2.0.0", "2.0.0"));
+  CHECK(dvm::detail::version_at_least("10.0.0", "2.0.0"));
+  CHECK_FALSE(dvm::detail::version_at_least("1.99.99", "2.0.0"));
+  std::string logfmt =
+      "time=\"t\" level=info msg=\"Terminal is not available\"\n"
+      "time=\"t\" level=fatal msg=\"instance \\\"dvm-x\\\" does not exist\"\n";
+  CHECK(dvm::detail::stderr_tail(logfmt) == "instance \"dvm-x\" does not exist");
+  CHECK(dvm::detail::stderr_tail("{\"level\":\"fatal\",\"msg\":\"boom\"}\n") == "boom");
+  CHECK(dvm::detail::stderr_tail("plain ssh error\n") == "plain ssh error");
+}
+
+TEST_CASE("limactl list --json is NDJSON") {
+  using dvm::detail::parse_list_json;
+  CHECK(parse_list_json("").empty());
+  auto two = parse_list_json("{\"name\":\"a\",\"status\":\"Running\",\"errors\":[{\"x\":1},\"s\"]}\n\n{\"name\":\"b\"}\n");
+  REQUIRE(two.size() == 2);
+  CHECK(two[0].errors == std::vector<std::string>{"{\"x\":1}", "s"});
+  CHECK(two[1].status.empty());
+  CHECK(two[1].cpus == 0);
+  CHECK_THROWS_AS(parse_list_json("[{\"name\":\"a\"}]"), dvm::lima_error);
+  CHECK_THROWS_AS(parse_list_json("{\"name\":\"a\"\n"), dvm::lima_error);
+  CHECK_THROWS_AS(parse_list_json("{\"status\":\"Running\"}\n"), dvm::lima_error);
+  CHECK_THROWS_AS(parse_list_json("garbage"), dvm::lima_error);
+}
+
+TEST_CASE("init writes a template once and never overwrites") {
+  fixture f;
+  auto c = f.make();
+  dvm::init_result first = c.init_config("dvm-demo");
+  CHECK(first.created);
+  CHECK(first.path == f.config.path() / "vms" / "demo.toml");
+  std::string text = dvm_test::read_file(first.path);
+  CHECK(text.find("This host has 8 CPUs and 16GiB of memory") != std::string::npos);
+  CHECK(text.find("@") == std::string::npos);
+  dvm_test::write_file(first.path, "cpus = 3\n");
+  dvm::init_result second = c.init_config("demo", "llama");
+  CHECK_FALSE(second.created);
+  CHECK(dvm_test::read_file(first.path) == "cpus = 3\n");
+  CHECK_THROWS_AS(c.init_config("x", "nope"), dvm::error);
+  for (const auto& t : dvm::init_template_names()) {
+    CAPTURE(t);
+    CHECK(c.init_config("t-" + t, t).created);
+    // Every bundled template validates as it is.
+    CHECK_NOTHROW((void)c.configs().load("t-" + t));
+  }
+}
+
+TEST_CASE("plan shows the calls and the program without secret values") {
+  fixture f;
+  f.config.vm("app", "ports = [\"3000:3000\"]\nsecrets = [\"API_TOKEN\", \"UNSET_ONE\"]\n");
+  dvm::plan_result p = f.make().plan("app");
+  CHECK(f.lima.runner->calls.empty());
+  REQUIRE(p.calls.size() == 5);
+  CHECK(p.calls[2].argv == std::vector<std::string>{"limactl", "create", "--tty=false", "--name", "dvm-app", "--mount-none", "-"});
+  CHECK(p.calls[2].stdin_text == p.lima_yaml);
+  CHECK(p.calls[4].argv == std::vector<std::string>{"limactl", "shell", "--workdir", "/", "dvm-app", "bash", "-s"});
+  CHECK(p.guest_program.find("tok-EN") == std::string::npos);
+  CHECK(p.guest_program.find("API_TOKEN <redacted>\n<redacted>") != std::string::npos);
+  CHECK(p.guest_program.find("UNSET_ONE <redacted>") != std::string::npos);
+  CHECK(p.secrets == std::vector<std::string>{"API_TOKEN", "UNSET_ONE"});
+  REQUIRE(p.warnings.size() == 1);
+  CHECK(p.warnings[0].find("UNSET_ONE") != std::string::npos);
+}

@@ -1,0 +1,450 @@
+// Config loading and validation: defaults, merge rules, recipe sets, and every refusal with its
+// file:line:column, key path and rule.
+#include <doctest/doctest.h>
+
+#include <dvm/config.hpp>
+#include <dvm/error.hpp>
+
+#include "test_support.hpp"
+
+#include <optional>
+
+using dvm_test::config_tree;
+
+namespace {
+
+// Line and column (1-based) of the first occurrence of `needle` in `text`.
+std::pair<int, int> position_of(const std::string& text, const std::string& needle) {
+  std::size_t at = text.find(needle);
+  REQUIRE_MESSAGE(at != std::string::npos, "test bug: \"" << needle << "\" is not in the text");
+  int line = 1;
+  int column = 1;
+  for (std::size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+struct bad_case {
+  const char* title;
+  const char* vm;          // vms/app.toml
+  const char* global;      // config.toml, or nullptr
+  const char* at;          // the text the error must point at (in the file that has it)
+  bool in_global;          // the error is in config.toml
+  const char* key;         // expected key path ("" for none)
+  const char* rule;        // a phrase the rule must contain
+};
+
+// Recipes the cases refer to, as user recipes so the test does not depend on bundled ones.
+void add_recipes(config_tree& t) {
+  for (const char* r : {"node", "git", "zsh", "agent-user", "codex"}) {
+    t.recipe(r, std::string("# Description: test recipe ") + r + "\n");
+  }
+}
+
+const bad_case bad_cases[] = {
+    {"cpus as a string", "cpus = \"2\"\n", nullptr, "\"2\"", false, "cpus", "expected an integer, found a string"},
+    {"zero cpus", "cpus = 0\n", nullptr, "0", false, "cpus", "out of range 1..1024"},
+    {"too many cpus", "cpus = 2000\n", nullptr, "2000", false, "cpus", "out of range 1..1024"},
+    {"memory as an integer", "memory = 2\n", nullptr, "2", false, "memory", "expected a string"},
+    {"unknown size unit", "memory = \"2XB\"\n", nullptr, "\"2XB\"", false, "memory", "unknown unit \"XB\""},
+    {"zero memory", "memory = \"0GiB\"\n", nullptr, "\"0GiB\"", false, "memory", "greater than zero"},
+    {"size without number", "memory = \"GiB\"\n", nullptr, "\"GiB\"", false, "memory", "expected a number"},
+    {"fractional bytes", "disk = \"1.3\"\n", nullptr, "\"1.3\"", false, "disk", "not a whole number of bytes"},
+    {"size with leading zero", "disk = \"007GiB\"\n", nullptr, "\"007GiB\"", false, "disk", "leading zeros"},
+    {"unknown arch", "arch = \"arm64\"\n", nullptr, "\"arm64\"", false, "arch", "must be \"default\", \"x86_64\" or \"aarch64\""},
+    {"unknown vm_type", "vm_type = \"hyperv\"\n", nullptr, "\"hyperv\"", false, "vm_type", "must be \"vz\" or \"qemu\""},
+    {"empty image", "image = \"\"\n", nullptr, "\"\"", false, "image", "must not be empty"},
+    {"image not a locator", "image = \"fedora\"\n", nullptr, "\"fedora\"", false, "image", "not a Lima template locator"},
+    {"user with capitals", "user = \"Alice\"\n", nullptr, "\"Alice\"", false, "user", "not a valid Linux user name"},
+    {"user root", "user = \"root\"\n", nullptr, "\"root\"", false, "user", "must not be root"},
+    {"user too long", "user = \"abcdefghijabcdefghijabcdefghijabc\"\n", nullptr, "\"abc", false, "user", "at most 32 characters"},
+    {"agent user equal to user", "user = \"bob\"\nagent_user = 'bob'\n", nullptr, "'bob'", false, "agent_user", "must differ from the guest user"},
+    {"relative code_dir", "code_dir = \"code/app\"\n", nullptr, "\"code/app\"", false, "code_dir", "must be an absolute guest path or start with \"~/\""},
+    {"dollar in code_dir", "code_dir = \"~/a$b\"\n", nullptr, "\"~/a$b\"", false, "code_dir", "must not contain '$'"},
+    {"quote in code_dir", "code_dir = '~/a\"b'\n", nullptr, "'~/a", false, "code_dir", "must not contain '\"'"},
+    {"backtick in code_dir", "code_dir = \"~/a`id`\"\n", nullptr, "\"~/a`", false, "code_dir", "must not contain '`'"},
+    {"backslash in code_dir", "code_dir = '~/a\\b'\n", nullptr, "'~/a", false, "code_dir", "must not contain a backslash"},
+    {"newline in code_dir", "code_dir = \"~/a\\nb\"\n", nullptr, "\"~/a", false, "code_dir", "control characters"},
+    {"dot-dot in code_dir", "code_dir = \"~/../etc\"\n", nullptr, "\"~/../etc\"", false, "code_dir", "must not contain \"..\""},
+    {"code_dir is the home", "code_dir = \"~\"\n", nullptr, "\"~\"", false, "code_dir", "is the guest home or contains it"},
+    {"code_dir contains the home", "code_dir = \"/home\"\n", nullptr, "\"/home\"", false, "code_dir", "is the guest home or contains it"},
+    {"code_dir in /etc", "code_dir = \"/etc/app\"\n", nullptr, "\"/etc/app\"", false, "code_dir", "lies in a system directory"},
+    {"template braces in code_dir", "code_dir = \"~/x{{.Name}}\"\n", nullptr, "\"~/x{", false, "code_dir", "must not contain '{'"},
+    {"relative code_root", "code_root = \"work\"\n", nullptr, "\"work\"", false, "code_root", "must be an absolute guest path"},
+    {"ports not an array", "ports = \"3000:3000\"\n", nullptr, "\"3000:3000\"", false, "ports", "expected an array of port rules"},
+    {"port rule without guest", "ports = [\"3000\"]\n", nullptr, "\"3000\"", false, "ports[0]", "is not a port rule"},
+    {"guest port out of range", "cpus = 2\nports = [\"3000:3000\", \"8000:70000\"]\n", nullptr, "\"8000:70000\"", false, "ports[1]", "guest port 70000 is out of range 1..65535"},
+    {"host port zero", "ports = [\"0:3000\"]\n", nullptr, "\"0:3000\"", false, "ports[0]", "host port 0 is out of range 1..65535"},
+    {"port with leading zero", "ports = [\"03000:3000\"]\n", nullptr, "\"03000:3000\"", false, "ports[0]", "has a leading zero"},
+    {"port not a number", "ports = [\"http:80\"]\n", nullptr, "\"http:80\"", false, "ports[0]", "is not a number"},
+    {"bad IPv4 in port rule", "ports = [\"999.1.1.1:3000:3000\"]\n", nullptr, "\"999.1.1.1", false, "ports[0]", "not an IPv4 literal"},
+    {"forwarding the ssh port", "ports = [\"2222:22\"]\n", nullptr, "\"2222:22\"", false, "ports[0]", "guest port 22"},
+    {"two rules on one host port", "ports = [\"3000:3000\", \"3000:4000\"]\n", nullptr, "\"3000:4000\"", false, "ports[1]", "conflicts with ports[0]"},
+    {"0.0.0.0 overlaps loopback", "ports = [\"0.0.0.0:3000:3000\", \"127.0.0.1:3000:4000\"]\n", nullptr, "\"127.0.0.1:3000:4000\"", false, "ports[1]", "conflicts with ports[0]"},
+    {"table rule without guest", "ports = [{host = 3000}]\n", nullptr, "{host", false, "ports[0]", "needs guest = <port>"},
+    {"table rule unknown key", "ports = [{host = 3000, guest = 3000, prot = \"tcp\"}]\n", nullptr, "prot =", false, "ports[0]", "did you mean \"proto\""},
+    {"table rule bad proto", "ports = [{host = 3000, guest = 3000, proto = \"sctp\"}]\n", nullptr, "\"sctp\"", false, "ports[0].proto", "must be \"tcp\" or \"udp\""},
+    {"table rule port out of range", "ports = [{host = 3000, guest = 65536}]\n", nullptr, "65536", false, "ports[0].guest", "out of range"},
+    {"port rule as a number", "ports = [3000]\n", nullptr, "3000]", false, "ports[0]", "expected a string such as"},
+    {"host_ip not IPv4", "host_ip = \"localhost\"\n", nullptr, "\"localhost\"", false, "host_ip", "not an IPv4 literal"},
+    {"baseline as a string", "baseline = \"yes\"\n", nullptr, "\"yes\"", false, "baseline", "expected a boolean"},
+    {"unknown recipe", "recipes = [\"git\", \"nde\"]\n", nullptr, "\"nde\"", false, "recipes[1]", "unknown recipe \"nde\" (did you mean \"node\"?)"},
+    {"recipe name with capitals", "recipes = [\"Node\"]\n", nullptr, "\"Node\"", false, "recipes[0]", "is not a recipe name"},
+    {"unknown recipe set", "recipes = [\"@tols\"]\n", "[recipe_sets]\ntools = [\"git\"]\n", "\"@tols\"", false, "recipes[0]", "unknown recipe set \"@tols\" (did you mean \"@tools\"?)"},
+    {"AI recipe before agent-user", "recipes = [\"codex\", \"agent-user\"]\n", nullptr, "\"codex\"", false, "recipes[0]", "needs \"agent-user\" earlier"},
+    {"secret with lower case", "secrets = [\"github_token\"]\n", nullptr, "\"github_token\"", false, "secrets[0]", "not an environment variable name"},
+    {"secret listed twice", "secrets = [\"A_TOKEN\", \"A_TOKEN\"]\n", nullptr, "\"A_TOKEN\"]", false, "secrets[1]", "listed twice"},
+    {"secret in env", "[env]\nGITHUB_TOKEN = \"ghp_x\"\n", nullptr, "GITHUB_TOKEN", false, "env.GITHUB_TOKEN", "secrets = [\"GITHUB_TOKEN\"]"},
+    {"password in env", "[env]\nDB_PASSWORD = \"x\"\n", nullptr, "DB_PASSWORD", false, "env.DB_PASSWORD", "looks like a secret"},
+    {"lower-case env key", "[env]\nfoo = \"x\"\n", nullptr, "foo", false, "env.foo", "[A-Z][A-Z0-9_]*"},
+    {"float in env", "[env]\nRATIO = 1.5\n", nullptr, "1.5", false, "env.RATIO", "expected a string, an integer or a boolean"},
+    {"reserved env key", "[env]\nNAME = \"x\"\n", nullptr, "NAME", false, "env.NAME", "is reserved"},
+    {"env not a table", "env = \"x\"\n", nullptr, "\"x\"", false, "env", "expected a table"},
+    {"typo in a key", "memroy = \"2GiB\"\n", nullptr, "memroy", false, "", "unknown key \"memroy\" in a VM file (did you mean \"memory\"?)"},
+    {"name key", "name = \"app\"\n", nullptr, "name", false, "", "a VM's name is its file name"},
+    {"VM key at the top of config.toml", "", "cpus = 4\n", "cpus", true, "", "per-VM settings go under [defaults]"},
+    {"typo under [defaults]", "", "[defaults]\ncpu = 4\n", "cpu", true, "defaults", "did you mean \"cpus\""},
+    {"bad value under [defaults]", "", "[defaults]\nmemory = \"0\"\n", "\"0\"", true, "defaults.memory", "greater than zero"},
+    {"unknown recipe in a set", "", "[recipe_sets]\ntools = [\"git\", \"nope\"]\n", "\"nope\"", true, "recipe_sets.tools[1]", "unknown recipe \"nope\""},
+    {"set inside a set", "", "[recipe_sets]\ntools = [\"@base\"]\n", "\"@base\"", true, "recipe_sets.tools[0]", "cannot contain other sets"},
+    {"TOML syntax error", "cpus = \n", nullptr, "\n", false, "", "TOML syntax error"},
+    {"duplicate key", "cpus = 1\ncpus = 2\n", nullptr, "cpus = 2", false, "", "TOML syntax error"},
+};
+
+}  // namespace
+
+TEST_CASE("every bad config is refused with file:line:column, key path and rule") {
+  CHECK(std::size(bad_cases) >= 40);
+  for (const auto& c : bad_cases) {
+    std::string title = c.title;
+    CAPTURE(title);
+    config_tree t;
+    add_recipes(t);
+    if (c.global != nullptr) t.global(c.global);
+    t.vm("app", c.vm);
+    std::optional<dvm::config_error> caught;
+    try {
+      (void)t.load("app");
+    } catch (const dvm::config_error& e) {
+      caught = e;
+    }
+    REQUIRE_MESSAGE(caught.has_value(), "no config_error for: " << c.title);
+    const dvm::config_error& e = *caught;
+    CHECK(e.code() == dvm::errc::config);
+    CHECK(e.exit_code() == 2);
+    std::filesystem::path expected_file = c.in_global ? t.path() / "config.toml" : t.path() / "vms" / "app.toml";
+    CHECK(e.file() == expected_file);
+    auto [line, column] = position_of(c.in_global ? c.global : c.vm, c.at);
+    if (std::string(c.title) == "TOML syntax error") {
+      CHECK(e.line() == 1);  // toml++ points at the end of the line
+    } else if (std::string(c.title) == "duplicate key") {
+      CHECK(e.line() == 2);
+    } else {
+      CHECK(e.line() == line);
+      CHECK(e.column() == column);
+    }
+    CHECK(e.key_path() == c.key);
+    CHECK_MESSAGE(std::string(e.what()).find(c.rule) != std::string::npos, e.what());
+    // The message starts with the location, e.g. ".../vms/app.toml:2:17: ports[1]: ..."
+    std::string prefix = expected_file.string() + ":" + std::to_string(e.line()) + ":";
+    CHECK_MESSAGE(std::string(e.what()).starts_with(prefix), e.what());
+  }
+}
+
+TEST_CASE("an out-of-range port names vms/app.toml:LINE:COL") {
+  config_tree t;
+  t.vm("app", "# my app\nports = [\"3000:3000\",\n  \"9000:70000\"]\n");
+  try {
+    (void)t.load("app");
+    FAIL("no error");
+  } catch (const dvm::config_error& e) {
+    CHECK(std::string(e.what()).find("vms/app.toml:3:3: ports[1]: guest port 70000 is out of range 1..65535") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("defaults of an empty VM file") {
+  config_tree t;
+  t.vm("app", "");
+  dvm::vm_config vm = t.load("app");
+  CHECK(vm.name == "app");
+  CHECK(vm.instance_name() == "dvm-app");
+  CHECK(vm.cpus == 2);
+  CHECK(vm.memory_bytes == 2ULL << 30);
+  CHECK(vm.disk_bytes == 10ULL << 30);
+  CHECK(vm.arch == "default");
+  CHECK(vm.vm_type == "qemu");
+  CHECK(vm.image == "template:_images/fedora");
+  CHECK(vm.user == "alice");
+  CHECK(vm.code_dir == "~/code/app");
+  CHECK(vm.host_ip == "127.0.0.1");
+  CHECK(vm.ports.empty());
+  CHECK(vm.baseline);
+  CHECK(vm.recipes.empty());
+  CHECK(vm.agent_user == "dvm-agent");
+  CHECK(vm.secrets.empty());
+  CHECK(vm.env.empty());
+  CHECK(vm.warnings.empty());
+}
+
+TEST_CASE("host-dependent defaults") {
+  dvm_test::temp_dir dir;
+  dvm_test::write_file(dir.path() / "vms" / "app.toml", "");
+  dvm::host_info mac = dvm_test::test_host();
+  mac.os = "darwin";
+  mac.login_name = "root";
+  dvm::vm_config vm = dvm::config_store({dir.path(), dir.path() / "s"}, mac).load("app");
+  CHECK(vm.vm_type == "vz");
+  CHECK(vm.user == "developer");  // root is never the guest user
+  mac.login_name = "Not Valid";
+  CHECK(dvm::config_store({dir.path(), dir.path() / "s"}, mac).load("app").user == "developer");
+}
+
+TEST_CASE("[defaults] apply key by key and [env] tables merge") {
+  config_tree t;
+  t.global(R"(
+[defaults]
+cpus = 4
+memory = "8GiB"
+user = "bob"
+ports = ["8080:80"]
+[defaults.env]
+COLOR = "blue"
+SIZE = 1
+)");
+  t.vm("app", R"(
+memory = "3GiB"
+[env]
+SIZE = 2
+DEBUG = true
+)");
+  dvm::vm_config vm = t.load("app");
+  CHECK(vm.cpus == 4);
+  CHECK(vm.memory_bytes == 3ULL << 30);
+  CHECK(vm.user == "bob");
+  REQUIRE(vm.ports.size() == 1);
+  CHECK(vm.ports[0].host_port == 8080);
+  CHECK(vm.env == std::vector<std::pair<std::string, std::string>>{{"COLOR", "blue"}, {"DEBUG", "true"}, {"SIZE", "2"}});
+}
+
+TEST_CASE("recipe sets expand in place and duplicates keep their first position") {
+  config_tree t;
+  add_recipes(t);
+  t.global("[recipe_sets]\ntools = [\"git\", \"zsh\"]\n");
+  t.vm("app", "recipes = [\"zsh\", \"@tools\", \"node\", \"git\", \"baseline\"]\n");
+  t.recipe("baseline", "# Description: base\n");
+  CHECK(t.load("app").recipes == std::vector<std::string>{"zsh", "git", "node"});
+  t.vm("app", "baseline = false\nrecipes = [\"node\", \"baseline\"]\n");
+  CHECK(t.load("app").recipes == std::vector<std::string>{"node", "baseline"});
+  t.vm("app", "recipes = [\"agent-user\", \"codex\"]\n");
+  CHECK(t.load("app").recipes == std::vector<std::string>{"agent-user", "codex"});
+}
+
+TEST_CASE("port rules in every form become canonical rules") {
+  config_tree t;
+  t.vm("app", R"(
+host_ip = "10.0.0.5"
+ports = ["3000:3000", "127.0.0.1:8080:80", {host = 5353, guest = 53, proto = "udp"}, {host = 9000, guest = 9000, ip = "0.0.0.0"}]
+)");
+  dvm::vm_config vm = t.load("app");
+  REQUIRE(vm.ports.size() == 4);
+  CHECK(vm.ports[0] == dvm::port_forward{"10.0.0.5", 3000, 3000, "tcp"});
+  CHECK(vm.ports[1] == dvm::port_forward{"127.0.0.1", 8080, 80, "tcp"});
+  CHECK(vm.ports[2] == dvm::port_forward{"10.0.0.5", 5353, 53, "udp"});
+  CHECK(vm.ports[3] == dvm::port_forward{"0.0.0.0", 9000, 9000, "tcp"});
+  // Same host port with another protocol is no conflict.
+  t.vm("app", "ports = [\"53:53\", {host = 53, guest = 53, proto = \"udp\"}]\n");
+  CHECK(t.load("app").ports.size() == 2);
+}
+
+TEST_CASE("code_root and code_dir") {
+  config_tree t;
+  t.vm("app", "code_root = \"~/work/\"\n");
+  CHECK(t.load("app").code_dir == "~/work/app");
+  t.vm("app", "code_root = \"/srv\"\ncode_dir = \"/opt/app/src\"\n");
+  CHECK(t.load("app").code_dir == "/opt/app/src");
+  t.vm("app", "code_dir = \"~/projects/app with spaces\"\n");
+  CHECK(t.load("app").code_dir == "~/projects/app with spaces");
+}
+
+TEST_CASE("documented public-key settings are not mistaken for secrets") {
+  config_tree t;
+  t.vm("app", "[env]\nCHEZMOI_SIGNING_KEY = \"~/.ssh/x.pub\"\nCHEZMOI_DEPLOY_KEY = \"~/.ssh/y.pub\"\nPORT = 8080\n");
+  dvm::vm_config vm = t.load("app");
+  CHECK(vm.env.size() == 3);
+}
+
+TEST_CASE("more CPUs than the host has is a warning, not an error") {
+  config_tree t;
+  t.vm("app", "cpus = 12\n");
+  dvm::vm_config vm = t.load("app");
+  CHECK(vm.cpus == 12);
+  REQUIRE(vm.warnings.size() == 1);
+  CHECK(vm.warnings[0].find("more than the 8 CPUs") != std::string::npos);
+}
+
+TEST_CASE("missing and misnamed VM files") {
+  config_tree t;
+  t.vm("app", "");
+  t.vm("Bad_Name", "");
+  t.vm("zeta", "");
+  dvm::config_store store = t.store();
+  CHECK(store.vm_names() == std::vector<std::string>{"app", "zeta"});
+  CHECK(store.has_vm("app"));
+  CHECK_FALSE(store.has_vm("nope"));
+  try {
+    (void)store.load("nope");
+    FAIL("no error");
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::not_found);
+    CHECK(e.exit_code() == 2);
+    CHECK(std::string(e.what()).find("dvm init nope") != std::string::npos);
+  }
+}
+
+TEST_CASE("user recipes: override, description line, invalid names") {
+  config_tree t;
+  t.recipe("mine", "# Description: my tool\necho hi\n");
+  t.recipe("git", "# Description: my git\n");
+  dvm::config_store store = t.store();
+  const dvm::recipe_catalog& catalog = store.recipes();
+  const dvm::recipe* mine = catalog.find("mine");
+  REQUIRE(mine != nullptr);
+  CHECK(mine->description == "my tool");
+  CHECK_FALSE(mine->bundled);
+  const dvm::recipe* git = catalog.find("git");
+  REQUIRE(git != nullptr);
+  CHECK(git->shadows_bundled);
+  CHECK(git->description == "my git");
+
+  config_tree bad;
+  bad.recipe("nodesc", "echo no description\n");
+  bad.vm("app", "");
+  try {
+    (void)bad.load("app");
+    FAIL("no error");
+  } catch (const dvm::config_error& e) {
+    CHECK(e.line() == 1);
+    CHECK(std::string(e.what()).find("# Description:") != std::string::npos);
+  }
+  config_tree worse;
+  worse.recipe("Bad Name", "# Description: x\n");
+  worse.vm("app", "");
+  CHECK_THROWS_AS((void)worse.load("app"), dvm::config_error);
+}
+
+TEST_CASE("VM names") {
+  CHECK(dvm::is_valid_vm_name("app"));
+  CHECK(dvm::is_valid_vm_name("a1-b2"));
+  CHECK(dvm::is_valid_vm_name(std::string(30, 'a')));
+  CHECK_FALSE(dvm::is_valid_vm_name(std::string(31, 'a')));
+  CHECK_FALSE(dvm::is_valid_vm_name(""));
+  CHECK_FALSE(dvm::is_valid_vm_name("1app"));
+  CHECK_FALSE(dvm::is_valid_vm_name("-app"));
+  CHECK_FALSE(dvm::is_valid_vm_name("app-"));
+  CHECK_FALSE(dvm::is_valid_vm_name("App"));
+  CHECK_FALSE(dvm::is_valid_vm_name("my_app"));
+  CHECK_FALSE(dvm::is_valid_vm_name("a.b"));
+  CHECK_FALSE(dvm::is_valid_vm_name("a b"));
+  CHECK(dvm::normalize_vm_name("dvm-app") == "app");
+  CHECK(dvm::normalize_vm_name("app") == "app");
+  CHECK(dvm::normalize_vm_name("dvm-dvm-x") == "dvm-x");
+  CHECK_THROWS_AS(dvm::normalize_vm_name("dvm-"), dvm::error);
+  CHECK_THROWS_AS(dvm::normalize_vm_name("../etc"), dvm::error);
+  try {
+    dvm::normalize_vm_name("Bad");
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::usage);
+  }
+}
+
+TEST_CASE("user names") {
+  CHECK(dvm::is_valid_user_name("alice"));
+  CHECK(dvm::is_valid_user_name("_svc"));
+  CHECK(dvm::is_valid_user_name("dvm-agent"));
+  CHECK_FALSE(dvm::is_valid_user_name("Alice"));
+  CHECK_FALSE(dvm::is_valid_user_name("1x"));
+  CHECK_FALSE(dvm::is_valid_user_name("root:bad"));
+  CHECK_FALSE(dvm::is_valid_user_name(std::string(33, 'a')));
+}
+
+TEST_CASE("sizes") {
+  CHECK(dvm::parse_size("2GiB") == 2ULL << 30);
+  CHECK(dvm::parse_size("2G") == 2ULL << 30);
+  CHECK(dvm::parse_size("512MiB") == 512ULL << 20);
+  CHECK(dvm::parse_size("1.5GiB") == 3ULL << 29);
+  CHECK(dvm::parse_size("1TiB") == 1ULL << 40);
+  CHECK(dvm::parse_size("4K") == 4096);
+  CHECK(dvm::parse_size("1000") == 1000);
+  CHECK(dvm::parse_size("0.5KiB") == 512);
+  CHECK_THROWS(dvm::parse_size(""));
+  CHECK_THROWS(dvm::parse_size("0"));
+  CHECK_THROWS(dvm::parse_size("-1G"));
+  CHECK_THROWS(dvm::parse_size("1 GiB"));
+  CHECK_THROWS(dvm::parse_size("1gib"));
+  CHECK_THROWS(dvm::parse_size("1.GiB"));
+  CHECK_THROWS(dvm::parse_size("1.0000000001GiB"));
+  CHECK_THROWS(dvm::parse_size("0.1"));
+  CHECK_THROWS(dvm::parse_size("99999999999999999999"));
+  CHECK_THROWS(dvm::parse_size("16777216TiB"));
+  CHECK(dvm::parse_size("16777215TiB") == 16777215ULL << 40);
+  CHECK(dvm::format_size(2ULL << 30) == "2GiB");
+  CHECK(dvm::format_size(1536ULL << 20) == "1536MiB");
+  CHECK(dvm::format_size(1ULL << 40) == "1TiB");
+  CHECK(dvm::format_size(1000) == "1000");
+  CHECK(dvm::format_size(4096) == "4KiB");
+  for (const char* text : {"3GiB", "1.25GiB", "100M", "7T", "12345"}) {
+    CHECK(dvm::parse_size(dvm::format_size(dvm::parse_size(text))) == dvm::parse_size(text));
+  }
+}
+
+TEST_CASE("port rule strings") {
+  CHECK(dvm::parse_port_forward("3000:3000", "127.0.0.1") == dvm::port_forward{"127.0.0.1", 3000, 3000, "tcp"});
+  CHECK(dvm::parse_port_forward("0.0.0.0:80:8080", "127.0.0.1") == dvm::port_forward{"0.0.0.0", 80, 8080, "tcp"});
+  CHECK(dvm::parse_port_forward("1:65535", "10.1.2.3").guest_port == 65535);
+  for (const char* bad : {"3000", "a:b", ":3000", "3000:", "1:2:3:4", "3000:3000:", "65536:1", "1:0",
+                          "01:1", "1.2.3:1:1", "256.0.0.1:1:1", "1.2.3.04:1:1", " 1:1", "1:1 "}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(dvm::parse_port_forward(bad, "127.0.0.1"), dvm::error);
+  }
+  CHECK(dvm::is_ipv4_literal("0.0.0.0"));
+  CHECK(dvm::is_ipv4_literal("255.255.255.255"));
+  CHECK_FALSE(dvm::is_ipv4_literal("1.2.3"));
+  CHECK_FALSE(dvm::is_ipv4_literal("1.2.3.4.5"));
+  CHECK_FALSE(dvm::is_ipv4_literal("::1"));
+  CHECK_FALSE(dvm::is_ipv4_literal("01.2.3.4"));
+  CHECK_FALSE(dvm::is_ipv4_literal(""));
+  CHECK(dvm::to_string(dvm::port_forward{"127.0.0.1", 8080, 80, "tcp"}) == "127.0.0.1:8080->80/tcp");
+}
+
+TEST_CASE("port rule diff") {
+  dvm::port_forward a{"127.0.0.1", 3000, 3000, "tcp"};
+  dvm::port_forward b{"127.0.0.1", 4000, 4000, "tcp"};
+  dvm::port_forward c{"0.0.0.0", 5000, 5000, "tcp"};
+  auto d = dvm::diff({a, b}, {b, c});
+  CHECK(d.added == std::vector<dvm::port_forward>{c});
+  CHECK(d.removed == std::vector<dvm::port_forward>{a});
+  CHECK(dvm::diff({a, b}, {b, a}).empty());
+  CHECK(dvm::host_bindings_conflict(a, dvm::port_forward{"0.0.0.0", 3000, 1, "tcp"}));
+  CHECK_FALSE(dvm::host_bindings_conflict(a, dvm::port_forward{"10.0.0.1", 3000, 1, "tcp"}));
+  CHECK_FALSE(dvm::host_bindings_conflict(a, dvm::port_forward{"127.0.0.1", 3000, 1, "udp"}));
+}
+
+TEST_CASE("config and state directories follow DVM_CONFIG, XDG and HOME") {
+  auto p = dvm::resolve_paths({{"HOME", "/home/u"}});
+  CHECK(p.config_dir == "/home/u/.config/dvm");
+  CHECK(p.state_dir == "/home/u/.local/state/dvm");
+  p = dvm::resolve_paths({{"HOME", "/home/u"}, {"XDG_CONFIG_HOME", "/x/cfg"}, {"XDG_STATE_HOME", "/x/st"}});
+  CHECK(p.config_dir == "/x/cfg/dvm");
+  CHECK(p.state_dir == "/x/st/dvm");
+  p = dvm::resolve_paths({{"HOME", "/home/u"}, {"XDG_CONFIG_HOME", "/x"}, {"DVM_CONFIG", "/c"}, {"DVM_STATE", "/s"}});
+  CHECK(p.config_dir == "/c");
+  CHECK(p.state_dir == "/s");
+  CHECK_THROWS_AS(dvm::resolve_paths({}), dvm::error);
+}

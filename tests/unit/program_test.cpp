@@ -1,0 +1,133 @@
+// The sync guest program: its shape, secret framing and redaction, and the marker parser.
+#include <doctest/doctest.h>
+
+#include <dvm/secret.hpp>
+
+#include "guest/program.hpp"
+#include "test_support.hpp"
+
+#include <cstdio>
+
+using dvm_test::config_tree;
+
+namespace {
+dvm::vm_config sample(config_tree& t) {
+  t.recipe("alpha", "# Description: a\necho alpha\n");
+  t.recipe("beta", "# Description: b\necho beta");
+  t.vm("app", "recipes = [\"alpha\", \"beta\"]\nbaseline = false\n[env]\nGREETING = \"it's $(x) `y`\"\nPORT = 8080\n");
+  return t.load("app");
+}
+
+int bash_syntax_check(const std::string& program) {
+  dvm_test::temp_dir dir;
+  dvm_test::write_file(dir.path() / "p.sh", program);
+  return std::system(("bash -n '" + (dir.path() / "p.sh").string() + "'").c_str());
+}
+}  // namespace
+
+TEST_CASE("the program is valid bash in the documented order") {
+  config_tree t;
+  dvm::vm_config vm = sample(t);
+  dvm::stdin_payload p = dvm::detail::build_sync_program(vm, t.store().recipes(), {}, "n0nce");
+  std::string text = p.redacted();
+  CHECK(bash_syntax_check(text) == 0);
+  auto at = [&](const std::string& s) {
+    std::size_t pos = text.find(s);
+    CHECK_MESSAGE(pos != std::string::npos, s);
+    return pos;
+  };
+  CHECK(at("set -euo pipefail") < at("trap __dvm_exit EXIT"));
+  CHECK(at("trap __dvm_exit EXIT") < at("export DVM_NAME=app"));
+  CHECK(at("export DVM_NAME=app") < at("hostnamectl set-hostname"));
+  CHECK(at("export DVM_GREETING='it'\\''s $(x) `y`'") > 0);
+  CHECK(at("export DVM_PORT=8080") > 0);
+  CHECK(at("DVM_CODE_DIR=\"$HOME\"/code/app") > 0);
+  CHECK(at("__dvm_run_recipe alpha") < at("__dvm_run_recipe beta"));
+  CHECK(at("__dvm_run_recipe beta") < at("__dvm_remove_secrets\nif [ -f \"$DVM_CODE_DIR/.dvm/sync.sh\" ]"));
+  CHECK(text.find("__dvm_read_secrets") == std::string::npos);  // no secrets, no reader
+  CHECK(text.find("__dvm_run_recipe baseline") == std::string::npos);
+}
+
+TEST_CASE("secrets are framed into the stream and redacted everywhere else") {
+  config_tree t;
+  dvm::vm_config vm = sample(t);
+  const std::string value = "s3cr3t\nwith 'quotes' and $(cmd)";
+  dvm::secret s(value);
+  dvm::secret other(std::string_view("x"));
+  std::vector<dvm::detail::named_secret> list{{"API_TOKEN", &s}, {"OTHER", &other}};
+  dvm::stdin_payload p = dvm::detail::build_sync_program(vm, t.store().recipes(), list, "n0nce");
+  std::string redacted = p.redacted();
+  CHECK(redacted.find("s3cr3t") == std::string::npos);
+  CHECK(redacted.find("__dvm_read_secrets 2\nAPI_TOKEN <redacted>\n<redacted>OTHER <redacted>\n<redacted>\n") !=
+        std::string::npos);
+  CHECK(p.has_secrets());
+  // The real bytes carry the length and the value right after the reader's call line.
+  struct peek : dvm::process_runner {
+    dvm::process_result run(const dvm::process_spec&) override { return {}; }
+    static std::string bytes(const dvm::stdin_payload& payload) {
+      auto b = bytes_of(payload);
+      return {b.data(), b.size()};
+    }
+  };
+  std::string raw = peek::bytes(p);
+  CHECK(raw.find("__dvm_read_secrets 2\nAPI_TOKEN " + std::to_string(value.size()) + "\n" + value + "OTHER 1\nx\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("secret and payload buffers") {
+  dvm::secret a(std::string_view("abc"));
+  CHECK(a.size() == 3);
+  dvm::secret b(std::move(a));
+  CHECK(a.empty());
+  CHECK(b.size() == 3);
+  std::string source = "from a string";
+  dvm::secret c(std::move(source));
+  CHECK(source.empty());
+  CHECK(c.size() == 13);
+  dvm::stdin_payload p;
+  p.append("x=");
+  p.append(c);
+  p.append(";");
+  CHECK(p.size() == 16);
+  CHECK(p.redacted() == "x=<redacted>;");
+  CHECK(p.redacted("***") == "x=***;");
+  // Growing many times keeps the content (each step wipes the old buffer).
+  dvm::stdin_payload big;
+  std::string expect;
+  for (int i = 0; i < 1000; ++i) {
+    big.append("0123456789");
+    expect += "0123456789";
+  }
+  CHECK(big.redacted() == expect);
+  unsigned char buffer[4] = {1, 2, 3, 4};
+  dvm::secure_wipe(buffer, sizeof buffer);
+  CHECK(buffer[0] == 0);
+  CHECK(buffer[3] == 0);
+}
+
+TEST_CASE("markers need the nonce; forged ones are plain output") {
+  dvm::detail::guest_output_parser parser("abc123");
+  std::vector<std::string> lines;
+  std::vector<dvm::detail::guest_marker> markers;
+  auto on_line = [&](std::string_view l) { lines.emplace_back(l); };
+  auto on_marker = [&](const dvm::detail::guest_marker& m) { markers.push_back(m); };
+  parser.feed("hello\n::dvm-abc123::recipe-start node\n::dvm-guess::recipe-done node\nno newline", on_line, on_marker);
+  parser.feed("::dvm-abc123::recipe-done node\n::dvm-abc123::failed 7 recipe node\n::dvm-abc123::hook-start .dvm/sync.sh\n",
+              on_line, on_marker);
+  parser.feed("::dvm-abc123::bogus\n::dvm-abc123::failed x recipe y\n::dvm-abc123::done", on_line, on_marker);
+  parser.finish(on_line, on_marker);
+  CHECK(lines == std::vector<std::string>{"hello", "::dvm-guess::recipe-done node", "no newline",
+                                          "::dvm-abc123::bogus", "::dvm-abc123::failed x recipe y"});
+  using kind = dvm::detail::guest_marker::kind;
+  REQUIRE(markers.size() == 5);
+  CHECK(markers[0].what == kind::recipe_started);
+  CHECK(markers[0].step == "node");
+  CHECK(markers[1].what == kind::recipe_finished);
+  CHECK(markers[2].what == kind::failed);
+  CHECK(markers[2].status == 7);
+  CHECK(markers[2].step == "recipe node");
+  CHECK(markers[3].what == kind::hook_started);
+  CHECK(markers[4].what == kind::done);
+  CHECK(dvm::detail::make_nonce().size() == 32);
+  CHECK(dvm::detail::make_nonce() != dvm::detail::make_nonce());
+}

@@ -1,0 +1,186 @@
+#include "progress.hpp"
+
+#include "output.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace dvm_cli {
+
+namespace {
+std::size_t terminal_width() {
+  struct winsize ws {};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) return ws.ws_col;
+  return 80;
+}
+
+// Terminal control characters in guest output must not reach the terminal as commands.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  }
+  return out;
+}
+
+std::string argv_text(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+}  // namespace
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  char buffer[32];
+  if (d.count() < 1000) {
+    std::snprintf(buffer, sizeof buffer, "%lld ms", static_cast<long long>(d.count()));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  }
+  return buffer;
+}
+
+void progress_view::operator()(const dvm::event& e) {
+  switch (style_) {
+    case style::live: live(e); break;
+    case style::plain: plain(e); break;
+    case style::json: json(e); break;
+  }
+}
+
+void progress_view::json(const dvm::event& e) {
+  boost::json::object o{{"schema", json_schema},
+                        {"event", std::string(dvm::event_kind_name(e.kind))},
+                        {"vm", e.vm}};
+  if (!e.name.empty()) o["name"] = e.name;
+  if (!e.argv.empty()) {
+    boost::json::array argv;
+    for (const auto& a : e.argv) argv.emplace_back(a);
+    o["argv"] = std::move(argv);
+  }
+  if (e.kind == dvm::event_kind::limactl_finished || e.kind == dvm::event_kind::recipe_failed ||
+      e.kind == dvm::event_kind::sync_finished) {
+    o["exit_code"] = e.exit_code;
+  }
+  if (e.duration.count() > 0 || e.kind == dvm::event_kind::recipe_finished) {
+    o["duration_ms"] = e.duration.count();
+  }
+  if (!e.message.empty()) o["message"] = e.message;
+  std::cout << boost::json::serialize(o) << '\n' << std::flush;
+}
+
+void progress_view::plain(const dvm::event& e) {
+  using k = dvm::event_kind;
+  std::string p = e.vm.empty() ? "dvm: " : e.vm + ": ";
+  switch (e.kind) {
+    case k::limactl_started:
+      if (verbose_) std::cerr << p << "$ " << argv_text(e.argv) << '\n';
+      return;
+    case k::limactl_finished:
+      if (verbose_) {
+        std::cerr << p << "  exit " << e.exit_code << " after " << seconds_text(e.duration) << '\n';
+      }
+      return;
+    case k::vm_creating:
+    case k::vm_starting:
+    case k::vm_stopping:
+    case k::vm_deleting:
+      std::cerr << p << e.message << '\n';
+      return;
+    case k::vm_reconciling:
+      std::cerr << p << e.message << " (the VM restarts)\n";
+      return;
+    case k::recipe_started:
+      std::cerr << p << "recipe " << e.name << " started\n";
+      return;
+    case k::recipe_finished:
+      std::cerr << p << "recipe " << e.name << " finished (" << seconds_text(e.duration) << ")\n";
+      return;
+    case k::recipe_failed:
+      std::cerr << p << e.name << " failed (exit " << e.exit_code << ", " << seconds_text(e.duration) << ")\n";
+      return;
+    case k::hook_started:
+      std::cerr << p << "project hook " << e.name << " started\n";
+      return;
+    case k::output:
+      std::cerr << p << "| " << printable(e.message) << '\n';
+      return;
+    case k::warning:
+      std::cerr << "dvm: warning: " << (e.vm.empty() ? "" : e.vm + ": ") << e.message << '\n';
+      return;
+    case k::guest_started:
+    case k::sync_finished:
+      return;
+  }
+}
+
+void progress_view::live(const dvm::event& e) {
+  using k = dvm::event_kind;
+  auto close_line = [&] {
+    if (line_open_) std::cerr << "\r\033[K";
+    line_open_ = false;
+  };
+  switch (e.kind) {
+    case k::recipe_started:
+    case k::hook_started:
+      close_line();
+      open_step_ = e.name;
+      std::cerr << "  \xe2\x96\xb8 " << e.name << std::flush;  // ▸
+      line_open_ = true;
+      return;
+    case k::output:
+      if (line_open_) {
+        std::string line = printable(e.message);
+        std::size_t room = terminal_width() - std::min<std::size_t>(terminal_width() - 1, open_step_.size() + 8);
+        if (line.size() > room) line = line.substr(0, room);
+        std::cerr << "\r\033[K  \xe2\x96\xb8 " << open_step_ << "  \033[2m" << line << "\033[0m" << std::flush;
+      }
+      return;
+    case k::recipe_finished:
+      close_line();
+      std::cerr << "  \xe2\x9c\x93 " << e.name << "  " << seconds_text(e.duration) << '\n';  // ✓
+      return;
+    case k::recipe_failed: {
+      close_line();
+      std::cerr << "  \xe2\x9c\x97 " << e.name << "  failed (exit " << e.exit_code << ", "
+                << seconds_text(e.duration) << ")\n";  // ✗
+      std::size_t pos = 0;
+      while (pos < e.message.size()) {
+        std::size_t end = e.message.find('\n', pos);
+        std::cerr << "      " << printable(e.message.substr(pos, end == std::string::npos ? end : end - pos)) << '\n';
+        if (end == std::string::npos) break;
+        pos = end + 1;
+      }
+      return;
+    }
+    case k::limactl_started:
+    case k::limactl_finished:
+      if (verbose_) {
+        close_line();
+        plain(e);
+      }
+      return;
+    case k::warning:
+    case k::vm_creating:
+    case k::vm_starting:
+    case k::vm_stopping:
+    case k::vm_deleting:
+    case k::vm_reconciling:
+      close_line();
+      plain(e);
+      return;
+    case k::guest_started:
+    case k::sync_finished:
+      close_line();
+      return;
+  }
+}
+
+}  // namespace dvm_cli

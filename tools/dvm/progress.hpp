@@ -1,0 +1,36 @@
+// Renders libdvm's events while a command runs: a live view on a terminal, plain lines in
+// logs, JSON lines with --json.
+#pragma once
+
+#include <dvm/events.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace dvm_cli {
+
+class progress_view {
+ public:
+  enum class style {
+    live,   ///< stderr is a terminal and one VM is synced: one line per recipe, updated in place
+    plain,  ///< one line per event on stderr, guest output included
+    json,   ///< one JSON object per event on stdout
+  };
+  progress_view(style s, bool verbose) : style_(s), verbose_(verbose) {}
+  void operator()(const dvm::event& e);
+
+ private:
+  void live(const dvm::event& e);
+  void plain(const dvm::event& e);
+  void json(const dvm::event& e);
+
+  style style_;
+  bool verbose_;
+  bool line_open_ = false;  // live: the current recipe's line is not terminated yet
+  std::string open_step_;
+};
+
+/// "3.2 s" / "250 ms".
+std::string seconds_text(std::chrono::milliseconds d);
+
+}  // namespace dvm_cli
