@@ -444,10 +444,10 @@ dvm_dnf_addrepo() {
 dvm_unit_enable_now() {
 	local unit="$1"
 	DVM_CHANGED=0
-	if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+	if ! sudo systemctl is-enabled --quiet "$unit" 2>/dev/null; then
 		sudo systemctl enable "$unit"
 	fi
-	if ! systemctl is-active --quiet "$unit" 2>/dev/null; then
+	if ! sudo systemctl is-active --quiet "$unit" 2>/dev/null; then
 		sudo systemctl start "$unit"
 		DVM_CHANGED=1
 	fi

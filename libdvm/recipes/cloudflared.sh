@@ -66,7 +66,7 @@ fi
 # Post-start check: the token must never show up in the unit's journal. grep reads the
 # pattern from the staged file, so the token is not in its argv either.
 if [ -n "$token_file" ]; then
-	since="$(systemctl show --property=ActiveEnterTimestamp --value "$service" 2>/dev/null)" || since=''
+	since="$(sudo systemctl show --property=ActiveEnterTimestamp --value "$service" 2>/dev/null)" || since=''
 	if [ -n "$since" ] && [ "$since" != n/a ]; then
 		hits="$(sudo journalctl --unit="$service" --since="$since" --no-pager --output=cat 2>/dev/null | grep -cF -f "$token_file" || true)"
 	else
