@@ -618,3 +618,41 @@ def test_ai_recipe_before_agent_user_fails_in_guest(fresh):
     assert r.returncode != 0
     assert "claude: needs the agent-user recipe earlier in the list" in r.stderr
     assert "::dvm-recipe-start agent-user" not in r.stdout
+
+
+def test_tailscale_hostname_setting(fresh):
+    # Logged in by the test above (with its key); a later sync keeps the login and renames.
+    fresh.run_recipes(["tailscale"], env={"TAILSCALE_HOSTNAME": "custom-node"})
+    assert fresh.stub_calls("tailscale")[-3:] == [
+        "tailscale status --json", "tailscale set --hostname=custom-node", "tailscale funnel reset"]
+
+
+def test_chezmoi_ssh_url_when_allowed(fresh):
+    repo = "git@github.com:example/private-dotfiles.git"
+    r = fresh.run_recipes(["chezmoi"], env={"CHEZMOI_REPO": repo, "CHEZMOI_ALLOW_SSH": True})
+    assert "::dvm-recipe-done chezmoi" in r.stdout
+    assert f"chezmoi init --no-tty {repo}" in fresh.stub_calls("chezmoi")
+    # No [data] key set: no chezmoi.toml is written.
+    assert fresh.shell("test ! -e ~/.config/chezmoi/chezmoi.toml", check=False).returncode == 0
+    # The configured repository changed: refused, the clone is left alone.
+    r = fresh.run_recipes(["chezmoi"], env={"CHEZMOI_REPO": "https://github.com/example/other.git"}, check=False)
+    assert r.returncode != 0 and "move it away" in r.stderr
+
+
+def test_llama_port_and_refresh(fresh):
+    sha = fresh.serve(f"{FIXTURE_HOST}/m2.gguf", b"GGUF second model\n")
+    env = {"LLAMA_MODEL_URL": f"{FIXTURE_HOST}/m2.gguf", "LLAMA_MODEL_SHA256": sha, "LLAMA_PORT": 9090,
+           "LLAMA_HOST": "0.0.0.0", "LLAMA_SERVICE": "my-llama.service"}
+    r = fresh.run_recipes(["llama"], env=env)
+    assert "http://0.0.0.0:9090 (model model" in r.stdout
+    unit = fresh.shell("cat /etc/systemd/system/my-llama.service").stdout
+    assert "--host 0.0.0.0 --port 9090" in unit and "/home/dev/models/current.gguf" in unit
+    # A damaged model of the same size: trusted by default (no re-hash of big models on every
+    # sync), found and downloaded again with LLAMA_REFRESH = true.
+    fresh.shell("printf 'GGUF XXXXXX model\\n' >~/models/model.gguf")
+    fresh.run_recipes(["llama"], env=env)
+    assert fresh.shell("cat ~/models/model.gguf").stdout == "GGUF XXXXXX model\n"
+    r = fresh.run_recipes(["llama"], env={**env, "LLAMA_REFRESH": True})
+    assert "does not match its sha256; downloading it again" in r.stderr
+    assert fresh.shell("cat ~/models/model.gguf").stdout == "GGUF second model\n"
+    assert "systemctl restart my-llama.service" in changing_calls(fresh)
