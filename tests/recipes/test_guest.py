@@ -12,7 +12,6 @@ Skips (with the reason) when the simulator or its guest sandbox cannot run here.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import os
@@ -52,41 +51,35 @@ SYSTEMCTL_CHANGING = {"enable", "disable", "start", "stop", "restart", "reload",
 
 # --- the simulator -----------------------------------------------------------------------
 
-def _sandbox_status() -> tuple[bool, str]:
+def _load_simulator():
+    """(LimaSim class or None, skip reason)."""
     if not LIMACTL.exists():
-        return False, f"the Lima simulator is missing ({LIMACTL})"
-    sys.path.insert(0, str(LIMASIM_DIR))
+        return None, f"the Lima simulator is missing ({LIMACTL})"
+    if str(LIMASIM_DIR) not in sys.path:
+        sys.path.insert(0, str(LIMASIM_DIR))
     try:
-        from limasim import sandbox  # type: ignore
+        from limasim_fixture import LimaSim, sandbox_available  # type: ignore
     except Exception as e:  # noqa: BLE001 - any import problem means: cannot run
-        return False, f"cannot import the Lima simulator: {e}"
-    finally:
-        sys.path.remove(str(LIMASIM_DIR))
-    ok, reason = sandbox.probe()
-    return ok, reason
+        return None, f"cannot import the Lima simulator's test support: {e}"
+    ok, reason = sandbox_available()
+    return (LimaSim, "") if ok else (None, reason)
 
 
-_OK, _REASON = _sandbox_status()
-pytestmark = pytest.mark.skipif(not _OK, reason=f"guest sandbox unavailable: {_REASON}")
+LimaSim, _REASON = _load_simulator()
+pytestmark = pytest.mark.skipif(LimaSim is None, reason=f"guest sandbox unavailable: {_REASON}")
 
 
 class Guest:
     """One simulated Lima instance with the recipe test stubs installed."""
 
-    def __init__(self, lima_home: Path, instance: str):
-        self.lima_home = lima_home
+    def __init__(self, sim, instance: str):
+        self.sim = sim
         self.instance = instance
-        self.downloads = lima_home / "_sim" / "downloads"
-        self.downloads.mkdir(parents=True, exist_ok=True)
-        self.index = lima_home / "_sim" / "downloads.json"
-        if not self.index.exists():
-            self.index.write_text("{}")
 
     def limactl(self, *args: str, input: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
-               "LIMA_HOME": str(self.lima_home), "LANG": "C.UTF-8"}
-        return subprocess.run([str(LIMACTL), *args], input=input, capture_output=True, text=True, env=env,
-                              timeout=timeout)
+        r = self.sim.run(*args, stdin=input if input is not None else "", timeout=timeout)
+        return subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(errors="replace"),
+                                           r.stderr.decode(errors="replace"))
 
     def shell(self, script: str, *, root: bool = False, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess[str]:
         """Runs `script` like libdvm does: limactl shell --workdir / NAME bash -s, script on stdin."""
@@ -98,13 +91,7 @@ class Guest:
 
     def serve(self, url: str, data: bytes) -> str:
         """Registers a download fixture for the guest's curl stand-in; returns its sha256."""
-        sha = hashlib.sha256(data).hexdigest()
-        name = sha[:16] + "-" + url.rsplit("/", 1)[-1]
-        (self.downloads / name).write_bytes(data)
-        idx = json.loads(self.index.read_text())
-        idx[url] = name
-        self.index.write_text(json.dumps(idx, indent=1))
-        return sha
+        return self.sim.add_download(url, data)
 
     def calls(self, tool: str) -> list[dict]:
         """Recorded stand-in calls (/var/log/limasim/<tool>.jsonl)."""
@@ -140,13 +127,6 @@ getfacl -R -p -s /home /usr/local /etc 2>/dev/null | LC_ALL=C sort
         return self.shell(script, root=True).stdout
 
 
-def _make_lima_home(tmp: Path) -> Path:
-    home = tmp / "lima"
-    (home / "_sim").mkdir(parents=True)
-    (home / "_sim" / "config.json").write_text(json.dumps({"sandbox": "on"}))
-    return home
-
-
 LIMA_YAML = f"""minimumLimaVersion: 2.0.0
 base: template:_images/fedora
 vmType: qemu
@@ -174,17 +154,16 @@ def _stub_install_script() -> str:
 
 
 def new_guest(tmp: Path, instance: str = "dvm-" + NAME) -> Guest:
-    home = _make_lima_home(tmp)
-    g = Guest(home, instance)
-    yaml_path = tmp / "lima.yaml"
-    yaml_path.write_text(LIMA_YAML)
-    r = g.limactl("create", f"--name={instance}", "--tty=false", "--mount-none", str(yaml_path))
-    assert r.returncode == 0, r.stderr
-    r = g.limactl("start", "--tty=false", instance)
-    assert r.returncode == 0, r.stderr
-    assert g.shell("id -un").stdout.strip() == USER
-    g.shell(_stub_install_script(), root=True)
-    g.shell(f"mkdir -p {CODE_DIR}")
+    sim = LimaSim(tmp, sandbox="on")
+    g = Guest(sim, instance)
+    try:
+        sim.create_instance(instance, LIMA_YAML)
+        assert g.shell("id -un").stdout.strip() == USER
+        g.shell(_stub_install_script(), root=True)
+        g.shell(f"mkdir -p {CODE_DIR}")
+    except BaseException:
+        sim.cleanup()
+        raise
     return g
 
 
@@ -267,6 +246,13 @@ def synced(tmp_path_factory):
     """Every bundled recipe, synced twice in a row on one guest."""
     tmp = tmp_path_factory.mktemp("guest-full")
     g = new_guest(tmp)
+    try:
+        yield from _synced(g)
+    finally:
+        g.sim.cleanup()
+
+
+def _synced(g: Guest):
     # The main user's secret paths exist before the first sync (the deny list covers existing ones).
     prep = ["set -euo pipefail", "cd ~"]
     for p in DENY_LIST:
@@ -283,7 +269,7 @@ def synced(tmp_path_factory):
     second = g.run_recipes(BUNDLED, env=env, secrets=SECRETS)
     calls_after_second = changing_calls(g)
     snap_second = g.snapshot()
-    return {"guest": g, "env": env, "first": first, "second": second, "calls1": calls_after_first,
+    yield {"guest": g, "env": env, "first": first, "second": second, "calls1": calls_after_first,
             "calls2": calls_after_second, "snap1": snap_first, "snap2": snap_second}
 
 
@@ -588,7 +574,11 @@ def test_codex_yolo_and_claude_bypass_off_then_on(synced):
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
-    return new_guest(tmp_path_factory.mktemp("guest-fresh"))
+    g = new_guest(tmp_path_factory.mktemp("guest-fresh"))
+    try:
+        yield g
+    finally:
+        g.sim.cleanup()
 
 
 def test_cloudflared_without_token_returns_and_later_recipes_run(fresh):
