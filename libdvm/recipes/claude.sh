@@ -3,7 +3,7 @@ dvm_require_agent_user
 local bypass settings current updated rc
 bypass="$(dvm_bool CLAUDE_BYPASS true)"
 
-dvm_pkg_install dnf5-plugins jq
+dvm_pkg_install jq
 dvm_ensure_dir /etc/yum.repos.d 0755 root:root
 dvm_write_file /etc/yum.repos.d/claude-code.repo 0644 root:root <<'REPO'
 [claude-code]

@@ -153,3 +153,57 @@ def test_curl_is_https_only():
     # every curl call in the recipes goes through the helper
     for name in BUNDLED:
         assert not re.search(r"(?m)^[^#]*\bcurl\s+-", strip_heredocs(recipe_text(name))), name
+
+
+def _embedded_scripts():
+    """Scripts that recipes write to files (quoted here-documents starting with a shebang),
+    and the root-side script of dvm_write_file."""
+    out = []
+    for name in ALL_FILES:
+        lines = recipe_text(name).splitlines()
+        i = 0
+        while i < len(lines):
+            m = re.search(r"<<'([A-Z_][A-Z0-9_]*)'", lines[i])
+            if m:
+                end = m.group(1)
+                body = []
+                i += 1
+                while i < len(lines) and lines[i] != end:
+                    body.append(lines[i])
+                    i += 1
+                if body and (body[0].startswith("#!/bin/bash") or end == "DVM_WRITE_FILE"):
+                    out.append((f"{name}:{end}", "\n".join(body) + "\n"))
+            i += 1
+    return out
+
+
+EMBEDDED = _embedded_scripts()
+
+
+def test_embedded_scripts_found():
+    names = [n for n, _ in EMBEDDED]
+    assert "agent-user:DVM_AI_BWRAP" in names and "_helpers:DVM_WRITE_FILE" in names
+
+
+@pytest.mark.parametrize("label,body", EMBEDDED, ids=[n for n, _ in EMBEDDED])
+def test_embedded_script_checks(label, body, tmp_path):
+    f = tmp_path / "script.sh"
+    f.write_text(body)
+    r = subprocess.run(["bash", "-n", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed")
+    r = subprocess.run(["shellcheck", "-s", "bash", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_dvm_ai_bwrap_has_no_unsandboxed_path():
+    body = dict(EMBEDDED)["agent-user:DVM_AI_BWRAP"]
+    execs = [l.strip() for l in body.splitlines() if re.match(r"\s*exec\b", l)]
+    assert execs == ['exec sudo -n -H -u "$agent" -- /usr/bin/env -i "$BWRAP" "${args[@]}" -- "$target" "$@"']
+    for flag in ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--clearenv", "--ro-bind /usr /usr",
+                 "--ro-bind /etc /etc", "--tmpfs /tmp", '--bind "$code_real" /workspace'):
+        assert flag in body, flag
+    binds = re.findall(r"--(?:ro-)?bind(?:-try)? (\S+) (\S+)", body)
+    assert ("\"$home\"", "\"$home\"") in binds and ("\"$code_real\"", "/workspace") in binds
+    assert not any("caller" in src or src in ("/", "/home") for src, _ in binds), binds
