@@ -1,0 +1,664 @@
+"""create / start / stop / delete / edit / protect / unprotect."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from . import LIMACTL, Exit
+from . import store
+from .units import parse_duration
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def dump_yaml(data):
+    """Serialize an edited lima.yaml (yq keeps the original formatting; we keep key order and
+    write multi-line strings such as provision scripts as literal blocks)."""
+    import yaml
+
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+        pass
+
+    def str_rep(dumper, s):
+        if "\n" in s and all(c == "\n" or c.isprintable() for c in s) and not s.startswith((" ", "\n")):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", s)
+    Dumper.add_representer(str, str_rep)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=4096)
+
+
+def exists(sim, name):
+    return os.path.isdir(sim.inst_dir(name))
+
+
+def fatal_not_found_yaml(ctx, name):
+    ctx.log.fatal("open %s: no such file or directory" % os.path.join(ctx.sim.inst_dir(name), "lima.yaml"))
+
+
+def name_from_locator(loc):
+    from .templates import is_template_locator, template_name
+    if is_template_locator(loc):
+        base = template_name(loc).rsplit("/", 1)[-1]
+    else:
+        base = re.sub(r"[?#].*$", "", loc).rstrip("/").rsplit("/", 1)[-1]
+    base = base.lower()
+    for suf in (".yaml", ".yml"):
+        if base.endswith(suf):
+            base = base[: -len(suf)]
+    return base
+
+
+def _is_identifier(s):
+    return bool(store.NAME_RE.match(s)) and not s.endswith((".yaml", ".yml"))
+
+
+def resolve_locator(ctx, arg, verb):
+    """Return (name, template_bytes, where, from_stdin) for create/start arguments."""
+    from .templates import TemplateError, read_locator
+    sim = ctx.sim
+    name = ctx.p.get("name") or None
+    if arg is None:
+        arg = "template://default" if not sim.at_least("2.0.0") else "template:default"
+        name = name or "default"
+    elif arg == "-":
+        if ctx.tty and "tty" in ctx.p.changed:
+            ctx.log.fatal("cannot use --tty=true and read template from stdin together")
+        if not name:
+            ctx.log.fatal("pass --name=NAME to use stdin as a template")
+        data = ctx.read_stdin()
+        return name, data, "-", True
+    elif _is_identifier(arg) and not os.path.exists(arg):
+        # `limactl create NAME` / `limactl start NAME` of an unknown instance: template:default
+        if verb == "create":
+            ctx.log.warn("This form is deprecated. Use `limactl create --name=%s template:default` instead" % arg)
+        name = name or arg
+        arg = "template:default" if sim.at_least("2.0.0") else "template://default"
+    elif arg.startswith("template://") and sim.at_least("2.0.0"):
+        ctx.log.warn("The template locator %s should be written as %s"
+                     % (ctx.sim.q(arg), ctx.sim.q("template:" + arg[len("template://"):])))
+    try:
+        data, where = read_locator(sim, arg)
+    except TemplateError as e:
+        ctx.log.fatal(str(e))
+    return name or name_from_locator(arg), data, where, False
+
+
+def check_name(ctx, name):
+    err = store.valid_name(name)
+    if err:
+        ctx.log.fatal("instance name %s is not a valid identifier: %s" % (ctx.sim.q(name), err))
+    sock = os.path.join(ctx.sim.inst_dir(name), "ssh.sock.1234567890123456")
+    if len(sock) >= store.UNIX_PATH_MAX:
+        ctx.log.fatal("instance name %s too long: %s must be less than UNIX_PATH_MAX=%d characters, but is %d"
+                      % (ctx.sim.q(name), _q(sock), store.UNIX_PATH_MAX, len(sock)))
+
+
+def _q(s):
+    from .log import go_quote
+    return go_quote(s)
+
+
+def ensure_user_key(sim):
+    d = os.path.join(sim.lima_home, "_config")
+    key = os.path.join(d, "user")
+    if os.path.exists(key):
+        return
+    os.makedirs(d, exist_ok=True)
+    r = subprocess.run(["ssh-keygen", "-t", "ed25519", "-q", "-N", "", "-C", "lima", "-f", key],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if r.returncode != 0 and not os.path.exists(key):
+        # No ssh-keygen: leave a marker so identityFile paths still exist.
+        with open(key, "w") as f:
+            f.write("limasim placeholder key\n")
+        os.chmod(key, 0o600)
+
+
+def build_config(ctx, text, where, exprs):
+    """Embed bases, apply yq edits, validate. Returns (data, yaml_text)."""
+    from .templates import TemplateError, embed, load_yaml
+    from .yq import YqError
+    try:
+        y = load_yaml(text.decode("utf-8", "replace"), where)
+    except TemplateError as e:
+        ctx.log.fatal(str(e))
+    had_base = "base" in y
+    try:
+        y = embed(ctx.sim, y, os.path.dirname(where) if os.path.isabs(where) else None)
+    except TemplateError as e:
+        ctx.log.fatal(str(e))
+    try:
+        from .editflags import apply_exprs
+        y2 = apply_exprs(y, exprs)
+    except YqError as e:
+        ctx.log.fatal("failed to evaluate the yq expression: %s" % e)
+    if not had_base and not exprs:
+        return y2, text.decode("utf-8", "surrogateescape")
+    return y2, dump_yaml(y2)
+
+
+def validate_or_die(ctx, y, name, yaml_text, save_rejected):
+    errs, warns = store.validate(ctx.sim, y, name)
+    for w in warns:
+        ctx.log.warn(w)
+    if errs:
+        msg = "\n".join(errs)
+        if save_rejected:
+            rej = "lima.REJECTED.yaml"
+            try:
+                with open(rej, "w") as f:
+                    f.write(yaml_text)
+                ctx.log.fatal("the YAML is invalid, saved the buffer as %s: %s" % (_q(rej), msg))
+            except OSError as e:
+                ctx.log.fatal("the YAML is invalid, attempted to save the buffer as %s but failed: %s: %s"
+                              % (_q(rej), e, msg))
+        ctx.log.fatal(msg)
+
+
+def create_instance(ctx, name, text, where, exprs):
+    sim = ctx.sim
+    check_name(ctx, name)
+    d = sim.inst_dir(name)
+    if os.path.exists(d):
+        ctx.log.fatal("instance %s already exists (%s)" % (ctx.sim.q(name), _q(d)))
+    if not ctx.tty:
+        ctx.log.info("Terminal is not available, proceeding without opening an editor")
+    y, yaml_text = build_config(ctx, text, where, exprs)
+    validate_or_die(ctx, y, name, yaml_text, save_rejected=ctx.tty)
+    os.makedirs(sim.lima_home, exist_ok=True)
+    os.mkdir(d, 0o755)
+    try:
+        with open(os.path.join(d, "lima.yaml"), "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(yaml_text)
+        with open(os.path.join(d, "lima-version"), "w") as f:
+            f.write(sim.info_version)
+        ensure_user_key(sim)
+        with open(os.path.join(d, "cloud-config.yaml"), "w") as f:
+            f.write("#cloud-config\n# limasim: not used, present for realism\nhostname: %s\n"
+                    % store.hostname_for(name))
+    except BaseException:
+        shutil.rmtree(d, ignore_errors=True)
+        raise
+    store.drop_cache(sim, name)
+    # "prepare" phase: the disk image download (nothing to download here) and the guest root.
+    arch = y.get("arch") if y.get("arch") not in (None, "default") else store.host_arch()
+    for im in y.get("images") or []:
+        if isinstance(im, dict) and im.get("arch", arch) == arch:
+            fields = {"arch": arch, "location": im.get("location")}
+            if im.get("digest"):
+                fields["digest"] = im["digest"]
+            ctx.log.info("Attempting to download the image", **fields)
+            ctx.log.info("Using cache %s" % _q(os.path.join(sim.lima_home, "_sim", "image-cache", "data")))
+            break
+    from . import sandbox
+    try:
+        mode, _reason = sandbox.mode(sim)
+    except RuntimeError:
+        mode = "off"
+    if mode == "on":
+        sandbox.init_guest_root(d, name)
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# create
+
+
+def cmd_create(ctx):
+    if ctx.p.get("list-templates"):
+        from .templates import list_templates
+        for t in list_templates(ctx.sim):
+            sys.stdout.write(t["name"] + "\n")
+        return 0
+    if ctx.p.get("list-drivers"):
+        sys.stdout.write("qemu\n")
+        return 0
+    if len(ctx.args) > 1:
+        ctx.arg_error("accepts at most 1 arg(s), received %d" % len(ctx.args))
+    arg = ctx.args[0] if ctx.args else None
+    if arg is not None and _is_identifier(arg) and exists(ctx.sim, arg) and not ctx.p.get("name"):
+        ctx.log.fatal("instance %s already exists (%s)" % (ctx.sim.q(arg), _q(ctx.sim.inst_dir(arg))))
+    name, text, where, _stdin = resolve_locator(ctx, arg, "create")
+    exprs = _exprs(ctx, create=True)
+    create_instance(ctx, name, text, where, exprs)
+    ctx.log.info("Run `limactl start %s` to start the instance." % name)
+    return 0
+
+
+def _exprs(ctx, create):
+    from .editflags import build_exprs
+    try:
+        return build_exprs(ctx.p, create=create)
+    except ValueError as e:
+        ctx.log.fatal(str(e))
+
+
+# --------------------------------------------------------------------------------------------
+# start
+
+
+def cmd_start(ctx):
+    sim = ctx.sim
+    if ctx.p.get("list-templates") or ctx.p.get("list-drivers"):
+        return cmd_create(ctx)
+    if len(ctx.args) > 1:
+        ctx.arg_error("accepts at most 1 arg(s), received %d" % len(ctx.args))
+    try:
+        timeout = parse_duration(ctx.p.get("timeout") or "10m0s")
+    except ValueError as e:
+        ctx.log.fatal('invalid argument "%s" for "--timeout" flag: %s' % (ctx.p.get("timeout"), e))
+    if timeout <= 0:
+        timeout = 600.0
+    arg = ctx.args[0] if ctx.args else None
+    target = arg if arg is not None else (ctx.p.get("name") or "default")
+    exprs = _exprs(ctx, create=False)
+    if _is_identifier(target) and exists(sim, target) and (arg is None or _is_identifier(arg)):
+        name = target
+        if exprs:
+            inst = store.inspect(sim, name)
+            if inst.status != "Running":
+                _edit_in_place(ctx, name, exprs, save_rejected=False)
+        for f in ("arch", "containerd", "plain", "image-variant"):
+            if f in ctx.p.changed:
+                ctx.log.warn("Ignoring --%s: it only applies to new instances" % f)
+    else:
+        if arg is not None and _is_identifier(arg) and not os.path.exists(arg):
+            ctx.log.info("Creating an instance %s from template://default" % ctx.sim.q(arg)
+                         if not sim.at_least("2.0.0") else "Creating an instance %s from template:default" % ctx.sim.q(arg))
+        name, text, where, _stdin = resolve_locator(ctx, arg, "start")
+        if exists(sim, name):
+            ctx.log.fatal("instance %s already exists (%s)" % (ctx.sim.q(name), _q(sim.inst_dir(name))))
+        create_instance(ctx, name, text, where, _exprs(ctx, create=True))
+    return boot(ctx, name, timeout, foreground=ctx.p.get("foreground"))
+
+
+def boot(ctx, name, timeout, foreground=False, quiet_ready=False):
+    sim = ctx.sim
+    inst = store.inspect(sim, name)
+    if inst.status == "Running":
+        ctx.log.info("The instance %s is already running. Run `%s` to open the shell."
+                     % (ctx.sim.q(name), "limactl shell " + name if name != "default" else "lima"))
+        return 0
+    if inst.status == "Broken":
+        ctx.log.warn("The instance %s is in status %s; trying to start it anyway" % (ctx.sim.q(name), _q(inst.status)))
+    d = inst.dir
+    for f in ("ha.pid", "%s.pid" % (getattr(inst, "vm_type", "qemu")), "ha.sock", "ha.stdout.log",
+              "ha.stderr.log"):
+        try:
+            os.unlink(os.path.join(d, f))
+        except OSError:
+            pass
+    sim.ensure_sim_dir()
+    vm_type = getattr(inst, "vm_type", "qemu")
+    if sim.at_least("2.0.0"):
+        ctx.log.info("Starting the instance %s with internal VM driver %s" % (ctx.sim.q(name), _q(vm_type)))
+    else:
+        ctx.log.info("Starting the instance %s with VM driver %s" % (ctx.sim.q(name), _q(vm_type)))
+    out = open(os.path.join(d, "ha.stdout.log"), "ab")
+    err = open(os.path.join(d, "ha.stderr.log"), "ab")
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TMPDIR")
+           or k.startswith("LC_")}
+    env["LIMA_HOME"] = sim.lima_home
+    env.pop("LIMASIM_INTERNAL", None)
+    argv = [sys.executable, "-I", LIMACTL, "hostagent", "--pidfile", os.path.join(d, "ha.pid"),
+            "--socket", os.path.join(d, "ha.sock"), name]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True,
+                            start_new_session=True, cwd="/", env=env)
+    out.close()
+    err.close()
+    if foreground:
+        ctx.log.info("hostagent running in the foreground (pid %d)" % proc.pid)
+    ok, why = wait_events(ctx, d, proc, timeout)
+    if not ok:
+        ctx.log.fatal(why)
+    if not quiet_ready:
+        ctx.log.info("READY. Run `%s` to open the shell." % ("limactl shell " + name if name != "default" else "lima"))
+        inst = store.inspect(sim, name)
+        if inst.raw and inst.raw.get("message"):
+            cfg = store.fill_defaults(sim, inst.raw, name, d, inst.lima_version)
+            ctx.log.info("Message from the instance %s:" % ctx.sim.q(name))
+            sys.stdout.write(store.render_message(inst.raw["message"], inst, cfg).rstrip("\n") + "\n")
+    if foreground:
+        proc.wait()
+    return 0
+
+
+class Tail:
+    def __init__(self, path):
+        self.path = path
+        self.pos = 0
+        self.buf = b""
+
+    def lines(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.pos += len(data)
+        self.buf += data
+        *complete, self.buf = self.buf.split(b"\n")
+        return [c.decode("utf-8", "replace") for c in complete if c.strip()]
+
+
+def relay(ctx, line):
+    try:
+        rec = json.loads(line)
+        level = rec.pop("level", "info")
+        msg = rec.pop("msg", "")
+        rec.pop("time", None)
+    except ValueError:
+        level, msg, rec = "info", line, {}
+    if level not in ("trace", "debug", "info", "warning", "error", "fatal", "panic"):
+        level = "info"
+    if level in ("fatal", "panic"):
+        level = "error"
+    ctx.log.log(level, "[hostagent] " + msg, **rec)
+
+
+def wait_events(ctx, d, proc, timeout):
+    ev = Tail(os.path.join(d, "ha.stdout.log"))
+    lg = Tail(os.path.join(d, "ha.stderr.log"))
+    deadline = time.time() + timeout
+    last = {}
+    while True:
+        for line in lg.lines():
+            relay(ctx, line)
+        for line in ev.lines():
+            try:
+                last = json.loads(line).get("status", {})
+            except ValueError:
+                continue
+            if last.get("running"):
+                return True, None
+            if last.get("exiting"):
+                for l2 in lg.lines():
+                    relay(ctx, l2)
+                return False, "exiting, status=%s (hint: see %s)" % (_status_str(last),
+                                                                      _q(os.path.join(d, "ha.stderr.log")))
+        if proc.poll() is not None:
+            for line in lg.lines():
+                relay(ctx, line)
+            return False, "exiting, status=%s (hint: see %s)" % (_status_str(last or {"exiting": True}),
+                                                                  _q(os.path.join(d, "ha.stderr.log")))
+        if time.time() > deadline:
+            return False, 'did not receive an event with the "running" status'
+        time.sleep(0.02)
+
+
+def _status_str(st):
+    return "{Running:%s Degraded:%s Exiting:%s Errors:%s SSHLocalPort:%d}" % (
+        str(bool(st.get("running"))).lower(), str(bool(st.get("degraded"))).lower(),
+        str(bool(st.get("exiting"))).lower(), "[" + " ".join(st.get("errors") or []) + "]",
+        int(st.get("sshLocalPort") or 0))
+
+
+# --------------------------------------------------------------------------------------------
+# stop
+
+
+def cmd_stop(ctx):
+    names = ctx.args or ["default"]
+    if not ctx.sim.at_least("2.3.0"):
+        names = names[:1]  # releases up to 2.2.x stop only the first name
+    errors = []
+    for name in names:
+        try:
+            stop_one(ctx, name, ctx.p.get("force"))
+        except Exit:
+            if len(names) == 1:
+                raise
+            errors.append(name)
+    return 1 if errors else 0
+
+
+def stop_one(ctx, name, force):
+    sim = ctx.sim
+    try:
+        inst = store.inspect(sim, name)
+    except FileNotFoundError:
+        fatal_not_found_yaml(ctx, name)
+    if getattr(inst, "missing_yaml", False):
+        fatal_not_found_yaml(ctx, name)
+    if force:
+        force_stop(ctx, inst)
+        return
+    if inst.status != "Running":
+        ctx.log.fatal('expected status "Running", got %s (maybe use `limactl stop -f`?)' % _q(inst.status))
+    d = inst.dir
+    lg = Tail(os.path.join(d, "ha.stderr.log"))
+    lg.lines()  # skip what start already relayed
+    ctx.log.info("Sending SIGINT to hostagent process %d" % inst.ha_pid)
+    try:
+        os.kill(inst.ha_pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+    ctx.log.info("Waiting for the host agent and the driver processes to shut down")
+    deadline = time.time() + float(sim.get("stop_timeout_s") or 180)
+    while store.pid_alive(inst.ha_pid):
+        for line in lg.lines():
+            relay(ctx, line)
+        if time.time() > deadline:
+            ctx.log.fatal('did not receive an event with the "exiting" status')
+        time.sleep(0.02)
+    for line in lg.lines():
+        relay(ctx, line)
+    _wait_gone(inst.driver_pid, 5.0)
+    ctx.log.info("Waiting for the instance to shut down")
+    ctx.log.info("The instance %s has shut down" % ctx.sim.q(name))
+
+
+def force_stop(ctx, inst):
+    vm = getattr(inst, "vm_type", "qemu")
+    # Kill the driver (sandbox PID 1) first so that bwrap's monitor can still reap it,
+    # then the host agent.
+    if inst.driver_pid:
+        ctx.log.info("Sending SIGKILL to the %s process %d" % (vm, inst.driver_pid))
+        _kill(inst.driver_pid, signal.SIGKILL)
+        _wait_gone(inst.driver_pid, 5.0)
+    if inst.ha_pid:
+        ctx.log.info("Sending SIGKILL to the host agent process %d" % inst.ha_pid)
+        _kill(inst.ha_pid, signal.SIGKILL)
+    else:
+        ctx.log.info("The host agent process seems already stopped")
+    if not inst.driver_pid:
+        ctx.log.info("The %s driver process seems already stopped" % vm)
+    _wait_gone(inst.ha_pid, 5.0)
+    ctx.log.info("Removing *.pid *.sock *.tmp under %s" % _q(inst.dir))
+    try:
+        entries = os.listdir(inst.dir)
+    except FileNotFoundError:
+        entries = []
+    for f in entries:
+        if f.endswith((".pid", ".sock", ".tmp")) or re.match(r".*\.sock\.\w+$", f):
+            p = os.path.join(inst.dir, f)
+            ctx.log.info("Removing %s" % _q(p))
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+
+def _kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_gone(pid, timeout):
+    if not pid:
+        return
+    deadline = time.time() + timeout
+    while store.pid_alive(pid) and time.time() < deadline:
+        time.sleep(0.01)
+
+
+# --------------------------------------------------------------------------------------------
+# delete
+
+
+def cmd_delete(ctx):
+    if not ctx.args:
+        ctx.arg_error("requires at least 1 arg(s), only received 0")
+    sim = ctx.sim
+    for name in ctx.args:
+        try:
+            inst = store.inspect(sim, name)
+        except FileNotFoundError:
+            ctx.log.warn("Ignoring non-existent instance %s" % ctx.sim.q(name))
+            continue
+        if getattr(inst, "missing_yaml", False):
+            ctx.log.fatal("instance %s directory %s exists but its \"lima.yaml\" could not be read; it was NOT "
+                          "deleted (remove it manually if it is not needed)" % (ctx.sim.q(name), _q(inst.dir)))
+        if inst.protected:
+            ctx.log.fatal("failed to delete instance %s: instance is protected to prohibit accidental removal "
+                          "(Hint: use `limactl unprotect`)" % ctx.sim.q(name))
+        if not ctx.p.get("force") and inst.status != "Stopped":
+            ctx.log.fatal("failed to delete instance %s: expected status %s, got %s"
+                          % (ctx.sim.q(name), _q("Stopped"), _q(inst.status)))
+        if inst.status != "Stopped" or inst.ha_pid or inst.driver_pid:
+            force_stop(ctx, inst)
+        remove_tree(inst.dir)
+        store.drop_cache(sim, name)
+        ctx.log.info("Deleted %s (%s)" % (ctx.sim.q(name), _q(inst.dir)))
+    return 0
+
+
+def remove_tree(path):
+    def onerror(func, p, exc):
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+    for _ in range(3):
+        shutil.rmtree(path, onerror=onerror)
+        if not os.path.exists(path):
+            return
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------------------------
+# edit
+
+
+def _edit_in_place(ctx, name, exprs, save_rejected=True):
+    """Apply yq expressions to <inst>/lima.yaml. Returns True when the file changed."""
+    from .templates import TemplateError, load_yaml
+    from .yq import YqError
+    from .editflags import apply_exprs
+    from .units import ram_in_bytes
+    sim = ctx.sim
+    path = os.path.join(sim.inst_dir(name), "lima.yaml")
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        old_text = f.read()
+    try:
+        old = load_yaml(old_text, path)
+    except TemplateError as e:
+        ctx.log.fatal(str(e))
+    try:
+        new = apply_exprs(old, exprs)
+    except YqError as e:
+        ctx.log.fatal("failed to evaluate the yq expression: %s" % e)
+    if new == old:
+        ctx.log.info("Aborting, no changes made to the instance")
+        return False
+    new_text = dump_yaml(new)
+    validate_or_die(ctx, new, name, new_text, save_rejected=save_rejected)
+    # Lima compares against the current disk: it cannot shrink it.
+    try:
+        old_disk = ram_in_bytes(old.get("disk") if old.get("disk") is not None else "100GiB")
+        new_disk = ram_in_bytes(new.get("disk") if new.get("disk") is not None else "100GiB")
+    except ValueError:
+        old_disk = new_disk = 0
+    if new_disk < old_disk:
+        from .units import bytes_size
+        msg = "field `disk`: shrinking the disk (%s --> %s) is not supported" % (bytes_size(old_disk),
+                                                                                 bytes_size(new_disk))
+        if save_rejected:
+            with open("lima.REJECTED.yaml", "w") as f:
+                f.write(new_text)
+            ctx.log.fatal("the YAML is invalid, saved the buffer as %s: %s" % (_q("lima.REJECTED.yaml"), msg))
+        ctx.log.fatal(msg)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write(new_text)
+    os.replace(tmp, path)
+    store.drop_cache(sim, name)
+    return True
+
+
+def cmd_edit(ctx):
+    sim = ctx.sim
+    if len(ctx.args) > 1:
+        ctx.arg_error("accepts at most 1 arg(s), received %d" % len(ctx.args))
+    name = ctx.args[0] if ctx.args else "default"
+    if name.endswith((".yaml", ".yml")) and os.path.exists(name):
+        ctx.log.fatal("limasim: editing a template file is not simulated")
+    try:
+        inst = store.inspect(sim, name)
+    except FileNotFoundError:
+        ctx.log.fatal("instance %s not found" % ctx.sim.q(name))
+    if inst.status == "Running":
+        ctx.log.fatal("cannot edit a running instance")
+    exprs = _exprs(ctx, create=False)
+    if not exprs:
+        if ctx.tty:
+            ctx.log.warn("limasim: no editor is simulated; treating the edit as aborted")
+        ctx.log.info("Aborting, as requested by saving the file with empty content")
+        return 0
+    changed = _edit_in_place(ctx, name, exprs, save_rejected=True)
+    if not changed:
+        return 0
+    ctx.log.info("Instance %s configuration edited" % ctx.sim.q(name))
+    if ctx.p.get("start"):
+        return boot(ctx, name, 600.0)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# protect / unprotect
+
+
+def cmd_protect(ctx, protect=True):
+    if not ctx.args:
+        ctx.arg_error("requires at least 1 arg(s), only received 0")
+    rc = 0
+    for name in ctx.args:
+        try:
+            inst = store.inspect(ctx.sim, name)
+        except FileNotFoundError:
+            ctx.log.error("failed to inspect instance %s: open %s: no such file or directory"
+                          % (ctx.sim.q(name), os.path.join(ctx.sim.inst_dir(name), "lima.yaml")))
+            rc = 1
+            continue
+        p = os.path.join(inst.dir, "protected")
+        if protect:
+            if not os.path.exists(p):
+                with open(p, "w"):
+                    pass
+                os.chmod(p, 0o400)
+            ctx.log.info("Protected %s" % ctx.sim.q(name))
+        else:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+            ctx.log.info("Unprotected %s" % ctx.sim.q(name))
+    if rc:
+        raise Exit(1)
+    return 0
+
+
+def cmd_unprotect(ctx):
+    return cmd_protect(ctx, protect=False)

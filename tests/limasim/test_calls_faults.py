@@ -1,0 +1,152 @@
+"""Call recording (_sim/calls.jsonl) and fault injection."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from limasim_fixture import DEFAULT_YAML, log_text
+
+
+def test_call_record_fields(limasim, tmp_path):
+    env = limasim.env(FOO="bar")
+    r = limasim.run("--tty=false", "create", "--name", "a", "-", stdin=DEFAULT_YAML, env=env, cwd=str(tmp_path))
+    assert r.returncode == 0
+    (c,) = limasim.calls()
+    assert c["call"] == 1
+    assert c["argv"] == ["--tty=false", "create", "--name", "a", "-"]
+    assert c["argv0"] == limasim.limactl
+    assert c["subcommand"] == "create" and c["instance"] == "a"
+    assert c["env"] == env
+    assert c["cwd"] == str(tmp_path)
+    assert c["stdin_bytes"] == len(DEFAULT_YAML)
+    assert c["exit_code"] == 0 and c["signal"] is None
+    assert c["extra_fds"] == []
+    assert c["end"] >= c["start"] > 0 and c["pid"] > 0
+
+
+def test_leaked_fds_are_reported(limasim):
+    r, w = os.pipe()
+    try:
+        subprocess.run([limasim.limactl, "list"], env=limasim.env(), pass_fds=(w,), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert limasim.calls()[-1]["extra_fds"] == [w]
+
+
+def test_aliases_are_normalised(limasim):
+    limasim.run("ls")
+    limasim.run("rm", "x")
+    assert [c["subcommand"] for c in limasim.calls()] == ["list", "delete"]
+
+
+def test_parallel_calls_are_numbered_uniquely(limasim):
+    procs = [subprocess.Popen([limasim.limactl, "list", "-q"], env=limasim.env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(8)]
+    for p in procs:
+        p.wait()
+    assert sorted(c["call"] for c in limasim.calls()) == list(range(1, 9))
+
+
+def test_internal_runs_are_not_recorded(limasim):
+    limasim.create_instance("a", running=False)
+    assert limasim.calls() == []
+
+
+def test_latency(limasim):
+    limasim.configure(latency_ms=300)
+    t = time.time()
+    limasim.run("list")
+    assert time.time() - t >= 0.3
+
+
+def test_fail_by_call_number_and_times(limasim):
+    limasim.add_fault(action="fail", call=2, exit_code=7, message="injected: disk full")
+    limasim.add_fault(action="fail", subcommand="ls", times=1)
+    r1 = limasim.run("info")
+    r2 = limasim.run("info")
+    r3 = limasim.run("list")
+    r4 = limasim.run("list")
+    assert r1.returncode == 0
+    assert r2.returncode == 7 and r2.stdout == b""
+    assert log_text(r2.stderr) == "fatal: injected: disk full"
+    assert r3.returncode == 1 and "injected failure" in log_text(r3.stderr)
+    assert r4.returncode == 0
+    calls = limasim.calls()
+    assert calls[1]["faults"][0]["call"] == 2 and calls[1]["exit_code"] == 7
+
+
+def test_fail_matches_instance_and_argv(limasim):
+    limasim.create_instance("a", running=False)
+    limasim.create_instance("b", running=False)
+    limasim.add_fault(action="fail", subcommand="start", instance="b", stderr="custom\n", exit_code=1)
+    limasim.add_fault(action="fail", subcommand="list", argv_contains=["--json"])
+    assert limasim.run("start", "a").returncode == 0
+    r = limasim.run("start", "b")
+    assert r.returncode == 1 and r.stderr == b"custom\n"
+    assert limasim.run("list", "-q").returncode == 0
+    assert limasim.run("list", "--json").returncode == 1
+
+
+def test_fail_after_work_leaves_state(limasim):
+    # like a create whose image download fails: the directory stays behind
+    limasim.add_fault(action="fail", subcommand="create", after_work=True, message="failed to download")
+    r = limasim.run("--tty=false", "create", "--name", "a", "-", stdin=DEFAULT_YAML)
+    assert r.returncode == 1
+    assert os.path.isdir(limasim.instance_dir("a"))
+    assert limasim.status("a") == "Stopped"
+
+
+def test_garbage(limasim):
+    limasim.create_instance("a", running=False)
+    limasim.add_fault(action="garbage", subcommand="list", stdout='{"name":"a","status":', times=1)
+    r = limasim.run("list", "--json")
+    assert r.returncode == 0 and r.stdout == b'{"name":"a","status":'
+    r = limasim.run("list", "--json")
+    assert json.loads(r.stdout)["name"] == "a"
+    limasim.add_fault(action="garbage", subcommand="info", stdout_hex="00ff0a", exit_code=3)
+    r = limasim.run("info")
+    assert (r.returncode, r.stdout) == (3, b"\x00\xff\n")
+
+
+def test_slow(limasim):
+    limasim.add_fault(action="slow", subcommand="list", ms=400)
+    t = time.time()
+    limasim.run("info")
+    fast = time.time() - t
+    t = time.time()
+    limasim.run("list")
+    assert time.time() - t >= 0.4 > fast
+
+
+def test_hang_until_killed_leaves_nothing(limasim):
+    limasim.add_fault(action="hang", subcommand="list")
+    p = subprocess.Popen([limasim.limactl, "list", "--json"], env=limasim.env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    time.sleep(0.5)
+    assert p.poll() is None
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=10)
+    assert p.returncode == -signal.SIGTERM and out == b""
+    (c,) = limasim.calls()
+    assert c["signal"] == signal.SIGTERM and c["exit_code"] is None
+    assert limasim.wait_no_processes() == []
+
+
+def test_hang_sigkill(limasim):
+    limasim.add_fault(action="hang", subcommand="*")
+    p = subprocess.Popen([limasim.limactl, "info"], env=limasim.env(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    p.kill()
+    p.wait()
+    assert limasim.wait_no_processes() == []
+
+
+def test_invalid_fault_is_loud(limasim):
+    limasim.configure(faults=[{"action": "explode"}])
+    r = limasim.run("list")
+    assert r.returncode != 0 and b"invalid fault" in r.stderr
