@@ -499,6 +499,13 @@ def test_agent_acls_deny_main_user_secrets(synced):
     for p in DENY_LIST:
         assert f"denied {p}" in r.stdout, r.stdout
     assert "not-listed" in r.stdout and "code-writable" in r.stdout
+    acl = lambda path: g.shell(f"getfacl -cpE {path}").stdout.splitlines()  # noqa: E731
+    assert f"user:{AGENT}:--x" in acl(f"/home/{USER}")
+    assert f"user:{AGENT}:--x" in acl(f"/home/{USER}/code")
+    code = acl(CODE_DIR)
+    for entry in (f"user:{AGENT}:rwx", f"user:{USER}:rwx", f"default:user:{AGENT}:rwx", f"default:user:{USER}:rwx"):
+        assert entry in code, code
+    assert f"default:user:{AGENT}:---" in acl(f"/home/{USER}/.ssh")
     g.shell(f"rm -f {CODE_DIR}/acl-probe")
 
 
