@@ -322,6 +322,9 @@ def run_piped(ctx, argv):
         while not pumped.wait(0.05):
             if proc.poll() is not None:
                 return _exit_status(proc.returncode)
+        # Deterministic cut: let the guest consume the bytes already sent (the pipe drains),
+        # then give it grace_ms to act on them before the connection drops.
+        _wait_drained(proc, float(fault.get("drain_timeout_ms", 5000)) / 1000.0)
         time.sleep(float(fault.get("grace_ms", 100)) / 1000.0)
         hangup()
         try:
@@ -333,6 +336,25 @@ def run_piped(ctx, argv):
         return int(fault.get("exit_code", 255))
     rc = proc.wait()
     return _exit_status(rc)
+
+
+def _wait_drained(proc, timeout):
+    import fcntl
+    import struct
+    import termios
+    try:
+        fd = proc.stdin.fileno()
+    except (ValueError, OSError):
+        return
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            left = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if left == 0:
+            return
+        time.sleep(0.01)
 
 
 def run_pty(ctx, argv):
