@@ -61,7 +61,8 @@ def test_ndjson_shape_stopped_and_running(limasim):
     cfg = a["config"]
     assert cfg["memory"] == "1GiB" and cfg["disk"] == "10GiB" and cfg["cpus"] == 1
     assert "mounts" not in cfg  # mounts: [] -> omitted
-    assert cfg["user"] == {"name": "dev", "comment": "Lima", "home": "/home/dev", "shell": "/bin/bash", "uid": 1000}
+    assert cfg["user"] == {"name": "dev", "comment": "Lima", "home": "/home/dev", "shell": "/bin/bash",
+                           "uid": os.getuid() or 1000}  # Lima: the host uid (root maps to 1000 here)
     assert isinstance(b["hostAgentPID"], int) and isinstance(b["driverPID"], int)
     assert isinstance(b["sshLocalPort"], int) and b["sshLocalPort"] > 0
     # no empty objects anywhere (2.x re-encodes through yq)

@@ -215,3 +215,42 @@ def test_failing_provision_does_not_fail_start(tmp_path):
         assert r.returncode == 0 and b"READY" in r.stderr
     finally:
         sim.cleanup()
+
+
+def test_copy_between_instances(vm):
+    vm.create_instance("vm2", running=True)
+    try:
+        g(vm, "echo between > ~/between.txt", check=True)
+        r = vm.run("copy", "vm:between.txt", "vm2:/tmp/")
+        assert r.returncode == 0, r.stderr
+        r = vm.guest_run("vm2", "stat -c '%U %a' /tmp/between.txt; cat /tmp/between.txt")
+        assert r.stdout == b"dev 644\nbetween\n"
+    finally:
+        vm.run("delete", "-f", "vm2", record=False)
+
+
+def test_stop_force_during_a_shell_call(tmp_path):
+    import subprocess
+    sim = LimaSim(tmp_path)
+    try:
+        sim.create_instance("s", running=True)
+        p = subprocess.Popen([sim.limactl, "shell", "s", "sleep", "600"], env=sim.env(), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        assert sim.run("stop", "-f", "s").returncode == 0
+        p.communicate(timeout=10)
+        assert p.returncode == 255  # the "connection" died
+        assert sim.wait_no_processes() == []
+    finally:
+        sim.cleanup()
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script(1) is needed for a terminal")
+def test_terminal_session_gets_a_guest_pty(vm):
+    import subprocess
+    cmd = "%s shell vm sh -c 'tty; test -t 0 && echo TTY; exit 3'" % vm.limactl
+    r = subprocess.run(["script", "-qefc", cmd, "/dev/null"], env=vm.env(TERM="xterm"), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    out = r.stdout.replace(b"\r\n", b"\n")
+    assert r.returncode == 3
+    assert out.startswith(b"/dev/pts/") and b"TTY\n" in out

@@ -169,7 +169,7 @@ def cmd_shell(ctx):
         sys.stderr.flush()
     if _isatty(1) and _isatty(0) and ctx.fault is None:
         argv = sandbox.login_argv(pid, acc, script, port, term=os.environ.get("TERM") or "xterm")
-        return run_pty(ctx, argv)
+        return run_pty(ctx, argv, pid, acc)
     argv = sandbox.login_argv(pid, acc, script, port)
     return run_piped(ctx, argv)
 
@@ -357,11 +357,36 @@ def _wait_drained(proc, timeout):
         time.sleep(0.01)
 
 
-def run_pty(ctx, argv):
+def _guest_pty(driver_pid, account):
+    """A pseudo-terminal from the guest's own devpts (like sshd allocates it in the VM), so that
+    tty/ttyname work inside; falls back to a host pty."""
+    import fcntl
+    import struct
+    root = "/proc/%d/root/dev/pts" % driver_pid
+    try:
+        master = os.open(root + "/ptmx", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return os.openpty()
+    try:
+        fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))  # TIOCSPTLCK: unlock
+        n = struct.unpack("I", fcntl.ioctl(master, 0x80045430, b"\0" * 4))[0]  # TIOCGPTN
+        slave = os.open("%s/%d" % (root, n), os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.fchown(slave, account[1], -1)
+            os.fchmod(slave, 0o620)
+        except OSError:
+            pass
+        return master, slave
+    except OSError:
+        os.close(master)
+        return os.openpty()
+
+
+def run_pty(ctx, argv, driver_pid, account):
     import fcntl
     import termios
     import tty
-    master, slave = os.openpty()
+    master, slave = _guest_pty(driver_pid, account)
     try:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(1, termios.TIOCGWINSZ, b"\0" * 8))
     except OSError:
