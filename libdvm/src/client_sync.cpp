@@ -284,6 +284,8 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
       case kind::done:
         done = true;
         break;
+      case kind::alive:  // the guest's keepalive while secrets are staged
+        break;
     }
   };
   emit(event{event_kind::guest_started, name, "", {}, 0, {}, {}});

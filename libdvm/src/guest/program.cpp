@@ -12,21 +12,29 @@ namespace {
 
 // The fixed part that runs before anything else. No user value appears in it.
 constexpr std::string_view prelude = R"SH(set -euo pipefail
-umask 077
 __dvm_step=''
 __dvm_secret_dir=''
 __dvm_mark() { printf '::dvm-%s::%s\n' "$__dvm_nonce" "$*"; }
+__dvm_watchdog_pid=''
 __dvm_remove_secrets() {
+  if [ -n "$__dvm_watchdog_pid" ]; then
+    kill "$__dvm_watchdog_pid" 2>/dev/null || true
+    wait "$__dvm_watchdog_pid" 2>/dev/null || true
+    __dvm_watchdog_pid=''
+  fi
   if [ -n "$__dvm_secret_dir" ]; then
     # Files first as the owner (works even if sudo is broken), then the directory as root.
+    # No stdio for sudo: after a lost connection stdout is a broken pipe.
     find "$__dvm_secret_dir" -mindepth 1 -delete 2>/dev/null || true
-    sudo -n rm -rf -- "$__dvm_secret_dir" 2>/dev/null || true
+    sudo -n rm -rf -- "$__dvm_secret_dir" </dev/null >/dev/null 2>&1 || true
     __dvm_secret_dir=''
   fi
 }
 __dvm_exit() {
   local status=$?
-  trap - EXIT HUP INT TERM
+  # Nothing may interrupt the cleanup: the connection may be gone and signals keep coming.
+  trap - EXIT
+  trap '' HUP INT TERM PIPE
   __dvm_remove_secrets
   if [ -n "$__dvm_step" ]; then
     __dvm_mark "failed $status $__dvm_step"
@@ -34,10 +42,17 @@ __dvm_exit() {
   fi
   exit "$status"
 }
+# A lost connection can deliver several signals in a row (SIGHUP twice, SIGPIPE): the first one
+# ignores the rest, so none can cut the cleanup short.
+__dvm_signal() {
+  trap '' HUP INT TERM PIPE
+  exit "$1"
+}
 trap __dvm_exit EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap '__dvm_signal 129' HUP
+trap '__dvm_signal 130' INT
+trap '__dvm_signal 143' TERM
+trap '__dvm_signal 141' PIPE
 )SH";
 
 // Hostname and the secrets directory. Stale directories left by a guest that died in an
@@ -67,7 +82,9 @@ dvm_secret() {
 // a fresh 0700 directory. bash reads a script from a pipe one byte at a time, so the frames that
 // follow the call line are read by this function and never parsed as script text.
 constexpr std::string_view secret_reader = R"SH(__dvm_read_secrets() {
-  local count=$1 name length size i
+  local count=$1 name length size i old_umask
+  old_umask=$(umask)
+  umask 077
   sudo -n install -d -m 0711 -o root -g root /run/dvm-secrets
   __dvm_secret_dir=$(sudo -n mktemp -d /run/dvm-secrets/XXXXXXXXXXXXXXXX)
   sudo -n chown "$(id -u):$(id -g)" "$__dvm_secret_dir"
@@ -84,6 +101,32 @@ constexpr std::string_view secret_reader = R"SH(__dvm_read_secrets() {
     fi
     export "DVM_SECRET_FILE_$name=$__dvm_secret_dir/$name"
   done
+  umask "$old_umask"
+  __dvm_watchdog "$$" &
+  __dvm_watchdog_pid=$!
+}
+# While secrets are staged: when the host is gone (limactl or ssh killed), a write to stdout
+# fails. Then the secrets are removed at once and the program is stopped, instead of both
+# lingering until the program's next output.
+__dvm_watchdog() {
+  local main=$1 group
+  trap '' PIPE
+  trap - EXIT
+  while kill -0 "$main" 2>/dev/null; do
+    if ! __dvm_mark alive 2>/dev/null; then
+      find "$__dvm_secret_dir" -mindepth 1 -delete 2>/dev/null || true
+      sudo -n rm -rf -- "$__dvm_secret_dir" </dev/null >/dev/null 2>&1 || true
+      group=$(ps -o pgid= -p "$main" 2>/dev/null | tr -d ' ')
+      if [ "$group" = "$main" ]; then
+        kill -TERM -- "-$main" 2>/dev/null
+      else
+        pkill -TERM -P "$main" 2>/dev/null
+        kill -TERM "$main" 2>/dev/null
+      fi
+      exit 0
+    fi
+    sleep 1 </dev/null >/dev/null 2>&1
+  done
 }
 )SH";
 
@@ -93,7 +136,9 @@ constexpr std::string_view runner = R"SH(__dvm_run_recipe() {
   DVM_RECIPE=$1
   export DVM_RECIPE
   __dvm_mark "recipe-start $1"
-  "$2"
+  # A plain command (strict mode stays on inside it), and never the program's own stdin, which
+  # still holds the rest of this program.
+  "$2" </dev/null
   __dvm_mark "recipe-done $1"
   __dvm_step=''
 }
@@ -103,7 +148,7 @@ constexpr std::string_view finale = R"SH(__dvm_remove_secrets
 if [ -f "$DVM_CODE_DIR/.dvm/sync.sh" ]; then
   __dvm_step='hook .dvm/sync.sh'
   __dvm_mark 'hook-start .dvm/sync.sh'
-  (cd "$DVM_CODE_DIR" && bash ./.dvm/sync.sh)
+  (cd "$DVM_CODE_DIR" && bash ./.dvm/sync.sh </dev/null)
   __dvm_mark 'hook-done .dvm/sync.sh'
   __dvm_step=''
 fi
@@ -202,6 +247,9 @@ std::optional<guest_marker> guest_output_parser::parse_marker(std::string_view b
     m.what = guest_marker::kind::hook_started;
   } else if (what == "hook-done") {
     m.what = guest_marker::kind::hook_finished;
+  } else if (what == "alive") {
+    m.what = guest_marker::kind::alive;
+    return body.empty() ? std::optional<guest_marker>(m) : std::nullopt;
   } else if (what == "done") {
     return body.empty() ? std::optional<guest_marker>(m) : std::nullopt;
   } else if (what == "failed") {

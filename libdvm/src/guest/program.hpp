@@ -30,7 +30,7 @@ std::string make_nonce();
 
 /// One progress marker parsed from the guest's stdout.
 struct guest_marker {
-  enum class kind { recipe_started, recipe_finished, hook_started, hook_finished, failed, done };
+  enum class kind { recipe_started, recipe_finished, hook_started, hook_finished, failed, done, alive };
   kind what;
   std::string step;  ///< recipe name, or ".dvm/sync.sh" for the hook
   int status = 0;    ///< for failed

@@ -1,0 +1,118 @@
+"""Shared fixtures for the CLI end-to-end tests: `dvm` (the built binary) against the Lima
+simulator of tests/limasim, with private config, state and LIMA_HOME directories per test.
+
+    def test_x(dvm):
+        dvm.vm("app", 'baseline = false\n')
+        r = dvm.run("sync", "app")
+        assert r.returncode == 0, r.stderr
+        assert [c["subcommand"] for c in dvm.sim.calls()] == [...]
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("DVM_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "limasim"))
+
+from limasim_fixture import LimaSim, require_sandbox, sandbox_available  # noqa: E402,F401
+
+DVM = os.environ.get("DVM_BINARY") or os.path.join(SOURCE, "build", "test", "dvm")
+
+# Every variable limactl may receive from dvm (product spec §7 and the runner's allowlist).
+LIMACTL_ENV_ALLOWLIST = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TERM", "TMPDIR", "LIMA_HOME"}
+
+
+def allowed_env_name(name):
+    return name in LIMACTL_ENV_ALLOWLIST or name.startswith("LC_")
+
+
+class DvmEnv:
+    """One isolated dvm installation: config, state, a home and a simulated LIMA_HOME."""
+
+    def __init__(self, tmp_path, sim):
+        self.tmp = tmp_path
+        self.sim = sim
+        self.config = tmp_path / "config"
+        self.state = tmp_path / "state"
+        self.home = tmp_path / "home"
+        self.tmpdir = tmp_path / "tmp"
+        for d in (self.config / "vms", self.state, self.home, self.tmpdir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.extra = {}
+
+    def environ(self, **extra):
+        env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "TMPDIR": str(self.tmpdir),
+            "DVM_CONFIG": str(self.config),
+            "DVM_STATE": str(self.state),
+            "LIMACTL": self.sim.limactl,
+            "LIMA_HOME": self.sim.home,
+        }
+        env.update(self.extra)
+        env.update({k: str(v) for k, v in extra.items() if v is not None})
+        for k, v in extra.items():
+            if v is None:
+                env.pop(k, None)
+        return env
+
+    def vm(self, name, text):
+        path = self.config / "vms" / f"{name}.toml"
+        path.write_text(text)
+        return path
+
+    def recipe(self, name, body, description="test recipe"):
+        d = self.config / "recipes"
+        d.mkdir(exist_ok=True)
+        (d / f"{name}.sh").write_text(f"# Description: {description}\n{body}")
+
+    def global_config(self, text):
+        (self.config / "config.toml").write_text(text)
+
+    def run(self, *args, input=None, env=None, timeout=180, binary=False):
+        r = subprocess.run([DVM, *args], input=input, env=self.environ(**(env or {})),
+                           capture_output=True, timeout=timeout, text=not binary,
+                           cwd=str(self.tmp))
+        return r
+
+    def ok(self, *args, **kw):
+        r = self.run(*args, **kw)
+        assert r.returncode == 0, f"dvm {' '.join(args)} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+        return r
+
+    def json(self, *args, **kw):
+        r = self.ok(*args, "--json", **kw)
+        return json.loads(r.stdout)
+
+    def subcommands(self):
+        return [c["subcommand"] for c in self.sim.calls()]
+
+    def guest(self, vm, script, user=None, check=True):
+        """Run a bash script in a running guest (not recorded); returns stdout text."""
+        r = self.sim.guest_run("dvm-" + vm, script, user=user)
+        if check:
+            assert r.returncode == 0, r.stderr.decode(errors="replace")
+        return r.stdout.decode(errors="replace")
+
+
+@pytest.fixture
+def dvm(tmp_path):
+    sim = LimaSim(tmp_path)
+    env = DvmEnv(tmp_path, sim)
+    try:
+        yield env
+    finally:
+        sim.cleanup()
+
+
+@pytest.fixture
+def sandbox():
+    """Skips the test, with the reason, where the simulator's guest sandbox cannot run."""
+    require_sandbox()
