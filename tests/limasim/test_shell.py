@@ -1,11 +1,8 @@
 """`limactl shell` in the guest sandbox: parsing, quoting, stdio, exit status, errors."""
 
-import os
-import subprocess
-
 import pytest
 
-from limasim_fixture import DEFAULT_YAML, log_text, requires_sandbox
+from limasim_fixture import log_text, requires_sandbox
 
 USES_SANDBOX = True
 pytestmark = requires_sandbox

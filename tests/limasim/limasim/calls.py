@@ -106,9 +106,11 @@ class Recorder:
         self.rec["exit_code"] = exit_code
         self.rec["signal"] = signal
         self.rec["end"] = time.time()
+        if not os.path.isdir(self.sim.lima_home):
+            return  # LIMA_HOME was deleted while we ran: do not resurrect it
         try:
             append_jsonl(os.path.join(self.sim.ensure_sim_dir(), "calls.jsonl"), self.rec)
-        except OSError as e:  # LIMA_HOME removed under us: nothing to record into
+        except OSError as e:
             sys.stderr.write("limasim: could not record call: %s\n" % e)
 
 
