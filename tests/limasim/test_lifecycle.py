@@ -209,3 +209,15 @@ def test_deleting_lima_home_stops_host_agents(tmp_path):
     assert sim.processes()
     shutil.rmtree(sim.home)
     assert sim.wait_no_processes(timeout=5) == []
+
+
+def test_concurrent_starts_boot_once(limasim):
+    import subprocess
+    limasim.create_instance("a", running=False)
+    procs = [subprocess.Popen([limasim.limactl, "start", "a"], env=limasim.env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for _ in range(3)]
+    errs = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    assert sum("READY" in e for e in errs) == 1
+    assert sum("already running" in e for e in errs) == 2
+    assert limasim.status("a") == "Running"

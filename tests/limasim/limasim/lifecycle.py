@@ -280,6 +280,15 @@ def cmd_start(ctx):
 
 
 def boot(ctx, name, timeout, foreground=False, quiet_ready=False):
+    # Serialize concurrent starts of one instance: the second one sees "already running".
+    from .calls import Locked
+    locks = os.path.join(ctx.sim.ensure_sim_dir(), "locks")
+    os.makedirs(locks, exist_ok=True)
+    with Locked(os.path.join(locks, name + ".start.lock")):
+        return _boot(ctx, name, timeout, foreground, quiet_ready)
+
+
+def _boot(ctx, name, timeout, foreground, quiet_ready):
     sim = ctx.sim
     inst = store.inspect(sim, name)
     if inst.status == "Running":
