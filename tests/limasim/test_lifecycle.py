@@ -69,6 +69,9 @@ def test_start_timeout_leaves_vm_booting(limasim):
     r = limasim.run("--tty=false", "start", "--timeout", "200ms", "a")
     assert r.returncode == 1
     assert 'did not receive an event with the "running" status' in log_text(r.stderr)
+    deadline = time.time() + 10
+    while limasim.status("a") != "Running" and time.time() < deadline:
+        time.sleep(0.05)
     assert limasim.status("a") == "Running"  # host agent and driver are alive, like Lima
     assert limasim.run("stop", "-f", "a").returncode == 0
     assert limasim.status("a") == "Stopped"
