@@ -444,3 +444,17 @@ def test_a_recipe_reading_stdin_cannot_eat_the_rest_of_the_program(dvm):
     dvm.ok("sync", "app", env={"MY_TOKEN": "greedy-secret"})
     assert dvm.guest("app", f"wc -c </home/{GUEST_USER}/swallowed").strip() == "0"
     assert dvm.guest("app", f"test -e /home/{GUEST_USER}/after-ran && echo yes").strip() == "yes"
+
+
+def test_parallel_syncs_share_nothing_mutable(dvm):
+    """Many VMs, more jobs than VMs, repeated: no crash, no mixed-up results."""
+    dvm.recipe("who", 'printf %s "$DVM_NAME" >"$HOME/who"\n')
+    names = [f"p{i}" for i in range(6)]
+    for n in names:
+        dvm.vm(n, 'baseline = false\nrecipes = ["who"]\n')
+    for _ in range(3):
+        r = dvm.run("sync", "--all", "-j", "8")
+        assert r.returncode == 0, r.stderr
+        assert "6 ok, 0 failed" in r.stdout
+    for n in names:
+        assert dvm.guest(n, f"cat /home/{GUEST_USER}/who") == n

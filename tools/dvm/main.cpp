@@ -53,18 +53,16 @@ struct cli_state {
 dvm::client make_client(const cli_state& state, dvm_cli::progress_view* view) {
   dvm::client_options options;
   options.cancel = &g_cancel;
-  if (view != nullptr) {
-    options.on_event = [view](const dvm::event& e) { (*view)(e); };
-  } else if (!state.json) {
-    options.on_event = [](const dvm::event& e) {
-      if (e.kind == dvm::event_kind::warning) {
-        std::cerr << "dvm: warning: " << (e.vm.empty() ? "" : e.vm + ": ") << e.message << '\n';
-      } else if (e.kind == dvm::event_kind::vm_starting || e.kind == dvm::event_kind::vm_stopping ||
-                 e.kind == dvm::event_kind::vm_deleting) {
-        std::cerr << (e.vm.empty() ? "dvm" : e.vm) << ": " << e.message << '\n';
-      }
-    };
+  if (view == nullptr) {
+    // Commands without a progress display of their own: warnings and VM state changes on
+    // stderr; with --verbose every limactl call too (as JSON lines on stderr with --json, so
+    // stdout keeps its one document).
+    static dvm_cli::progress_view side(
+        state.json ? dvm_cli::progress_view::style::json : dvm_cli::progress_view::style::plain,
+        state.verbose, std::cerr);
+    if (!state.json || state.verbose) view = &side;
   }
+  if (view != nullptr) options.on_event = [view](const dvm::event& e) { (*view)(e); };
   // DVM_TIMEOUT=<seconds> caps every limactl time limit (tests and CI use it).
   if (const char* cap = std::getenv("DVM_TIMEOUT"); cap != nullptr && *cap != '\0') {
     std::chrono::milliseconds limit{static_cast<long long>(std::strtod(cap, nullptr) * 1000)};
@@ -259,7 +257,7 @@ int main(int argc, char** argv) {
     if (!help_topic.empty()) {
       for (auto* sub : app.get_subcommands({})) {
         if (sub->get_name() == help_topic) {
-          std::cout << sub->help();
+          std::cout << sub->help(app.get_name());  // "Usage: dvm rm ...", as `dvm rm --help` says
           return 0;
         }
       }

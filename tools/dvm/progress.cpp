@@ -73,7 +73,7 @@ void progress_view::json(const dvm::event& e) {
     o["duration_ms"] = e.duration.count();
   }
   if (!e.message.empty()) o["message"] = e.message;
-  std::cout << boost::json::serialize(o) << '\n' << std::flush;
+  json_out_ << boost::json::serialize(o) << '\n' << std::flush;
 }
 
 void progress_view::plain(const dvm::event& e) {

@@ -5,6 +5,8 @@
 #include <dvm/events.hpp>
 
 #include <chrono>
+#include <iostream>
+#include <ostream>
 #include <string>
 
 namespace dvm_cli {
@@ -16,7 +18,9 @@ class progress_view {
     plain,  ///< one line per event on stderr, guest output included
     json,   ///< one JSON object per event on stdout
   };
-  progress_view(style s, bool verbose) : style_(s), verbose_(verbose) {}
+  /// `json_out`: where JSON lines go (stdout for a sync's event stream).
+  progress_view(style s, bool verbose, std::ostream& json_out = std::cout)
+      : style_(s), verbose_(verbose), json_out_(json_out) {}
   void operator()(const dvm::event& e);
 
  private:
@@ -26,6 +30,7 @@ class progress_view {
 
   style style_;
   bool verbose_;
+  std::ostream& json_out_;
   bool line_open_ = false;  // live: the current recipe's line is not terminated yet
   std::string open_step_;
 };

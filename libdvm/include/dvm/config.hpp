@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,13 +99,15 @@ class DVM_EXPORT config_store {
   /// dvm::config_error when config.toml or the VM file does not validate.
   vm_config load(std::string_view name) const;
 
-  /// The recipe catalog (bundled + $DVM_CONFIG/recipes). Loaded on first use.
+  /// The recipe catalog (bundled + $DVM_CONFIG/recipes). Loaded on first use; safe to call
+  /// from several threads.
   const recipe_catalog& recipes() const;
 
  private:
+  struct lazy_catalog;
   paths paths_;
   host_info host_;
-  mutable std::optional<recipe_catalog> recipes_;
+  std::shared_ptr<lazy_catalog> recipes_;  // shared by copies of this store
 };
 
 /// The Lima instance config (lima.yaml) for a VM, rendered with a structured emitter.

@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
@@ -660,8 +661,13 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
 
 // ---------------------------------------------------------------------------------------------
 
+struct config_store::lazy_catalog {
+  std::once_flag once;
+  std::optional<recipe_catalog> catalog;
+};
+
 config_store::config_store(paths where, host_info host)
-    : paths_(std::move(where)), host_(std::move(host)) {}
+    : paths_(std::move(where)), host_(std::move(host)), recipes_(std::make_shared<lazy_catalog>()) {}
 
 fs::path config_store::vm_file(std::string_view name) const {
   return paths_.config_dir / "vms" / (std::string(name) + ".toml");
@@ -686,8 +692,9 @@ bool config_store::has_vm(std::string_view name) const {
 }
 
 const recipe_catalog& config_store::recipes() const {
-  if (!recipes_) recipes_.emplace(paths_.config_dir / "recipes");
-  return *recipes_;
+  // A failed load (a bad user recipe) throws out of call_once and is retried next time.
+  std::call_once(recipes_->once, [&] { recipes_->catalog.emplace(paths_.config_dir / "recipes"); });
+  return *recipes_->catalog;
 }
 
 vm_config config_store::load(std::string_view name) const {

@@ -86,9 +86,10 @@ constexpr std::string_view secret_reader = R"SH(__dvm_read_secrets() {
   old_umask=$(umask)
   umask 077
   sudo -n install -d -m 0711 -o root -g root /run/dvm-secrets
-  __dvm_secret_dir=$(sudo -n mktemp -d /run/dvm-secrets/XXXXXXXXXXXXXXXX)
-  sudo -n chown "$(id -u):$(id -g)" "$__dvm_secret_dir"
-  sudo -n chmod 0700 "$__dvm_secret_dir"
+  # The name is chosen before the directory exists, so the exit trap always knows what to
+  # remove. Only root can create entries in /run/dvm-secrets.
+  __dvm_secret_dir=/run/dvm-secrets/$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+  sudo -n install -d -m 0700 -o "$(id -u)" -g "$(id -g)" "$__dvm_secret_dir"
   for ((i = 0; i < count; i++)); do
     IFS=' ' read -r name length || { echo "dvm: the secrets ended early" >&2; return 1; }
     case $name in '' | *[!A-Z0-9_]*) echo "dvm: bad secret frame" >&2; return 1 ;; esac

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -266,8 +267,10 @@ std::string lima_driver::version() {
     cache[program] = json::object{{"size", size}, {"mtime_ns", mtime}, {"version", version}};
     std::error_code ec;
     fs::create_directories(cache_file.parent_path(), ec);
+    // Unique per process and thread: sync --all checks the version from several threads.
     fs::path tmp = cache_file;
-    tmp += ".tmp." + std::to_string(::getpid());
+    tmp += ".tmp." + std::to_string(::getpid()) + "." +
+           std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
     {
       std::ofstream out(tmp, std::ios::trunc);
       out << json::serialize(cache) << '\n';

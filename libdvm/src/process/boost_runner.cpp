@@ -3,7 +3,7 @@
 //
 // What it guarantees for every child:
 //   * argv exactly as given, the environment exactly as given (nothing inherited);
-//   * only fds 0-2 (Boost.Process closes every other descriptor in the child), so a detached
+//   * only fds 0-2 (every other descriptor is marked close-on-exec in the child), so a detached
 //     Lima host agent can never hold one of our pipes or files open;
 //   * default signal dispositions and an empty signal mask (an embedding program such as
 //     Python may ignore SIGPIPE; limactl must not inherit that);
@@ -24,6 +24,7 @@
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -34,6 +35,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +48,23 @@ namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 using clock = std::chrono::steady_clock;
 
+// Every descriptor above 2 is closed by exec. Boost.Process 1.81 is meant to close them itself,
+// but its close_range walk skips the gap between stderr and its own error pipe (it compares a
+// whitelist entry with itself), so the originals of the stdio pipes and /dev/null leaked into
+// limactl and on into the detached host agent. Runs in the child after the stdio dup2s.
+void mark_fds_cloexec() {
+#if defined(__linux__) && defined(CLOSE_RANGE_CLOEXEC)
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+#endif
+  struct rlimit lim {};
+  long max = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                 ? static_cast<long>(lim.rlim_cur) : 65536;
+  for (int fd = 3; fd < std::min(max, 65536L); ++fd) {
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
 // Runs in the child between fork and exec: async-signal-safe calls only.
 struct child_setup {
   bool own_process_group = true;
@@ -56,6 +75,7 @@ struct child_setup {
     sigemptyset(&none);
     ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
+    mark_fds_cloexec();
     if (own_process_group) {
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -205,6 +225,14 @@ process_result boost_runner::run(const process_spec& spec) {
   std::array<char, 16384> out_buffer{};
   std::array<char, 16384> err_buffer{};
   int open_streams = 0;
+  bool exited = false;
+  std::optional<clock::time_point> finished_at;
+  // The ticker (deadline, cancel, kill) must not keep ctx.run() waiting once everything is
+  // done: that would add up to one tick to every call.
+  asio::steady_timer ticker(ctx);
+  auto maybe_done = [&] {
+    if (exited && open_streams <= 0) ticker.cancel();
+  };
   std::function<void()> read_out;
   std::function<void()> read_err;
   read_out = [&] {
@@ -216,6 +244,7 @@ process_result boost_runner::run(const process_spec& spec) {
       }
       if (ec) {
         --open_streams;
+        maybe_done();
         return;
       }
       read_out();
@@ -230,6 +259,7 @@ process_result boost_runner::run(const process_spec& spec) {
       }
       if (ec) {
         --open_streams;
+        maybe_done();
         return;
       }
       read_err();
@@ -244,8 +274,11 @@ process_result boost_runner::run(const process_spec& spec) {
     read_err();
   }
 
-  bool exited = false;
-  child->async_wait([&](const bp::error_code&, int) { exited = true; });
+  child->async_wait([&](const bp::error_code&, int) {
+    exited = true;
+    finished_at = clock::now();
+    maybe_done();
+  });
 
   // One timer watches the deadline, the cancel token and, after exit, how long a grandchild
   // may keep our pipes open.
@@ -254,7 +287,6 @@ process_result boost_runner::run(const process_spec& spec) {
   std::optional<clock::time_point> kill_at;       // SIGKILL after a grace period
   std::optional<clock::time_point> pipes_give_up;  // after exit
   bool signalled = false;
-  asio::steady_timer ticker(ctx);
   std::function<void()> tick;
   auto terminate = [&](bool timed_out) {
     if (signalled) return;
@@ -287,7 +319,9 @@ process_result boost_runner::run(const process_spec& spec) {
     }
     if (exited && open_streams <= 0) return;
     ticker.expires_after(std::chrono::milliseconds(20));
-    ticker.async_wait([&](const bp::error_code&) { tick(); });
+    ticker.async_wait([&](const bp::error_code& ec) {
+      if (!ec) tick();
+    });
   };
   tick();
   ctx.run();
@@ -295,7 +329,7 @@ process_result boost_runner::run(const process_spec& spec) {
   // Kill anything the child left in its process group (it is ours to clean up).
   if (setup.own_process_group && signalled) ::kill(-pid, SIGKILL);
 
-  result.elapsed = clock::now() - started;
+  result.elapsed = finished_at.value_or(clock::now()) - started;
   int status = child->native_exit_code();
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
