@@ -1,0 +1,72 @@
+"""The bundled `app` template with the AI recipes, synced end to end with `dvm sync` in the
+simulator's guest: the bundled recipes really run (network tools are the recorded stand-ins of
+tests/recipes/guest_stubs), twice, and the agent sandbox they set up works."""
+
+import os
+
+import pytest
+
+from conftest import SOURCE
+
+pytestmark = pytest.mark.usefixtures("sandbox")
+
+STUBS = os.path.join(SOURCE, "tests", "recipes", "guest_stubs")
+GUEST_USER = "developer"
+RECIPES = ["git", "node", "agent-user", "codex", "claude", "chezmoi"]
+
+
+def install_stubs(dvm, vm):
+    """Copy the network-tool stand-ins into the guest's /usr/local/bin (as root)."""
+    for name in sorted(os.listdir(STUBS)):
+        if name == "README.md":
+            continue
+        with open(os.path.join(STUBS, name), "rb") as f:
+            data = f.read()
+        target = "/usr/local/lib/dvm-test-stubs/_record.sh" if name == "_record.sh" else f"/usr/local/bin/{name}"
+        r = dvm.sim.guest_run("dvm-" + vm, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data)
+        assert r.returncode == 0, r.stderr
+
+
+def test_app_template_with_ai_recipes_syncs_twice(dvm):
+    r = dvm.ok("init", "app")
+    config = dvm.config / "vms" / "app.toml"
+    text = config.read_text()
+    assert 'recipes = ["git"]' in text
+    # The template as a user would edit it: the commented example line made real.
+    text = text.replace('recipes = ["git"]', "recipes = [" + ", ".join(f'"{x}"' for x in RECIPES) + "]")
+    text = text.replace('# CHEZMOI_REPO = "https://github.com/you/dotfiles.git"',
+                        'CHEZMOI_REPO = "https://github.com/you/dotfiles.git"')
+    plain = text.replace("recipes = [" + ", ".join(f'"{x}"' for x in RECIPES) + "]", "recipes = []")
+    config.write_text(plain)
+    dvm.ok("sync", "app")  # creates the VM (baseline only)
+    install_stubs(dvm, "app")
+    config.write_text(text)
+    first = dvm.run("sync", "app", timeout=600)
+    assert first.returncode == 0, first.stderr[-4000:]
+    for recipe in ["baseline", *RECIPES]:
+        assert f"recipe {recipe} finished" in first.stderr
+    # Idempotent: the second sync succeeds and installs nothing new.
+    dnf_before = len(dvm.sim.guest_calls("dvm-app", "dnf5"))
+    second = dvm.run("sync", "app", timeout=600)
+    assert second.returncode == 0, second.stderr[-4000:]
+    state_changing = [c["argv"] for c in dvm.sim.guest_calls("dvm-app", "dnf5")[dnf_before:]
+                      if c["argv"] and c["argv"][0] in ("install", "remove", "upgrade")]
+    assert state_changing == [], state_changing
+
+    # What the recipes built: the agent user, its sandbox runner and the tool wrappers.
+    out = dvm.guest("app", "id dvm-agent && test -x /usr/local/libexec/dvm-ai-bwrap && "
+                           "test -x /usr/local/bin/codex && test -x /usr/local/bin/claude && echo ok")
+    assert out.strip().endswith("ok")
+    codex = dvm.guest("app", "cat /usr/local/libexec/dvm-codex 2>/dev/null || cat /usr/local/bin/codex")
+    assert "--dangerously-bypass-approvals-and-sandbox" in codex
+    # The agent sees the project at /workspace and not the main user's keys.
+    dvm.guest("app", f"mkdir -p ~/.ssh && echo private >~/.ssh/id_test && chmod 600 ~/.ssh/id_test "
+                     f"&& echo hello >/home/{GUEST_USER}/code/app/README", user=GUEST_USER)
+    dvm.ok("sync", "app", timeout=600)  # the deny-list ACLs cover files that exist at sync time
+    probe = (f"/usr/local/libexec/dvm-ai-bwrap --user dvm-agent --home /home/dvm-agent "
+             f"--code-dir /home/{GUEST_USER}/code/app -- /bin/sh -c "
+             f"'cat /workspace/README; cat /home/{GUEST_USER}/.ssh/id_test 2>&1 || echo denied'")
+    r = dvm.sim.guest_run("dvm-app", probe, user=GUEST_USER)
+    out = r.stdout.decode(errors="replace")
+    assert "hello" in out, r.stderr.decode(errors="replace")
+    assert "private" not in out
