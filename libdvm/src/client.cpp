@@ -120,6 +120,34 @@ std::string format_dirty_report(const dirty_report& report) {
   return out;
 }
 
+// The units of the VM's service recipes, with the names their [env] settings give them.
+std::vector<std::string> service_units(const vm_config& vm) {
+  auto env_or = [&](const std::string& key, const std::string& fallback) {
+    for (const auto& [k, v] : vm.env) {
+      if (k == key) return v;
+    }
+    return fallback;
+  };
+  std::vector<std::string> units;
+  for (const auto& r : vm.recipes) {
+    if (r == "cloudflared") units.push_back(env_or("CLOUDFLARED_SERVICE", "dvm-cloudflared.service"));
+    if (r == "llama") units.push_back(env_or("LLAMA_SERVICE", "dvm-llama.service"));
+    if (r == "tailscale") units.push_back("tailscaled.service");
+  }
+  return units;
+}
+
+// stop/rm of a name Lima does not know: a typo (no config either) is a usage error like
+// everywhere else; a configured VM that was never created is an operation that failed.
+error missing_instance(const config_store& store, const std::string& name) {
+  if (!store.has_vm(name)) {
+    return error(errc::not_found, "no VM named \"" + name + "\": no config file (" + store.vm_file(name).string() +
+                                      ") and no Lima instance " + instance_of(name));
+  }
+  return error(errc::not_created, "VM " + name + " does not exist (no Lima instance " + instance_of(name) +
+                                      "); `dvm sync " + name + "` creates it");
+}
+
 }  // namespace
 
 // --- impl ------------------------------------------------------------------------------------
@@ -410,7 +438,7 @@ void client::stop(const std::string& name_arg) {
   auto d = impl_->driver(name);
   d.version();
   auto info = d.query(instance_of(name));
-  if (!info) throw error(errc::not_created, "VM " + name + " does not exist (no Lima instance " + instance_of(name) + ")");
+  if (!info) throw missing_instance(impl_->store, name);
   if (info->status == "Stopped") {
     impl_->warn(name, "VM " + name + " is already stopped");
     return;
@@ -430,10 +458,24 @@ stop_all_result client::stop_all(const stop_all_options& options) {
     stop_outcome outcome{name, "stopped", ""};
     try {
       if (options.inactive_only) {
-        process_result probe = impl_->run_script(vm_driver, info.name, detail::activity_probe_script(),
+        // The bundled service units under their default names, and the names this VM's config
+        // gives them (a unit from a recipe dropped from the config may still be running).
+        std::vector<std::string> units{"dvm-cloudflared.service", "dvm-llama.service", "tailscaled.service"};
+        try {
+          if (impl_->store.has_vm(name)) {
+            for (auto& u : service_units(impl_->store.load(name))) {
+              if (std::find(units.begin(), units.end(), u) == units.end()) units.push_back(std::move(u));
+            }
+          }
+        } catch (const error& e) {
+          impl_->warn(name, std::string("checking only the default service units: ") + e.what());
+        }
+        process_result probe = impl_->run_script(vm_driver, info.name, detail::activity_probe_script(units),
                                                  impl_->limits.command);
         std::string said = last_lines(probe.out, 1);
-        if (probe.exit_code == 1) {
+        // Exit 1 is also what limactl itself exits with when it fails: only the probe's own
+        // verdict line means "in use".
+        if (probe.exit_code == 1 && said.starts_with("active:")) {
           outcome.action = "skipped";
           outcome.reason = said.empty() ? "active" : said;
         } else if (probe.exit_code != 0) {
@@ -514,7 +556,7 @@ remove_result client::remove(const std::string& name_arg, const remove_options& 
   auto d = impl_->driver(name);
   d.version();
   auto info = d.query(instance_of(name));
-  if (!info) throw error(errc::not_created, "VM " + name + " does not exist (no Lima instance " + instance_of(name) + ")");
+  if (!info) throw missing_instance(impl_->store, name);
   if (!configured) {
     out.warnings.push_back("deleting " + info->name + ", which has no config file (" +
                            impl_->store.vm_file(name).string() + "): the unsaved-work check is skipped");
@@ -693,19 +735,7 @@ int client::logs(const std::string& name_arg, const log_options& options, std::s
   std::string name = normalize_vm_name(name_arg);
   std::string unit = options.unit;
   if (unit.empty()) {
-    vm_config vm = impl_->store.load(name);
-    std::vector<std::string> units;
-    auto env_or = [&](const std::string& key, const std::string& fallback) {
-      for (const auto& [k, v] : vm.env) {
-        if (k == key) return v;
-      }
-      return fallback;
-    };
-    for (const auto& r : vm.recipes) {
-      if (r == "cloudflared") units.push_back(env_or("CLOUDFLARED_SERVICE", "dvm-cloudflared.service"));
-      if (r == "llama") units.push_back(env_or("LLAMA_SERVICE", "dvm-llama.service"));
-      if (r == "tailscale") units.push_back("tailscaled.service");
-    }
+    std::vector<std::string> units = service_units(impl_->store.load(name));
     if (units.size() != 1) {
       throw error(errc::usage, "log needs a unit: VM " + name + " uses " +
                                    (units.empty() ? std::string("no") : std::to_string(units.size())) +

@@ -71,7 +71,7 @@ fi
 exit "$dirty"
 )SH";
 
-constexpr std::string_view activity_probe = R"SH(set -uo pipefail
+constexpr std::string_view activity_probe = R"SH(
 # dvm activity probe: is anyone using this VM?
 reasons=()
 uid=$(id -u)
@@ -92,7 +92,7 @@ while read -r pid tty comm; do
   esac
 done < <(ps -u "$uid" -o pid=,tty=,comm= 2>/dev/null || true)
 if command -v systemctl >/dev/null 2>&1; then
-  for unit in dvm-cloudflared.service dvm-llama.service tailscaled.service; do
+  for unit in "${units[@]}"; do
     if systemctl is-active --quiet "$unit" 2>/dev/null; then
       reasons+=("$unit")
     fi
@@ -230,7 +230,12 @@ std::string dirty_check_script(const vm_config& vm) {
   return header({{"code_dir", code_dir}}) + std::string(dirty_check_body);
 }
 
-std::string activity_probe_script() { return std::string(activity_probe); }
+std::string activity_probe_script(const std::vector<std::string>& service_units) {
+  // No -e: a probe step that fails must not end the probe early.
+  std::string out = "set -uo pipefail\nunits=(";
+  for (const auto& u : service_units) out += " " + shell_quote(u);
+  return out + " )" + std::string(activity_probe);
+}
 
 std::string ssh_key_script(const vm_config& vm) {
   return header({{"name", vm.name}}) + std::string(ssh_key_body);
@@ -257,8 +262,9 @@ std::vector<std::string> in_code_dir_command(const vm_config& vm,
                                              const std::vector<std::string>& argv) {
   // Lima quotes every argv element for the remote shell, so these arrive exactly as given;
   // the first word ("bash") has no '=', which Lima would read as an environment assignment.
+  // `exec --`: a command word that starts with '-' is the program, not an option of exec.
   std::vector<std::string> out{"bash", "-c",
-                               "mkdir -p -- \"$1\" && cd -- \"$1\" && shift && exec \"$@\"",
+                               "mkdir -p -- \"$1\" && cd -- \"$1\" && shift && exec -- \"$@\"",
                                "dvm-exec", absolute_guest_path(vm, vm.code_dir)};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;

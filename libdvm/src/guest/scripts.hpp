@@ -22,9 +22,10 @@ std::string absolute_guest_path(const vm_config& vm, const std::string& path);
 /// Exit 0 clean, 1 dirty, 2 incomplete.
 std::string dirty_check_script(const vm_config& vm);
 
-/// Whether the VM is in use: an interactive shell, a tmux/zellij session or an active dvm
-/// service unit. Prints "active: <reasons>" and exits 1, or prints "inactive" and exits 0.
-std::string activity_probe_script();
+/// Whether the VM is in use: an interactive shell, a tmux/zellij session or one of
+/// `service_units` active. Prints "active: <reasons>" and exits 1, or prints "inactive" and
+/// exits 0.
+std::string activity_probe_script(const std::vector<std::string>& service_units);
 
 /// Creates (once) the Git access and signing keys and configures git and ssh for them. Output:
 ///   access\t<public key> / signing\t<public key> / created\t0|1
