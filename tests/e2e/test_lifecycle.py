@@ -106,6 +106,9 @@ def test_ls_shows_a_dvm_instance_without_config_and_a_stopped_one(dvm):
     dvm.sim.create_instance("not-dvm", running=False)
     vms = dvm.json("ls")
     assert [(v["name"], v["status"], v["configured"]) for v in vms] == [("orphan", "Stopped", False)]
+    s = dvm.json("status", "orphan")
+    assert (s["name"], s["status"], s["configured"], s["code_dir"]) == ("orphan", "Stopped", False, "")
+    assert "instance: dvm-orphan (no config file)" in [" ".join(l.split()) for l in dvm.ok("status", "orphan").stdout.splitlines()]
 
 
 # --- status ------------------------------------------------------------------------------------
@@ -319,10 +322,12 @@ def test_cp_refreshes_the_agent_users_acls_when_it_exists(env, tmp_path):
     (tmp_path / "pkg" / "lib").mkdir(parents=True)
     (tmp_path / "pkg" / "lib" / "mod.py").write_text("print(1)\n")
     (tmp_path / "notes.txt").write_text("notes\n")
-    r = env.ok("cp", "-r", str(tmp_path / "pkg"), str(tmp_path / "notes.txt"), "app:")
+    (tmp_path / "it's a file").write_text("q\n")
+    r = env.ok("cp", "-r", str(tmp_path / "pkg"), str(tmp_path / "notes.txt"), str(tmp_path / "it's a file"), "app:")
     assert "warning" not in r.stderr
     acl = lambda p: env.guest("app", f'getfacl -p "$HOME/code/app/{p}"')  # noqa: E731
     assert "user:dvm-agent:rw-" in acl("notes.txt")
+    assert "user:dvm-agent:rw-" in env.guest("app", 'getfacl -p "$HOME/code/app/it\'s a file"')
     assert "user:dvm-agent:rw-" in acl("pkg/lib/mod.py")
     pkg = acl("pkg/lib")
     assert "user:dvm-agent:rwx" in pkg and "default:user:dvm-agent:rwx" in pkg
