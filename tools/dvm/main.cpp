@@ -232,6 +232,11 @@ int main(int argc, char** argv) {
       "Create (once) a disposable GPG signing key in the VM (ed25519, no passphrase, 1 year)");
   gpg_key->add_option("name", name, "VM name")->required();
 
+  auto* doctor = app.add_subcommand("doctor",
+      "Check limactl, the config files (validity, permissions, secret-looking values), ports\n"
+      "exposed beyond loopback, and drift between each instance and its config. Exit 1 when\n"
+      "a problem is found");
+  doctor->add_option("name", name, "Only this VM");
   auto* recipes = app.add_subcommand("recipes", "List the bundled and user recipes");
   auto* version = app.add_subcommand("version", "Print the versions of dvm and limactl");
   auto* help = app.add_subcommand("help", "Show help for dvm or one command");
@@ -559,6 +564,26 @@ int main(int argc, char** argv) {
       if (!r.armored_public_key.ends_with("\n")) std::cout << '\n';
       std::cout << "fingerprint: " << r.fingerprint << '\n';
       return 0;
+    }
+
+    if (doctor->parsed()) {
+      auto client = make_client(state, nullptr);
+      dvm::doctor_report r = client.doctor(name);
+      if (state.json) {
+        json::array checks;
+        for (const auto& c : r.checks) {
+          checks.push_back(json::object{{"vm", c.vm}, {"check", c.name}, {"status", c.status}, {"message", c.message}});
+        }
+        print_json({{"checks", std::move(checks)}, {"problems", r.problems()}, {"warnings", r.warnings()}});
+      } else {
+        for (const auto& c : r.checks) {
+          const char* mark = c.status == "ok" ? "ok     " : c.status == "warning" ? "warning" : "PROBLEM";
+          std::cout << mark << "  " << (c.vm.empty() ? "" : c.vm + ": ") << c.name << ": " << c.message << '\n';
+        }
+        std::cout << "dvm doctor: " << r.problems() << " problem" << (r.problems() == 1 ? "" : "s") << ", "
+                  << r.warnings() << " warning" << (r.warnings() == 1 ? "" : "s") << '\n';
+      }
+      return r.problems() == 0 ? 0 : 1;
     }
 
     if (version->parsed()) {

@@ -218,6 +218,28 @@ struct init_result {
   bool created = false;  ///< false: the file already existed and was left alone
 };
 
+/// One finding of `doctor`.
+struct doctor_check {
+  std::string vm;       ///< "" for checks that are not about one VM
+  std::string name;     ///< "limactl", "config", "ports", "permissions", "secrets", "drift"
+  std::string status;   ///< "ok", "warning" or "problem"
+  std::string message;
+};
+
+struct doctor_report {
+  std::vector<doctor_check> checks;
+  std::size_t problems() const noexcept {
+    std::size_t n = 0;
+    for (const auto& c : checks) if (c.status == "problem") ++n;
+    return n;
+  }
+  std::size_t warnings() const noexcept {
+    std::size_t n = 0;
+    for (const auto& c : checks) if (c.status == "warning") ++n;
+    return n;
+  }
+};
+
 struct version_info {
   std::string dvm;
   std::string limactl;  ///< "" when limactl is missing
@@ -275,6 +297,12 @@ class DVM_EXPORT client {
   int logs(const std::string& name, const log_options& options = {}, std::string* captured = nullptr);
   ssh_key_result ssh_key(const std::string& name);
   gpg_key_result gpg_key(const std::string& name);
+
+  // --- diagnostics ---------------------------------------------------------------------------
+  /// Checks limactl, every config (or one VM's), file permissions, secret-looking values in
+  /// config files, forwards beyond loopback, and drift between each instance's lima.yaml and
+  /// its config. Never throws for a finding; findings are data.
+  doctor_report doctor(const std::string& name = {});
 
  private:
   struct impl;

@@ -1,0 +1,251 @@
+// dvm doctor: read-only checks of the host setup, the config files and the instances.
+// Findings are data; nothing here changes anything.
+#include "client_impl.hpp"
+
+#include <dvm/error.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace dvm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct secret_pattern {
+  const char* what;
+  std::regex re;
+};
+
+// Shapes of well-known credentials. A match is reported by file and line, never by value.
+const std::vector<secret_pattern>& secret_patterns() {
+  static const std::vector<secret_pattern> patterns = [] {
+    std::vector<secret_pattern> p;
+    auto add = [&](const char* what, const char* re) { p.push_back({what, std::regex(re)}); };
+    add("a Tailscale auth key", R"(tskey-[A-Za-z0-9]+-[A-Za-z0-9-]{8,})");
+    add("a GitHub token", R"((gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}))");
+    add("a GitLab token", R"(glpat-[A-Za-z0-9_-]{20,})");
+    add("an API key (sk-...)", R"(sk-[A-Za-z0-9_-]{20,})");
+    add("a Slack token", R"(xox[abposr]-[A-Za-z0-9-]{10,})");
+    add("an AWS access key id", R"(AKIA[0-9A-Z]{16})");
+    add("a private key", R"(-----BEGIN [A-Z ]*PRIVATE KEY-----)");
+    add("a JWT or Cloudflare tunnel token", R"(eyJ[A-Za-z0-9_=-]{16,}\.?[A-Za-z0-9_=-]*)");
+    return p;
+  }();
+  return patterns;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string shown(const fs::path& path, const fs::path& root) {
+  std::error_code ec;
+  fs::path rel = fs::relative(path, root, ec);
+  return ec || rel.empty() || rel.native().starts_with("..") ? path.string() : rel.string();
+}
+
+}  // namespace
+
+doctor_report client::doctor(const std::string& name_arg) {
+  doctor_report report;
+  auto add = [&](std::string vm, std::string check, std::string status, std::string message) {
+    report.checks.push_back({std::move(vm), std::move(check), std::move(status), std::move(message)});
+  };
+  const paths& where = impl_->where;
+  const config_store& store = impl_->store;
+
+  std::vector<std::string> names;
+  if (name_arg.empty()) {
+    names = store.vm_names();
+    if (names.empty()) add("", "config", "warning", "no VM is configured in " + (where.config_dir / "vms").string());
+  } else {
+    std::string name = normalize_vm_name(name_arg);
+    if (!store.has_vm(name)) {
+      add(name, "config", "problem", "no config file " + store.vm_file(name).string());
+    } else {
+      names.push_back(name);
+    }
+  }
+
+  // limactl: found, runnable, new enough.
+  std::optional<std::vector<detail::instance_info>> instances;
+  try {
+    auto d = impl_->driver("");
+    std::string v = d.version();
+    add("", "limactl", "ok", "limactl " + v);
+    try {
+      instances = d.list();
+    } catch (const error& e) {
+      add("", "limactl", "problem", std::string("limactl list failed: ") + e.what());
+    }
+  } catch (const error& e) {
+    add("", "limactl", "problem", e.what());
+  }
+
+  // Permissions: config files another user could change would let them change what runs in
+  // the VM and which ports it exposes.
+  std::vector<fs::path> files{where.config_dir, where.config_dir / "config.toml", where.config_dir / "vms",
+                              where.config_dir / "recipes"};
+  for (const auto& n : names) files.push_back(store.vm_file(n));
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(where.config_dir / "recipes", ec)) files.push_back(entry.path());
+  std::size_t permission_problems = 0;
+  for (const auto& f : files) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) continue;
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      ++permission_problems;
+      add("", "permissions", "problem",
+          shown(f, where.config_dir) + " is writable by " +
+              ((st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group") + ": run `chmod go-w " + f.string() + "`");
+    } else if (st.st_uid != ::geteuid()) {
+      add("", "permissions", "warning", shown(f, where.config_dir) + " is owned by uid " +
+                                            std::to_string(st.st_uid) + ", not by you");
+    }
+  }
+  if (permission_problems == 0) add("", "permissions", "ok", "config files are writable only by their owner");
+
+  // Secret-looking values in config files, and values of listed secrets that are set now.
+  std::vector<fs::path> texts{where.config_dir / "config.toml"};
+  for (const auto& n : names) texts.push_back(store.vm_file(n));
+  std::vector<std::string> listed_values;
+  std::size_t secret_findings = 0;
+
+  // Config validation, exposure and drift per VM.
+  for (const auto& n : names) {
+    std::optional<vm_config> vm;
+    try {
+      vm = store.load(n);
+      add(n, "config", "ok", shown(vm->file, where.config_dir) + " is valid");
+      for (const auto& w : vm->warnings) add(n, "config", "warning", w);
+    } catch (const error& e) {
+      add(n, "config", "problem", e.what());
+      continue;
+    }
+    for (const auto& s : vm->secrets) {
+      std::string value = impl_->env_value(s);
+      if (value.size() >= 6) listed_values.push_back(std::move(value));
+    }
+    std::size_t exposed = 0;
+    for (std::size_t i = 0; i < vm->ports.size(); ++i) {
+      const port_forward& p = vm->ports[i];
+      if (p.host_ip.starts_with("127.")) continue;
+      ++exposed;
+      std::string where_from = "ports[" + std::to_string(i) + "] (" + to_string(p) + ")";
+      if (p.host_ip == vm->host_ip && vm->host_ip != "127.0.0.1") {
+        add(n, "ports", "warning", where_from + " is reachable from other machines only because host_ip = \"" +
+                                       vm->host_ip + "\"; name the IP in the rule if that is intended");
+      } else {
+        add(n, "ports", "ok", where_from + " is reachable from other machines (explicit)");
+      }
+    }
+    if (exposed == 0) add(n, "ports", "ok", "every forwarded port binds to loopback");
+
+    if (!instances) continue;
+    auto it = std::find_if(instances->begin(), instances->end(),
+                           [&](const detail::instance_info& i) { return i.name == vm->instance_name(); });
+    if (it == instances->end()) {
+      add(n, "drift", "ok", vm->instance_name() + " does not exist yet");
+      continue;
+    }
+    fs::path yaml = fs::path(it->dir) / "lima.yaml";
+    std::string text = read_text(yaml);
+    if (text.empty()) {
+      add(n, "drift", "problem", "cannot read " + yaml.string());
+      continue;
+    }
+    detail::instance_settings actual;
+    try {
+      actual = detail::parse_instance_yaml(text);
+    } catch (const error& e) {
+      add(n, "drift", "problem", e.what());
+      continue;
+    }
+    std::size_t drift_problems = 0;
+    auto problem = [&](const std::string& m) {
+      ++drift_problems;
+      add(n, "drift", "problem", m);
+    };
+    if (!actual.mounts.empty()) {
+      std::string list;
+      for (const auto& m : actual.mounts) list += (list.empty() ? "" : ", ") + m;
+      problem("the instance mounts host directories (" + list + "); recreate it with `dvm rm " + n +
+              " --yes` and `dvm sync " + n + "`");
+    }
+    if (!actual.ignores_guest_any || !actual.ignores_guest_loopback) {
+      problem("the instance forwards every guest port to the host (the catch-all ignore rules are missing); `dvm sync " +
+              n + "` restores them");
+    }
+    if (actual.ssh_forward_agent.value_or(false)) problem("the instance forwards your ssh agent (ssh.forwardAgent)");
+    if (actual.ssh_load_dot_ssh_pub_keys.value_or(false)) {
+      problem("the instance trusts every key in your ~/.ssh (ssh.loadDotSSHPubKeys)");
+    }
+    if (actual.containerd_system.value_or(false) || actual.containerd_user.value_or(false)) {
+      add(n, "drift", "warning", "containerd is enabled in the instance");
+    }
+    for (const auto& p : actual.ports) {
+      bool configured = std::find(vm->ports.begin(), vm->ports.end(), p) != vm->ports.end();
+      if (!configured && !p.host_ip.starts_with("127.")) {
+        problem("the instance forwards " + to_string(p) + " beyond loopback, which the config does not list");
+      }
+    }
+    std::vector<std::string> differs;
+    if (actual.cpus != vm->cpus) differs.emplace_back("cpus");
+    if (actual.memory_bytes != vm->memory_bytes) differs.emplace_back("memory");
+    if (actual.disk_bytes != vm->disk_bytes) differs.emplace_back("disk");
+    std::vector<port_forward> want = vm->ports;
+    std::vector<port_forward> have = actual.ports;
+    auto key = [](const port_forward& p) { return to_string(p); };
+    std::sort(want.begin(), want.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+    std::sort(have.begin(), have.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+    if (want != have) differs.emplace_back("ports");
+    if (!differs.empty()) {
+      std::string list;
+      for (const auto& d : differs) list += (list.empty() ? "" : ", ") + d;
+      add(n, "drift", "warning", "the instance's " + list + " differ from the config; `dvm sync " + n + "` applies it");
+    }
+    if (drift_problems == 0 && differs.empty()) add(n, "drift", "ok", vm->instance_name() + " matches its config");
+  }
+
+  for (const auto& file : texts) {
+    std::ifstream in(file);
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      // Comments too: a token in a comment is just as leaked.
+      for (const auto& p : secret_patterns()) {
+        if (std::regex_search(line, p.re)) {
+          ++secret_findings;
+          add("", "secrets", "problem",
+              shown(file, where.config_dir) + ":" + std::to_string(number) + " holds what looks like " + p.what +
+                  ": remove it, rotate it, and pass it with secrets = [...] instead");
+          break;
+        }
+      }
+      for (const auto& v : listed_values) {
+        if (line.find(v) != std::string::npos) {
+          ++secret_findings;
+          add("", "secrets", "problem",
+              shown(file, where.config_dir) + ":" + std::to_string(number) +
+                  " contains the value of a secret listed in `secrets`: remove it and rotate it");
+          break;
+        }
+      }
+    }
+  }
+  if (secret_findings == 0) add("", "secrets", "ok", "no secret-looking values in the config files");
+  return report;
+}
+
+}  // namespace dvm
