@@ -16,6 +16,7 @@ packages=(
   bubblewrap acl sudo procps util-linux          # the simulator's guest sandbox
   gnupg openssh-client                           # real gpg / ssh-keygen in the guest sandbox
   shellcheck                                     # recipe lint
+  zsh fish                                       # syntax checks of the completion scripts
 )
 
 missing=()

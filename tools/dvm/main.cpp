@@ -4,6 +4,7 @@
 #include <dvm/error.hpp>
 #include <dvm/version.hpp>
 
+#include "completion.hpp"
 #include "output.hpp"
 #include "progress.hpp"
 
@@ -237,6 +238,14 @@ int main(int argc, char** argv) {
       "exposed beyond loopback, and drift between each instance and its config. Exit 1 when\n"
       "a problem is found");
   doctor->add_option("name", name, "Only this VM");
+  std::string shell_name;
+  auto* completion = app.add_subcommand("completion",
+      "Print a completion script: source <(dvm completion bash), or zsh / fish");
+  completion->add_option("shell", shell_name, "bash, zsh or fish")->required();
+  std::string complete_what;
+  auto* complete = app.add_subcommand("__complete", "Words for the completion scripts");
+  complete->group("");  // hidden
+  complete->add_option("what", complete_what, "vms or templates")->required();
   auto* recipes = app.add_subcommand("recipes", "List the bundled and user recipes");
   auto* version = app.add_subcommand("version", "Print the versions of dvm and limactl");
   auto* help = app.add_subcommand("help", "Show help for dvm or one command");
@@ -563,6 +572,24 @@ int main(int argc, char** argv) {
       std::cout << r.armored_public_key;
       if (!r.armored_public_key.ends_with("\n")) std::cout << '\n';
       std::cout << "fingerprint: " << r.fingerprint << '\n';
+      return 0;
+    }
+
+    if (completion->parsed()) {
+      std::cout << dvm_cli::completion_script(app, shell_name);
+      return 0;
+    }
+
+    if (complete->parsed()) {
+      // Config files only: completion must be instant and never call limactl.
+      if (complete_what == "vms") {
+        auto client = make_client(state, nullptr);
+        for (const auto& n : client.configs().vm_names()) std::cout << n << '\n';
+      } else if (complete_what == "templates") {
+        for (const auto& t : dvm::init_template_names()) std::cout << t << '\n';
+      } else {
+        throw dvm::error(dvm::errc::usage, "__complete takes vms or templates");
+      }
       return 0;
     }
 

@@ -1,0 +1,164 @@
+#include "completion.hpp"
+
+#include <dvm/error.hpp>
+
+#include <map>
+#include <vector>
+
+namespace dvm_cli {
+
+namespace {
+
+struct command_info {
+  std::string name;
+  std::string description;  // first line
+  std::vector<std::string> flags;
+};
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::vector<command_info> commands_of(const CLI::App& app) {
+  std::vector<command_info> out;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name().starts_with("__")) continue;  // hidden helpers
+    command_info info{sub->get_name(), first_line(sub->get_description()), {"--help"}};
+    for (const CLI::Option* opt : sub->get_options()) {
+      for (const auto& l : opt->get_lnames()) {
+        if (l != "help") info.flags.push_back("--" + l);
+      }
+      for (const auto& s : opt->get_snames()) {
+        if (s != "h") info.flags.push_back("-" + s);
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+// Commands whose positional arguments are VM names (init names a new one; cp takes NAME:path).
+bool takes_vm_name(const std::string& command) {
+  return command != "init" && command != "cp" && command != "completion" && command != "help" &&
+         command != "ls" && command != "recipes" && command != "version";
+}
+
+std::string single_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string bash_script(const std::vector<command_info>& commands) {
+  std::vector<std::string> names;
+  for (const auto& c : commands) names.push_back(c.name);
+  std::string out = R"SH(# bash completion for dvm. Load it with: source <(dvm completion bash)
+_dvm() {
+  local cur prev cmd i
+  cur=${COMP_WORDS[COMP_CWORD]}
+  prev=${COMP_WORDS[COMP_CWORD-1]}
+  cmd=
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case ${COMP_WORDS[i]} in
+      -*) ;;
+      *) cmd=${COMP_WORDS[i]}; break ;;
+    esac
+  done
+  if [[ -z $cmd ]]; then
+    COMPREPLY=($(compgen -W ")SH" + join(names, " ") + R"SH( --json --verbose --help --version" -- "$cur"))
+    return
+  fi
+  case $prev in
+    -t|--template) COMPREPLY=($(compgen -W "$(dvm __complete templates 2>/dev/null)" -- "$cur")); return ;;
+    --backend) COMPREPLY=($(compgen -W "auto scp rsync" -- "$cur")); return ;;
+    -j|--jobs) return ;;
+  esac
+  local flags=
+  case $cmd in
+)SH";
+  for (const auto& c : commands) {
+    out += "    " + c.name + ") flags=" + single_quoted(join(c.flags, " ") + " --json --verbose") + " ;;\n";
+  }
+  out += R"SH(  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+    return
+  fi
+  case $cmd in
+    completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
+    help) COMPREPLY=($(compgen -W ")SH" + join(names, " ") + R"SH(" -- "$cur")) ;;
+    cp)
+      local vms
+      vms=$(dvm __complete vms 2>/dev/null | sed 's/$/:/')
+      COMPREPLY=($(compgen -W "$vms" -- "$cur") $(compgen -f -- "$cur"))
+      compopt -o nospace 2>/dev/null
+      ;;
+)SH";
+  std::vector<std::string> vm_commands;
+  for (const auto& c : commands) {
+    if (takes_vm_name(c.name)) vm_commands.push_back(c.name);
+  }
+  out += "    " + join(vm_commands, "|") + R"SH()
+      # Only the first positional word is a VM name (ssh/log pass the rest to the guest).
+      local seen=0
+      for ((i = i + 1; i < COMP_CWORD; i++)); do
+        [[ ${COMP_WORDS[i]} == -* ]] || seen=1
+      done
+      [[ $seen == 0 ]] && COMPREPLY=($(compgen -W "$(dvm __complete vms 2>/dev/null)" -- "$cur"))
+      ;;
+  esac
+}
+complete -F _dvm dvm
+)SH";
+  return out;
+}
+
+std::string zsh_script(const std::vector<command_info>& commands) {
+  // zsh runs the bash function through bashcompinit: one implementation to keep right.
+  return "#compdef dvm\n# zsh completion for dvm. Load it with: source <(dvm completion zsh)\n"
+         "autoload -U +X compinit && compinit\n"
+         "autoload -U +X bashcompinit && bashcompinit\n" +
+         bash_script(commands);
+}
+
+std::string fish_script(const std::vector<command_info>& commands) {
+  std::vector<std::string> names;
+  for (const auto& c : commands) names.push_back(c.name);
+  std::string out =
+      "# fish completion for dvm. Load it with: dvm completion fish | source\n"
+      "complete -c dvm -f\n"
+      "complete -c dvm -l json -d 'Print JSON'\n"
+      "complete -c dvm -l verbose -d 'Show every limactl call'\n";
+  for (const auto& c : commands) {
+    out += "complete -c dvm -n '__fish_use_subcommand' -a " + c.name + " -d " + single_quoted(c.description) + "\n";
+    for (const auto& f : c.flags) {
+      std::string spec = f.starts_with("--") ? "-l " + f.substr(2) : "-s " + f.substr(1);
+      out += "complete -c dvm -n '__fish_seen_subcommand_from " + c.name + "' " + spec + "\n";
+    }
+    if (takes_vm_name(c.name)) {
+      out += "complete -c dvm -n '__fish_seen_subcommand_from " + c.name + "' -a '(dvm __complete vms 2>/dev/null)'\n";
+    }
+  }
+  out += "complete -c dvm -n '__fish_seen_subcommand_from init' -l template -a '(dvm __complete templates 2>/dev/null)'\n";
+  out += "complete -c dvm -n '__fish_seen_subcommand_from cp' -F -a '(dvm __complete vms 2>/dev/null | string replace -r \\$ :)'\n";
+  out += "complete -c dvm -n '__fish_seen_subcommand_from cp' -l backend -a 'auto scp rsync'\n";
+  out += "complete -c dvm -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'\n";
+  out += "complete -c dvm -n '__fish_seen_subcommand_from help' -a " + single_quoted(join(names, " ")) + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string completion_script(const CLI::App& app, const std::string& shell) {
+  auto commands = commands_of(app);
+  if (shell == "bash") return bash_script(commands);
+  if (shell == "zsh") return zsh_script(commands);
+  if (shell == "fish") return fish_script(commands);
+  throw dvm::error(dvm::errc::usage, "no completion for \"" + shell + "\": use bash, zsh or fish");
+}
+
+}  // namespace dvm_cli
