@@ -445,6 +445,7 @@ toml::table parse_toml_file(const fs::path& file) {
   }
   std::ostringstream text;
   text << in.rdbuf();
+  if (in.bad()) throw config_error(file, 0, 0, "", "cannot be read");
   try {
     return toml::parse(text.str(), file.string());
   } catch (const toml::parse_error& e) {
@@ -679,6 +680,8 @@ std::vector<std::string> config_store::vm_names() const {
   for (const auto& entry : fs::directory_iterator(paths_.config_dir / "vms", ec)) {
     const fs::path& p = entry.path();
     if (p.extension() != ".toml") continue;
+    std::error_code type_ec;
+    if (entry.is_directory(type_ec)) continue;  // a file (or a link to one) makes a VM
     std::string stem = p.stem().string();
     if (is_valid_vm_name(stem)) names.push_back(stem);
   }
@@ -701,6 +704,9 @@ vm_config config_store::load(std::string_view name) const {
   if (!is_valid_vm_name(name)) normalize_vm_name(name);  // throws the usage error
   fs::path file = vm_file(name);
   std::error_code ec;
+  if (fs::is_directory(file, ec)) {
+    throw config_error(file, 0, 0, "", "is a directory, not a VM file");
+  }
   if (!fs::exists(file, ec)) {
     throw error(errc::not_found, "no VM named \"" + std::string(name) + "\" is configured (" +
                                      file.string() + " does not exist; `dvm init " +

@@ -1,0 +1,89 @@
+"""Fault injection: limactl printing garbage, hanging, or disappearing mid-sync, and config files
+vanishing during `sync --all`. Nothing crashes, errors are clear, locks are released and no
+secret or process is left behind. (Signals, dropped connections and two concurrent syncs are
+in test_sync.py.)"""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import DVM
+
+GUEST_USER = "developer"
+
+
+@pytest.mark.parametrize("garbage", ["{not json", '{"name": "dvm-app", "status": "Runn', "[1, 2, 3]",
+                                     '{"status": "Running"}', "\x00\x01\x02binary"])
+def test_garbage_or_truncated_list_json_is_a_clear_error(dvm, garbage):
+    dvm.vm("app", "")
+    dvm.sim.add_fault(action="garbage", subcommand="list", stdout=garbage)
+    for args in (["ls"], ["status", "app"], ["sync", "app"]):
+        r = dvm.run(*args)
+        assert r.returncode == 1, (args, r.stderr)
+        assert "limactl list --json printed an unreadable record" in r.stderr
+        assert "Segmentation" not in r.stderr and "terminate called" not in r.stderr
+    assert "create" not in dvm.subcommands()
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_a_guest_program_that_hangs_times_out_and_cleans_up(dvm):
+    dvm.recipe("inspect", 'printf %s "$DVM_SECRET_FILE_MY_TOKEN" >"$HOME/secret.path"\n')
+    dvm.recipe("stuck", "sleep 60\n")
+    dvm.vm("app", 'baseline = false\nrecipes = ["inspect"]\nsecrets = ["MY_TOKEN"]\n')
+    dvm.ok("sync", "app", env={"MY_TOKEN": "t"})
+    dvm.vm("app", 'baseline = false\nrecipes = ["inspect", "stuck"]\nsecrets = ["MY_TOKEN"]\n')
+    started = time.monotonic()
+    r = dvm.run("sync", "app", env={"MY_TOKEN": "hang-secret", "DVM_TIMEOUT": "4"})
+    assert time.monotonic() - started < 20
+    assert r.returncode == 1
+    assert "did not finish within 4 s and was killed" in r.stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = dvm.guest("app", "find /run/dvm-secrets -mindepth 1 2>/dev/null || true", user="root").strip()
+        stuck = dvm.guest("app", "pgrep -f 'sleep 6[0]' || true", user="root").strip()
+        if not left and not stuck:
+            break
+        time.sleep(0.3)
+    assert left == "" and stuck == ""
+    dvm.vm("app", "baseline = false\n")
+    dvm.ok("sync", "app")  # the lock was released
+
+
+def test_a_hanging_limactl_before_the_guest_is_killed(dvm):
+    dvm.vm("app", "")
+    dvm.sim.add_fault(action="hang", subcommand="list")
+    started = time.monotonic()
+    r = dvm.run("sync", "app", env={"DVM_TIMEOUT": "2"})
+    assert time.monotonic() - started < 10
+    assert r.returncode == 1 and "limactl list did not finish within 2 s" in r.stderr
+    dvm.sim.wait_no_processes(timeout=10)
+    assert dvm.sim.processes() == []
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_vm_files_vanishing_during_sync_all(dvm):
+    dvm.recipe("slow", "sleep 2\n")
+    dvm.vm("a1", 'baseline = false\nrecipes = ["slow"]\n')
+    dvm.vm("b2", "baseline = false\n")
+    dvm.vm("c3", "baseline = false\n")
+    os.symlink(dvm.tmp / "nowhere.toml", dvm.config / "vms" / "d4.toml")  # a dangling link
+    p = subprocess.Popen([DVM, "sync", "--all", "-j", "1"], env=dvm.environ(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # a1 is running its slow recipe; b2, c3 and d4 are not loaded yet
+    os.remove(dvm.config / "vms" / "c3.toml")
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1
+    assert "2 ok, 2 failed" in out
+    assert "sync failed: c3" in err and "sync failed: d4" in err
+    assert dvm.sim.status("dvm-a1") == "Running" and dvm.sim.status("dvm-b2") == "Running"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_vm_file_fails_only_that_vm(dvm):
+    dvm.vm("good", "baseline = false\n")
+    path = dvm.vm("secret", "")
+    os.chmod(path, 0)
+    r = dvm.run("plan", "secret")
+    assert r.returncode == 2 and "cannot be read" in r.stderr
