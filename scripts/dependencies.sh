@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ git                                  # build
+  cmake g++ make git                             # build (g++ alone does not pull in make)
   libboost1.81-dev libboost-json1.81-dev libboost-filesystem1.81-dev  # Boost.JSON, Boost.Process v2
   libtomlplusplus-dev                            # config files (toml++)
   libyaml-cpp-dev                                # reading an instance's lima.yaml back

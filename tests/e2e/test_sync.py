@@ -458,3 +458,20 @@ def test_parallel_syncs_share_nothing_mutable(dvm):
         assert "6 ok, 0 failed" in r.stdout
     for n in names:
         assert dvm.guest(n, f"cat /home/{GUEST_USER}/who") == n
+
+
+def test_live_progress_on_a_terminal(dvm):
+    """On a terminal, one line per recipe with its time; guest output is not dumped."""
+    dvm.recipe("one", "echo noisy-output-line\n")
+    dvm.recipe("two", ":\n")
+    dvm.vm("app", 'baseline = false\nrecipes = ["one", "two"]\n')
+    dvm.ok("sync", "app")
+    # script(1) gives dvm a pseudo-terminal as stdout and stderr.
+    command = f"{DVM} sync app"
+    r = subprocess.run(["script", "-qec", command, "/dev/null"], env=dvm.environ(TERM="xterm"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout
+    screen = r.stdout
+    assert "\u2713 one" in screen and "\u2713 two" in screen
+    assert "app: synced in" in screen
+    assert "app: | noisy-output-line" not in screen  # plain-mode echo of guest output
