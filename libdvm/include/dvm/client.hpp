@@ -38,6 +38,7 @@ struct timeouts {
   std::chrono::milliseconds command{std::chrono::minutes(10)}; ///< guest scripts of rm, stop --inactive, keys
 };
 
+/// How a client is set up. Every field has a default, so `dvm::client c({});` works.
 struct client_options {
   /// Variables read by dvm (DVM_CONFIG, DVM_STATE, XDG_*, HOME, LIMACTL, PATH, LIMA_HOME, ...)
   /// and the values of secrets named in configs. Default: this process's environment.
@@ -58,6 +59,7 @@ struct planned_call {
   std::string stdin_text;         ///< what goes to its stdin ("" for none), secrets redacted
 };
 
+/// What `sync` would do (client::plan), computed without calling limactl.
 struct plan_result {
   std::string vm;
   std::string instance;
@@ -86,6 +88,7 @@ struct vm_status {
   std::vector<std::string> recipes; ///< from the config
 };
 
+/// The outcome of client::exec: the guest command's own status and output.
 struct exec_result {
   int exit_code = 0;  ///< the guest command's own exit status (255: ssh failed)
   std::string stdout_text;
@@ -93,6 +96,7 @@ struct exec_result {
   std::chrono::milliseconds duration{0};
 };
 
+/// Options of client::exec.
 struct exec_options {
   /// Connect the guest command to this process's own stdin/stdout/stderr (a terminal for
   /// `dvm sh`). The result then holds no output.
@@ -105,16 +109,19 @@ struct exec_options {
 /// reading from the environment) the names listed in the VM's `secrets`.
 using secret_map = std::map<std::string, secret>;
 
+/// Options of client::sync.
 struct sync_options {
   secret_map secrets;
 };
 
+/// One recipe of a sync and how long it ran.
 struct recipe_timing {
   std::string name;
   std::chrono::milliseconds duration{0};
   bool ok = true;
 };
 
+/// What client::sync did.
 struct sync_result {
   std::string vm;
   bool created = false;     ///< the instance was created
@@ -125,11 +132,13 @@ struct sync_result {
   std::chrono::milliseconds duration{0};
 };
 
+/// Options of client::sync_all.
 struct sync_all_options {
   unsigned jobs = 4;               ///< VMs synced at the same time
   std::vector<std::string> names;  ///< default: every configured VM
 };
 
+/// One VM of client::sync_all: its result, or the error code and message.
 struct sync_outcome {
   std::string vm;
   bool ok = false;
@@ -138,23 +147,27 @@ struct sync_outcome {
   std::string message;
 };
 
+/// Every VM of client::sync_all; one failure does not stop the others.
 struct sync_all_result {
   std::vector<sync_outcome> outcomes;  ///< in name order
   std::size_t ok = 0;
   std::size_t failed = 0;
 };
 
+/// Options of client::stop_all.
 struct stop_all_options {
   bool inactive_only = false;  ///< skip VMs that are in use (shell, tmux/zellij, service units)
   bool force = false;          ///< with inactive_only: stop VMs whose activity probe failed
 };
 
+/// One VM of client::stop_all.
 struct stop_outcome {
   std::string vm;
   std::string action;  ///< "stopped", "skipped", "failed"
   std::string reason;  ///< why skipped / failed (e.g. "active: tmux")
 };
 
+/// What client::stop_all did, VM by VM.
 struct stop_all_result {
   std::vector<stop_outcome> outcomes;
   std::size_t stopped = 0;
@@ -162,6 +175,7 @@ struct stop_all_result {
   std::size_t failed = 0;
 };
 
+/// Options of client::remove.
 struct remove_options {
   bool force = false;  ///< skip the unsaved-work check
 };
@@ -173,6 +187,7 @@ struct dirty_repository {
                                      ///< "stash", "commits not on any remote branch"
 };
 
+/// The result of the unsaved-work check (client::check_unsaved_work, client::remove).
 struct dirty_report {
   std::vector<dirty_repository> repositories;
   std::vector<std::string> loose_files;  ///< up to 5 samples outside every repository
@@ -182,6 +197,7 @@ struct dirty_report {
   bool clean() const noexcept { return repositories.empty() && loose_file_count == 0 && !incomplete; }
 };
 
+/// What client::remove did.
 struct remove_result {
   std::string vm;
   bool removed = false;
@@ -189,30 +205,35 @@ struct remove_result {
   std::vector<std::string> warnings;
 };
 
+/// Options of client::copy (flags of limactl copy).
 struct copy_options {
   bool recursive = false;
   bool verbose = false;
   std::string backend;  ///< "", "auto", "scp" or "rsync"
 };
 
+/// Options of client::logs.
 struct log_options {
   std::string unit;               ///< default: inferred from the VM's service recipe
   std::vector<std::string> args;  ///< journalctl arguments; default "--no-pager -n 100"
   bool interactive = true;        ///< stream to this process's stdout (false: capture)
 };
 
+/// The public halves of the VM's own SSH keys (client::ssh_key).
 struct ssh_key_result {
   std::string access_public_key;   ///< ~/.ssh/id_ed25519_dvm.pub
   std::string signing_public_key;  ///< ~/.ssh/id_ed25519_dvm_signing.pub
   bool created = false;            ///< false when both keys already existed
 };
 
+/// The VM's signing-only GPG key (client::gpg_key).
 struct gpg_key_result {
   std::string armored_public_key;
   std::string fingerprint;
   bool created = false;
 };
 
+/// The VM file written (or found) by client::init_config.
 struct init_result {
   std::filesystem::path path;
   bool created = false;  ///< false: the file already existed and was left alone
@@ -226,6 +247,7 @@ struct doctor_check {
   std::string message;
 };
 
+/// Every finding of client::doctor.
 struct doctor_report {
   std::vector<doctor_check> checks;
   std::size_t problems() const noexcept {
@@ -240,19 +262,24 @@ struct doctor_report {
   }
 };
 
+/// dvm's and limactl's versions (client::versions).
 struct version_info {
   std::string dvm;
   std::string limactl;  ///< "" when limactl is missing
   std::string limactl_problem;  ///< why limactl cannot be used, if it cannot
 };
 
+/// Every operation of the `dvm` CLI as a method. Throws dvm::error (and its subclasses) on
+/// failure; see the file comment for threading.
 class DVM_EXPORT client {
  public:
+  /// Cheap: reads no file and runs no limactl until a method needs it.
   explicit client(client_options options = {});
   ~client();
   client(client&&) noexcept;
   client& operator=(client&&) noexcept;
 
+  /// The config and state directories in use.
   const paths& location() const noexcept;
   /// The config files (loading, validation, recipe catalog).
   const config_store& configs() const noexcept;
@@ -267,13 +294,20 @@ class DVM_EXPORT client {
   // --- state ---------------------------------------------------------------------------------
   /// DVM VMs only (Lima's dvm-* instances plus configured VMs that do not exist yet).
   std::vector<vm_status> list();
+  /// One VM; throws errc::not_found when it is neither configured nor a Lima instance.
   vm_status status(const std::string& name);
+  /// dvm's version and limactl's; never throws for a missing limactl (see limactl_problem).
   version_info versions();
 
   // --- lifecycle -----------------------------------------------------------------------------
+  /// Creates the VM if missing, applies changed ports/cpus/memory/disk, starts it, then runs
+  /// its recipes in the guest (one limactl call, secrets only over stdin).
   sync_result sync(const std::string& name, sync_options options = {});
+  /// Syncs every configured VM (or options.names), options.jobs at a time, on worker threads.
   sync_all_result sync_all(const sync_all_options& options = {});
+  /// Stops one VM (a warning event when it is already stopped).
   void stop(const std::string& name);
+  /// Stops every running DVM VM (optionally only the inactive ones).
   stop_all_result stop_all(const stop_all_options& options = {});
   /// Checks for unsaved work (unless options.force), then stops and deletes the instance. The
   /// VM file is kept. Throws dvm::error(errc::refused) with the report when work would be lost.
@@ -295,7 +329,9 @@ class DVM_EXPORT client {
   /// journalctl -u UNIT in the guest; returns its exit status (output in `captured` when not
   /// interactive).
   int logs(const std::string& name, const log_options& options = {}, std::string* captured = nullptr);
+  /// Creates (once) the VM's Git access and commit-signing SSH keys; returns the public keys.
   ssh_key_result ssh_key(const std::string& name);
+  /// Creates (once) the VM's signing-only GPG key; returns its public key.
   gpg_key_result gpg_key(const std::string& name);
 
   // --- diagnostics ---------------------------------------------------------------------------

@@ -41,6 +41,7 @@ DVM_EXPORT int exit_code(errc code) noexcept;
 /// Base class of every exception libdvm throws on purpose.
 class DVM_EXPORT error : public std::runtime_error {
  public:
+  /// `message` is what what() returns; the CLI prints it as "dvm: error: <message>".
   error(errc code, const std::string& message);
   errc code() const noexcept { return code_; }
   int exit_code() const noexcept { return dvm::exit_code(code_); }

@@ -11,6 +11,7 @@
 
 namespace dvm {
 
+/// What an event reports; the comment of each kind names the event fields it sets.
 enum class event_kind {
   limactl_started,   ///< argv: the call (never holds a secret)
   limactl_finished,  ///< argv, exit_code, duration
@@ -32,6 +33,7 @@ enum class event_kind {
 /// "limactl_started", "recipe_failed", ...
 DVM_EXPORT std::string_view event_kind_name(event_kind kind) noexcept;
 
+/// One progress event. Fields that do not apply to its kind are empty or zero.
 struct event {
   event_kind kind = event_kind::warning;
   std::string vm;    ///< VM name without the dvm- prefix

@@ -83,6 +83,7 @@ struct process_spec {
   const cancel_token* cancel = nullptr;  ///< when requested, the child is terminated
 };
 
+/// How a child ended, and what it wrote (pipe mode).
 struct process_result {
   int exit_code = -1;      ///< the child's exit status; -1 when it did not exit normally
   int term_signal = 0;     ///< the signal that ended it, if any
@@ -94,6 +95,8 @@ struct process_result {
   std::chrono::nanoseconds elapsed{0};
 };
 
+/// Runs every child process libdvm starts (limactl). Inject one through
+/// client_options::runner to record or fake the calls; the default is make_default_runner().
 class DVM_EXPORT process_runner {
  public:
   virtual ~process_runner();

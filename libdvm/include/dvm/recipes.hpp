@@ -12,6 +12,7 @@
 
 namespace dvm {
 
+/// One recipe: a Bash fragment that runs in the guest at every sync, so it must be idempotent.
 struct recipe {
   std::string name;         ///< e.g. "node"
   std::string description;  ///< from the first line "# Description: <text>"
@@ -24,6 +25,7 @@ struct recipe {
 /// Recipe names: [a-z0-9][a-z0-9-]*, at most 64 characters.
 DVM_EXPORT bool is_valid_recipe_name(std::string_view name) noexcept;
 
+/// The recipes a config may name: the bundled ones, overridden by the user's of the same name.
 class DVM_EXPORT recipe_catalog {
  public:
   /// Bundled recipes only.
