@@ -8,6 +8,7 @@ simulator of tests/limasim, with private config, state and LIMA_HOME directories
         assert [c["subcommand"] for c in dvm.sim.calls()] == [...]
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("DVM_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "limasim"))
 
-from limasim_fixture import LimaSim, require_sandbox, sandbox_available  # noqa: E402,F401
+from limasim_fixture import LimaSim, require_sandbox  # noqa: E402
 
 DVM = os.environ.get("DVM_BINARY") or os.path.join(SOURCE, "build", "test", "dvm")
 
@@ -116,3 +117,38 @@ def dvm(tmp_path):
 def sandbox():
     """Skips the test, with the reason, where the simulator's guest sandbox cannot run."""
     require_sandbox()
+
+
+def assert_clean_calls(env):
+    """Every limactl call dvm made got only allowlisted variables and fds 0-2."""
+    for c in env.sim.calls():
+        bad = sorted(k for k in c["env"] if not allowed_env_name(k))
+        assert not bad, f"limactl {c['argv']} got variables outside the allowlist: {bad}"
+        assert c["extra_fds"] == [], f"limactl {c['argv']} inherited fds {c['extra_fds']}"
+
+
+@pytest.fixture(autouse=True)
+def _limactl_calls_are_clean(request):
+    """After every test: each recorded limactl call of its dvm environments was clean."""
+    yield
+    for value in request.node.funcargs.values():
+        if isinstance(value, DvmEnv):
+            assert_clean_calls(value)
+
+
+@contextlib.contextmanager
+def shared_env(tmp_path_factory, label, vms, sync=()):
+    """A DvmEnv for a whole test module (a VM is slow to create): writes the VM files, syncs the
+    VMs named in `sync`, and cleans the simulator up at the end. Skips without the sandbox."""
+    require_sandbox()
+    tmp = tmp_path_factory.mktemp(label)
+    sim = LimaSim(tmp)
+    env = DvmEnv(tmp, sim)
+    try:
+        for name, text in vms.items():
+            env.vm(name, text)
+        for name in sync:
+            env.ok("sync", name)
+        yield env
+    finally:
+        sim.cleanup()

@@ -10,39 +10,15 @@ import time
 
 import pytest
 
-from conftest import DVM, DvmEnv, LIMACTL_ENV_ALLOWLIST, LimaSim, allowed_env_name, require_sandbox
-
-
-def assert_clean_calls(env):
-    """Every limactl call dvm made got only allowlisted variables and fds 0-2."""
-    for c in env.sim.calls():
-        bad = sorted(k for k in c["env"] if not allowed_env_name(k))
-        assert not bad, f"limactl {c['argv']} got variables outside the allowlist: {bad}"
-        assert c["extra_fds"] == [], f"limactl {c['argv']} inherited fds {c['extra_fds']}"
-
-
-@pytest.fixture(autouse=True)
-def _limactl_calls_are_clean(request):
-    yield
-    for value in request.node.funcargs.values():
-        if isinstance(value, DvmEnv):
-            assert_clean_calls(value)
+from conftest import allowed_env_name, DVM, LIMACTL_ENV_ALLOWLIST, require_sandbox, shared_env
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
     """`app` synced and running; `ghost` configured, never created."""
-    require_sandbox()
-    tmp = tmp_path_factory.mktemp("errors")
-    sim = LimaSim(tmp)
-    e = DvmEnv(tmp, sim)
-    try:
-        e.vm("app", "baseline = false\n")
-        e.vm("ghost", "baseline = false\n")
-        e.ok("sync", "app")
+    with shared_env(tmp_path_factory, "errors", {"app": "baseline = false\n", "ghost": "baseline = false\n"},
+                    sync=["app"]) as e:
         yield e
-    finally:
-        sim.cleanup()
 
 
 @pytest.fixture

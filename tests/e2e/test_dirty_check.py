@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import DVM, DvmEnv, LimaSim, allowed_env_name, require_sandbox
+from conftest import DVM, require_sandbox, shared_env
 
 # Runs in the guest as the guest user before each scenario: an empty code dir, a Git identity,
 # and `pushed PATH`, which makes a repository under the code dir with one commit pushed to a
@@ -37,34 +37,10 @@ pushed() {
 """
 
 
-def assert_clean_calls(env):
-    """Every limactl call dvm made got only allowlisted variables and fds 0-2."""
-    for c in env.sim.calls():
-        bad = sorted(k for k in c["env"] if not allowed_env_name(k))
-        assert not bad, f"limactl {c['argv']} got variables outside the allowlist: {bad}"
-        assert c["extra_fds"] == [], f"limactl {c['argv']} inherited fds {c['extra_fds']}"
-
-
-@pytest.fixture(autouse=True)
-def _limactl_calls_are_clean(request):
-    yield
-    for value in request.node.funcargs.values():
-        if isinstance(value, DvmEnv):
-            assert_clean_calls(value)
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
-    require_sandbox()
-    tmp = tmp_path_factory.mktemp("dirty")
-    sim = LimaSim(tmp)
-    e = DvmEnv(tmp, sim)
-    try:
-        e.vm("app", "baseline = false\n")
-        e.ok("sync", "app")
+    with shared_env(tmp_path_factory, "dirty", {"app": "baseline = false\n"}, sync=["app"]) as e:
         yield e
-    finally:
-        sim.cleanup()
 
 
 @pytest.fixture

@@ -7,39 +7,15 @@ import time
 
 import pytest
 
-from conftest import DvmEnv, LimaSim, allowed_env_name, require_sandbox
-
-
-def assert_clean_calls(env):
-    """Every limactl call dvm made got only allowlisted variables and fds 0-2."""
-    for c in env.sim.calls():
-        bad = sorted(k for k in c["env"] if not allowed_env_name(k))
-        assert not bad, f"limactl {c['argv']} got variables outside the allowlist: {bad}"
-        assert c["extra_fds"] == [], f"limactl {c['argv']} inherited fds {c['extra_fds']}"
-
-
-@pytest.fixture(autouse=True)
-def _limactl_calls_are_clean(request):
-    yield
-    for value in request.node.funcargs.values():
-        if isinstance(value, DvmEnv):
-            assert_clean_calls(value)
+from conftest import shared_env
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    require_sandbox()
-    tmp = tmp_path_factory.mktemp("keys")
-    sim = LimaSim(tmp)
-    e = DvmEnv(tmp, sim)
-    try:
-        e.vm("app", "baseline = false\n")
-        e.ok("sync", "app")
+    with shared_env(tmp_path_factory, "keys", {"app": "baseline = false\n"}, sync=["app"]) as e:
         # An existing ssh config must survive.
         e.guest("app", 'mkdir -p -m 700 ~/.ssh && printf "Host example.org\\n  User someone\\n" >~/.ssh/config')
         yield e
-    finally:
-        sim.cleanup()
 
 
 def guest_sha(env, *paths):

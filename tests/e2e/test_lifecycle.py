@@ -10,48 +10,23 @@ import subprocess
 
 import pytest
 
-from conftest import DVM, DvmEnv, LimaSim, allowed_env_name, require_sandbox
+from conftest import DVM, require_sandbox, shared_env
 
 APP = 'baseline = false\ncpus = 1\nmemory = "1GiB"\ndisk = "12GiB"\nports = ["127.0.0.1:18081:80", "0.0.0.0:18443:443"]\n'
 GHOST = 'baseline = false\ncpus = 3\nmemory = "3GiB"\ndisk = "20GiB"\n'
 GIB = 1 << 30
 
 
-def assert_clean_calls(env):
-    """Every limactl call dvm made got only allowlisted variables and fds 0-2."""
-    for c in env.sim.calls():
-        bad = sorted(k for k in c["env"] if not allowed_env_name(k))
-        assert not bad, f"limactl {c['argv']} got variables outside the allowlist: {bad}"
-        assert c["extra_fds"] == [], f"limactl {c['argv']} inherited fds {c['extra_fds']}"
-
-
-@pytest.fixture(autouse=True)
-def _limactl_calls_are_clean(request):
-    yield
-    for value in request.node.funcargs.values():
-        if isinstance(value, DvmEnv):
-            assert_clean_calls(value)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """`app` synced and running, `ghost` configured but never created, and Lima instances that
     are not DVM's (`other`, `dvmapp`, `dvm-Upper`)."""
-    require_sandbox()
-    tmp = tmp_path_factory.mktemp("life")
-    sim = LimaSim(tmp)
-    e = DvmEnv(tmp, sim)
-    try:
-        e.vm("app", APP)
-        e.vm("ghost", GHOST)
-        e.ok("sync", "app")
+    with shared_env(tmp_path_factory, "life", {"app": APP, "ghost": GHOST}, sync=["app"]) as e:
         for foreign in ("other", "dvmapp", "dvm-Upper"):
-            sim.create_instance(foreign, running=False)
+            e.sim.create_instance(foreign, running=False)
         e.home_dir = e.guest("app", 'printf %s "$HOME"')
         e.code_dir = e.home_dir + "/code/app"
         yield e
-    finally:
-        sim.cleanup()
 
 
 def instance_by_name(sim, name):

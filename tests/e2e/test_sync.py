@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import subprocess
-import threading
 import time
 
 import pytest
