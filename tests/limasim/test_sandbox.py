@@ -254,3 +254,17 @@ def test_terminal_session_gets_a_guest_pty(vm):
     out = r.stdout.replace(b"\r\n", b"\n")
     assert r.returncode == 3
     assert out.startswith(b"/dev/pts/") and b"TTY\n" in out
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/zsh"), reason="the host has no /usr/bin/zsh (the guest's /usr is the host's)")
+def test_zsh_login_shell_reads_etc_profile(vm):
+    """Fedora's /etc/zprofile makes zsh login shells read /etc/profile (and /etc/profile.d), so a
+    user whose login shell is zsh finds the stand-ins too. The guest runs the host's zsh (e.g.
+    Debian's, which reads /etc/zsh/zprofile), so the boot script provides both files."""
+    g(vm, "sudo usermod -s /usr/bin/zsh dev", check=True)
+    try:
+        r = vm.run("shell", "--workdir", "/", "vm", "sh", "-c", "for c in rpm dnf5 curl systemctl; do command -v $c; done")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode().split() == ["/.limasim/guest/bin/" + c for c in ("rpm", "dnf5", "curl", "systemctl")]
+    finally:
+        g(vm, "sudo usermod -s /bin/bash dev", check=True)

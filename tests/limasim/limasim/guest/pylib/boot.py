@@ -149,10 +149,51 @@ def setup_limasim_paths():
             'case ":$PATH:" in *":$HOME/.local/bin:"*) ;; *) PATH="$HOME/.local/bin:$HOME/bin:$PATH" ;; esac\n'
             "export PATH\n" % (STANDIN_BIN, STANDIN_BIN, PKG_FALLBACK_BIN))
     os.chmod("/etc/profile.d/00-limasim.sh", 0o644)
+    setup_zprofile()
     for d, m in (("/var/log/limasim", 0o1777), ("/var/lib/limasim", 0o755), (PKG_FALLBACK_BIN, 0o755),
                  ("/var/log/limasim/journal", 0o1777)):
         os.makedirs(d, exist_ok=True)
         os.chmod(d, m)
+
+
+# Fedora's zsh package ships /etc/zprofile, which makes every zsh login shell read /etc/profile
+# (and with it /etc/profile.d/*.sh) in ksh emulation. The guest runs the host's zsh (when the
+# host has one, the dnf5 stand-in makes no stub for it), and e.g. Debian's reads
+# /etc/zsh/zprofile, which does not: without this, a guest user whose login shell is zsh gets
+# sshd's bare PATH in `limactl shell`, i.e. the host's real curl/systemctl, no rpm/dnf5 at all.
+ZPROFILE_FILES = ("/etc/zprofile", "/etc/zsh/zprofile")  # zsh's etcdir: Fedora/upstream, Debian/Arch
+ZPROFILE_BEGIN, ZPROFILE_END = "# BEGIN limasim: as Fedora's /etc/zprofile", "# END limasim"
+ZPROFILE_BLOCK = """\
+_limasim_src_etc_profile()
+{
+    emulate -L ksh
+    if [ -f /etc/profile ]; then
+        source /etc/profile
+    fi
+}
+_limasim_src_etc_profile
+unset -f _limasim_src_etc_profile
+"""
+
+
+def setup_zprofile():
+    for path in ZPROFILE_FILES:
+        try:
+            old = open(path).read()
+        except FileNotFoundError:
+            old = None
+        lines = (old or "").splitlines()
+        if ZPROFILE_BEGIN in lines and ZPROFILE_END in lines[lines.index(ZPROFILE_BEGIN):]:
+            b = lines.index(ZPROFILE_BEGIN)
+            lines = lines[:b] + lines[lines.index(ZPROFILE_END, b) + 1:]
+        lines += [ZPROFILE_BEGIN] + ZPROFILE_BLOCK.splitlines() + [ZPROFILE_END]
+        text = "".join(ln + "\n" for ln in lines)
+        if text == old:
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
 
 
 def write_environment(env):
