@@ -766,18 +766,24 @@ int client::logs(const std::string& name_arg, const log_options& options, std::s
   return exit_status(r);
 }
 
-ssh_key_result client::ssh_key(const std::string& name_arg) {
+std::string client::impl::run_guest_script(const std::string& name_arg,
+                                            const std::function<std::string(const vm_config&)>& script,
+                                            const std::string& what) {
   std::string name = normalize_vm_name(name_arg);
-  auto d = impl_->driver(name);
-  auto running = impl_->require_running(d, name);
-  process_result r = impl_->run_script(d, running.info.name, detail::ssh_key_script(running.config),
-                                       impl_->limits.command);
+  auto d = driver(name);
+  auto running = require_running(d, name);
+  process_result r = run_script(d, running.info.name, script(running.config), limits.command);
   if (r.exit_code != 0) {
-    throw error(errc::guest_failed, "creating the SSH keys in " + running.info.name + " failed (exit " +
+    throw error(errc::guest_failed, what + " in " + running.info.name + " failed (exit " +
                                         std::to_string(exit_status(r)) + "): " + last_lines(r.err + r.out, 4));
   }
+  return r.out;
+}
+
+ssh_key_result client::ssh_key(const std::string& name) {
+  std::string out_text = impl_->run_guest_script(name, detail::ssh_key_script, "creating the SSH keys");
   ssh_key_result out;
-  for (const auto& [key, value] : tab_fields(r.out)) {
+  for (const auto& [key, value] : tab_fields(out_text)) {
     if (key == "access") out.access_public_key = value;
     if (key == "signing") out.signing_public_key = value;
     if (key == "created") out.created = value == "1";
@@ -788,23 +794,15 @@ ssh_key_result client::ssh_key(const std::string& name_arg) {
   return out;
 }
 
-gpg_key_result client::gpg_key(const std::string& name_arg) {
-  std::string name = normalize_vm_name(name_arg);
-  auto d = impl_->driver(name);
-  auto running = impl_->require_running(d, name);
-  process_result r = impl_->run_script(d, running.info.name, detail::gpg_key_script(running.config),
-                                       impl_->limits.command);
-  if (r.exit_code != 0) {
-    throw error(errc::guest_failed, "creating the GPG key in " + running.info.name + " failed (exit " +
-                                        std::to_string(exit_status(r)) + "): " + last_lines(r.err + r.out, 4));
-  }
+gpg_key_result client::gpg_key(const std::string& name) {
+  std::string out_text = impl_->run_guest_script(name, detail::gpg_key_script, "creating the GPG key");
   gpg_key_result out;
-  std::size_t armor = r.out.find("-----BEGIN PGP PUBLIC KEY BLOCK-----");
-  for (const auto& [key, value] : tab_fields(r.out.substr(0, armor))) {
+  std::size_t armor = out_text.find("-----BEGIN PGP PUBLIC KEY BLOCK-----");
+  for (const auto& [key, value] : tab_fields(out_text.substr(0, armor))) {
     if (key == "created") out.created = value == "1";
     if (key == "fingerprint") out.fingerprint = value;
   }
-  if (armor != std::string::npos) out.armored_public_key = r.out.substr(armor);
+  if (armor != std::string::npos) out.armored_public_key = out_text.substr(armor);
   if (out.fingerprint.empty() || out.armored_public_key.empty()) {
     throw error(errc::guest_failed, "the guest did not report the GPG key");
   }

@@ -8,6 +8,7 @@
 #include "guest/program.hpp"
 #include "lima/driver.hpp"
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -39,6 +40,12 @@ struct client::impl {
     detail::instance_info info;
   };
   running_vm require_running(detail::lima_driver& d, const std::string& name);
+
+  /// Runs the script built for VM `name` (started if stopped) and returns its stdout; a non-zero
+  /// exit is a guest_failed error that starts with `what`.
+  std::string run_guest_script(const std::string& name,
+                               const std::function<std::string(const vm_config&)>& script,
+                               const std::string& what);
 
   /// Runs a guest script (stdin of `bash -s`), capturing its output.
   process_result run_script(detail::lima_driver& d, const std::string& instance,
