@@ -14,6 +14,14 @@ if(DVM_BUILD_TESTS)
 endif()
 
 if(DVM_BUILD_PYTHON)
+  # The module is built for one interpreter. Default: the system Python where there is one
+  # (/usr/bin/python3: Debian's, with pytest, which the test suite uses), not whatever python3
+  # comes first on PATH (a pyenv shim, a venv). Override with -DPython_EXECUTABLE=/path/to/python3;
+  # scikit-build-core (pip install .) passes the interpreter it builds for.
+  if(NOT DEFINED Python_EXECUTABLE AND NOT DEFINED SKBUILD AND EXISTS "/usr/bin/python3"
+     AND CMAKE_HOST_SYSTEM_NAME STREQUAL "Linux")
+    set(Python_EXECUTABLE "/usr/bin/python3" CACHE FILEPATH "Python interpreter the dvm module is built for")
+  endif()
   # FindPython (not the old FindPythonLibs path, which breaks on pyenv shims) before pybind11.
   find_package(Python 3.9 COMPONENTS Interpreter Development.Module)
   if(Python_FOUND)

@@ -1,0 +1,691 @@
+// dvm._dvm: the thin compiled layer of the Python package `dvm`.
+//
+// It turns dvm::client calls into Python calls and nothing more: results come back as plain
+// dicts and lists, which python/dvm/ turns into dataclasses; errors become the exception classes
+// of python/dvm/_errors.py. Three things are done here because they cannot be done in Python:
+//
+//   * Blocking and interruptible. Every call runs on a worker thread while the calling thread
+//     waits with the GIL released, waking every 50 ms to run Python's signal handlers
+//     (PyErr_CheckSignals, with the GIL). When a handler raises (Ctrl-C: KeyboardInterrupt), the
+//     call's dvm::cancel_token is set, the process runner kills the running limactl (and its
+//     process group), the call unwinds (locks released, guest cleaned up) and the exception is
+//     raised in Python.
+//   * Events. The callback runs with the GIL, from whichever thread libdvm reports on (sync_all
+//     uses worker threads). An exception raised by the callback cancels the call and is raised
+//     when it has unwound; it is never lost.
+//   * Secrets. A dict of str/bytes values is converted to dvm::secret before the call starts,
+//     straight from the Python objects' buffers: no intermediate Python object holds a copy.
+//
+// Each call builds its own dvm::client (cheap: no limactl call, no file read), so calls from
+// several Python threads never share a cancel token or an event callback.
+#include <dvm/dvm.hpp>
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+extern char** environ;
+
+namespace py = pybind11;
+namespace fs = std::filesystem;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// --- conversions to Python -------------------------------------------------------------------
+
+// Text from limactl or the guest is not guaranteed to be UTF-8: undecodable bytes become U+FFFD.
+py::str text(std::string_view s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+py::bytes raw(std::string_view s) { return py::bytes(s.data(), s.size()); }
+
+py::list text_list(const std::vector<std::string>& items) {
+  py::list out;
+  for (const auto& s : items) out.append(text(s));
+  return out;
+}
+
+double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
+
+py::dict to_python(const dvm::port_forward& p) {
+  py::dict d;
+  d["host_ip"] = text(p.host_ip);
+  d["host_port"] = p.host_port;
+  d["guest_port"] = p.guest_port;
+  d["proto"] = text(p.proto);
+  return d;
+}
+
+py::list to_python(const std::vector<dvm::port_forward>& ports) {
+  py::list out;
+  for (const auto& p : ports) out.append(to_python(p));
+  return out;
+}
+
+py::dict to_python(const dvm::event& e) {
+  py::dict d;
+  d["kind"] = text(dvm::event_kind_name(e.kind));
+  d["vm"] = text(e.vm);
+  d["name"] = text(e.name);
+  d["argv"] = text_list(e.argv);
+  d["exit_code"] = e.exit_code;
+  d["duration"] = seconds(e.duration);
+  d["message"] = text(e.message);
+  return d;
+}
+
+py::dict to_python(const dvm::vm_status& s) {
+  py::dict d;
+  d["name"] = text(s.name);
+  d["instance"] = text(s.instance);
+  d["state"] = text(s.state);
+  d["configured"] = s.configured;
+  d["ssh_address"] = text(s.ssh_address);
+  d["cpus"] = s.cpus;
+  d["memory_bytes"] = s.memory_bytes;
+  d["disk_bytes"] = s.disk_bytes;
+  d["arch"] = text(s.arch);
+  d["vm_type"] = text(s.vm_type);
+  d["dir"] = text(s.dir);
+  d["ports"] = to_python(s.ports);
+  d["code_dir"] = text(s.code_dir);
+  d["recipes"] = text_list(s.recipes);
+  return d;
+}
+
+py::dict to_python(const dvm::sync_result& r) {
+  py::dict d;
+  d["vm"] = text(r.vm);
+  d["created"] = r.created;
+  d["started"] = r.started;
+  d["reconciled"] = text_list(r.reconciled);
+  py::list recipes;
+  for (const auto& t : r.recipes) {
+    py::dict rd;
+    rd["name"] = text(t.name);
+    rd["duration"] = seconds(t.duration);
+    rd["ok"] = t.ok;
+    recipes.append(rd);
+  }
+  d["recipes"] = recipes;
+  d["limactl_calls"] = r.limactl_calls;
+  d["duration"] = seconds(r.duration);
+  return d;
+}
+
+py::dict to_python(const dvm::sync_all_result& r) {
+  py::list outcomes;
+  for (const auto& o : r.outcomes) {
+    py::dict od;
+    od["vm"] = text(o.vm);
+    od["ok"] = o.ok;
+    od["result"] = o.result ? py::object(to_python(*o.result)) : py::object(py::none());
+    od["error_code"] = text(o.error_code);
+    od["message"] = text(o.message);
+    outcomes.append(od);
+  }
+  py::dict d;
+  d["outcomes"] = outcomes;
+  d["ok"] = r.ok;
+  d["failed"] = r.failed;
+  return d;
+}
+
+py::dict to_python(const dvm::plan_result& p) {
+  py::list calls;
+  for (const auto& c : p.calls) {
+    py::dict cd;
+    cd["argv"] = text_list(c.argv);
+    cd["stdin"] = text(c.stdin_text);
+    calls.append(cd);
+  }
+  py::dict d;
+  d["vm"] = text(p.vm);
+  d["instance"] = text(p.instance);
+  d["lima_yaml"] = text(p.lima_yaml);
+  d["calls"] = calls;
+  d["guest_program"] = text(p.guest_program);
+  d["secrets"] = text_list(p.secrets);
+  d["warnings"] = text_list(p.warnings);
+  return d;
+}
+
+py::dict to_python(const dvm::stop_all_result& r) {
+  py::list outcomes;
+  for (const auto& o : r.outcomes) {
+    py::dict od;
+    od["vm"] = text(o.vm);
+    od["action"] = text(o.action);
+    od["reason"] = text(o.reason);
+    outcomes.append(od);
+  }
+  py::dict d;
+  d["outcomes"] = outcomes;
+  d["stopped"] = r.stopped;
+  d["skipped"] = r.skipped;
+  d["failed"] = r.failed;
+  return d;
+}
+
+py::dict to_python(const dvm::dirty_report& r) {
+  py::list repos;
+  for (const auto& repo : r.repositories) {
+    py::dict rd;
+    rd["path"] = text(repo.path);
+    rd["reasons"] = text_list(repo.reasons);
+    repos.append(rd);
+  }
+  py::dict d;
+  d["repositories"] = repos;
+  d["loose_files"] = text_list(r.loose_files);
+  d["loose_file_count"] = r.loose_file_count;
+  d["incomplete"] = r.incomplete;
+  d["incomplete_reason"] = text(r.incomplete_reason);
+  return d;
+}
+
+py::dict to_python(const dvm::remove_result& r) {
+  py::dict d;
+  d["vm"] = text(r.vm);
+  d["removed"] = r.removed;
+  d["checked"] = r.checked;
+  d["warnings"] = text_list(r.warnings);
+  return d;
+}
+
+py::dict to_python(const dvm::exec_result& r) {
+  py::dict d;
+  d["exit_code"] = r.exit_code;
+  d["stdout"] = raw(r.stdout_text);
+  d["stderr"] = raw(r.stderr_text);
+  d["duration"] = seconds(r.duration);
+  return d;
+}
+
+py::dict to_python(const dvm::vm_config& c) {
+  py::list env;
+  for (const auto& [k, v] : c.env) env.append(py::make_tuple(text(k), text(v)));
+  py::dict d;
+  d["name"] = text(c.name);
+  d["file"] = text(c.file.string());
+  d["cpus"] = c.cpus;
+  d["memory_bytes"] = c.memory_bytes;
+  d["disk_bytes"] = c.disk_bytes;
+  d["arch"] = text(c.arch);
+  d["vm_type"] = text(c.vm_type);
+  d["image"] = text(c.image);
+  d["user"] = text(c.user);
+  d["code_dir"] = text(c.code_dir);
+  d["host_ip"] = text(c.host_ip);
+  d["ports"] = to_python(c.ports);
+  d["baseline"] = c.baseline;
+  d["recipes"] = text_list(c.recipes);
+  d["agent_user"] = text(c.agent_user);
+  d["secrets"] = text_list(c.secrets);
+  d["env"] = env;
+  d["warnings"] = text_list(c.warnings);
+  d["instance"] = text(c.instance_name());
+  return d;
+}
+
+py::dict to_python(const dvm::recipe& r) {
+  py::dict d;
+  d["name"] = text(r.name);
+  d["description"] = text(r.description);
+  d["bundled"] = r.bundled;
+  d["shadows_bundled"] = r.shadows_bundled;
+  d["path"] = r.path.empty() ? py::object(py::none()) : py::object(text(r.path.string()));
+  return d;
+}
+
+// --- errors ----------------------------------------------------------------------------------
+
+// Raises the exception python/dvm/_errors.py builds for a dvm::error (dvm.ConfigError, ...).
+void raise_dvm_error(const dvm::error& e) {
+  py::dict info;
+  info["code"] = text(dvm::errc_name(e.code()));
+  info["exit_code"] = e.exit_code();
+  info["message"] = text(e.what());
+  if (const auto* c = dynamic_cast<const dvm::config_error*>(&e)) {
+    info["path"] = text(c->file().string());
+    info["line"] = c->line();
+    info["column"] = c->column();
+    info["key"] = text(c->key_path());
+    info["rule"] = text(c->rule());
+  }
+  if (const auto* l = dynamic_cast<const dvm::lima_error*>(&e)) {
+    info["subcommand"] = text(l->subcommand());
+    info["exit_status"] = l->exit_status();
+    info["stderr_tail"] = text(l->stderr_tail());
+  }
+  py::object exc;
+  try {
+    exc = py::module_::import("dvm._errors").attr("from_native")(info);
+  } catch (py::error_already_set&) {
+    // _dvm used outside its package: a plain RuntimeError still carries the message.
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return;
+  }
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+}
+
+// --- one blocking call -----------------------------------------------------------------------
+
+struct call_state {
+  dvm::cancel_token cancel;
+  py::object on_event;                                  // None or a callable; GIL only
+  std::optional<py::error_already_set> callback_error;  // the first exception of on_event
+};
+
+dvm::event_sink make_sink(call_state& state) {
+  if (state.on_event.is_none()) return {};
+  return [&state](const dvm::event& e) {
+    // libdvm serialises calls to the sink; the GIL protects state.callback_error.
+    py::gil_scoped_acquire gil;
+    if (state.callback_error) return;  // the call is being cancelled: no more events
+    try {
+      state.on_event(to_python(e));
+    } catch (py::error_already_set& err) {
+      state.callback_error.emplace(std::move(err));
+      state.cancel.request();
+    } catch (const std::exception& err) {  // a conversion failure inside pybind11
+      PyErr_SetString(PyExc_RuntimeError, err.what());
+      state.callback_error.emplace();
+      state.cancel.request();
+    }
+  };
+}
+
+// Runs fn() on a worker thread with the GIL released; see the comment at the top.
+template <class Fn>
+auto run_blocking(call_state& state, Fn&& fn) -> decltype(fn()) {
+  using result_type = decltype(fn());
+  struct outcome {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+    std::optional<result_type> value;
+    std::exception_ptr error;
+  } out;
+  std::optional<py::error_already_set> interrupt;
+  {
+    py::gil_scoped_release release;
+    std::thread worker([&] {
+      try {
+        out.value.emplace(fn());
+      } catch (...) {
+        out.error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(out.mutex);
+      out.done = true;
+      out.cv.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(out.mutex);
+    while (!out.cv.wait_for(lock, 50ms, [&] { return out.done; })) {
+      if (interrupt) continue;  // cancelled: wait for the call to unwind
+      lock.unlock();
+      {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) {
+          interrupt.emplace();  // fetches the handler's exception (KeyboardInterrupt)
+          state.cancel.request();
+        }
+      }
+      lock.lock();
+    }
+    lock.unlock();
+    worker.join();
+  }
+  if (interrupt) throw std::move(*interrupt);
+  if (state.callback_error) throw std::move(*state.callback_error);
+  if (out.error) std::rethrow_exception(out.error);
+  return std::move(*out.value);
+}
+
+// --- secrets ---------------------------------------------------------------------------------
+
+// A secret straight from a Python object's own buffer: bytes and bytes-like objects are read in
+// place; a str is encoded to UTF-8 into a buffer that dvm::secret takes over and wipes.
+dvm::secret to_secret(const std::string& name, py::handle value) {
+  PyObject* o = value.ptr();
+  if (PyBytes_Check(o)) {
+    return dvm::secret(std::string_view(PyBytes_AS_STRING(o), static_cast<std::size_t>(PyBytes_GET_SIZE(o))));
+  }
+  if (PyUnicode_Check(o)) {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(o) != 0) throw py::error_already_set();
+#endif
+    const Py_ssize_t length = PyUnicode_GET_LENGTH(o);
+    const int kind = PyUnicode_KIND(o);
+    const void* data = PyUnicode_DATA(o);
+    if (PyUnicode_IS_ASCII(o)) {
+      return dvm::secret(std::string_view(static_cast<const char*>(data), static_cast<std::size_t>(length)));
+    }
+    std::string utf8;
+    utf8.reserve(static_cast<std::size_t>(length) * 4);  // never reallocates: no stray copies
+    for (Py_ssize_t i = 0; i < length; ++i) {
+      const Py_UCS4 c = PyUnicode_READ(kind, data, i);
+      if (c < 0x80) {
+        utf8.push_back(static_cast<char>(c));
+      } else if (c < 0x800) {
+        utf8.push_back(static_cast<char>(0xC0 | (c >> 6)));
+        utf8.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      } else if (c >= 0xD800 && c <= 0xDFFF) {
+        dvm::secure_wipe(utf8.data(), utf8.size());
+        throw py::value_error("secret " + name + ": the value is not valid Unicode (a lone surrogate); "
+                              "pass bytes for binary values");
+      } else if (c < 0x10000) {
+        utf8.push_back(static_cast<char>(0xE0 | (c >> 12)));
+        utf8.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+        utf8.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      } else {
+        utf8.push_back(static_cast<char>(0xF0 | (c >> 18)));
+        utf8.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+        utf8.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+        utf8.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      }
+    }
+    return dvm::secret(std::move(utf8));  // takes the bytes and wipes `utf8`
+  }
+  if (PyObject_CheckBuffer(o) != 0) {  // bytearray, memoryview, ...
+    Py_buffer view;
+    if (PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    dvm::secret s(std::string_view(static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len)));
+    PyBuffer_Release(&view);
+    return s;
+  }
+  throw py::type_error("secret " + name + ": the value must be str or bytes, not " +
+                       std::string(Py_TYPE(o)->tp_name));
+}
+
+dvm::secret_map to_secrets(const py::object& secrets) {
+  dvm::secret_map out;
+  if (secrets.is_none()) return out;
+  if (!PyDict_Check(secrets.ptr())) {
+    throw py::type_error("secrets must be a dict of name -> str or bytes");
+  }
+  for (auto item : py::reinterpret_borrow<py::dict>(secrets)) {
+    if (!PyUnicode_Check(item.first.ptr())) throw py::type_error("secret names must be str");
+    std::string name = item.first.cast<std::string>();
+    dvm::secret value = to_secret(name, item.second);
+    out.insert_or_assign(std::move(name), std::move(value));
+  }
+  return out;
+}
+
+// --- the client ------------------------------------------------------------------------------
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return out;
+}
+
+std::chrono::milliseconds to_duration(double secs) {
+  if (!(secs >= 0)) throw py::value_error("timeouts must be >= 0 seconds");
+  return std::chrono::milliseconds(static_cast<long long>(secs * 1000.0 + 0.5));
+}
+
+/// What a Python dvm.Client holds: the options every call's dvm::client is built from.
+class native_client {
+ public:
+  native_client(std::optional<std::map<std::string, std::string>> environment,
+                std::optional<std::string> config_dir, std::optional<std::string> state_dir,
+                std::optional<std::string> limactl, const std::map<std::string, double>& timeouts)
+      : environment_(std::move(environment)), host_(dvm::detect_host()) {
+    if (config_dir) config_dir_ = fs::path(*config_dir);
+    if (state_dir) state_dir_ = fs::path(*state_dir);
+    if (limactl) limactl_ = *limactl;
+    for (const auto& [key, secs] : timeouts) {
+      std::chrono::milliseconds* slot = key == "query"     ? &timeouts_.query
+                                        : key == "create"  ? &timeouts_.create
+                                        : key == "start"   ? &timeouts_.start
+                                        : key == "stop"    ? &timeouts_.stop
+                                        : key == "change"  ? &timeouts_.change
+                                        : key == "guest"   ? &timeouts_.guest
+                                        : key == "command" ? &timeouts_.command
+                                                           : nullptr;
+      if (slot == nullptr) throw py::value_error("unknown timeout \"" + key + "\"");
+      *slot = to_duration(secs);
+    }
+  }
+
+  /// Runs op(client) for one call; the GIL is held on entry and on return.
+  template <class Op>
+  auto call(const py::object& on_event, Op&& op) {
+    call_state state;
+    state.on_event = on_event;
+    dvm::client_options options;
+    // The environment is read now, with the GIL held: Python threads change it only with the GIL.
+    options.environment = environment_ ? *environment_ : process_environment();
+    options.config_dir = config_dir_;
+    options.state_dir = state_dir_;
+    options.limactl = limactl_;
+    options.host = host_;
+    options.timeouts = timeouts_;
+    options.cancel = &state.cancel;
+    options.on_event = make_sink(state);
+    return run_blocking(state, [&] {
+      dvm::client client(std::move(options));
+      return op(client);
+    });
+  }
+
+ private:
+  std::optional<std::map<std::string, std::string>> environment_;
+  std::optional<fs::path> config_dir_;
+  std::optional<fs::path> state_dir_;
+  std::string limactl_;
+  dvm::host_info host_;
+  dvm::timeouts timeouts_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_dvm, m) {
+  m.doc() = "The compiled core of the dvm package (use `import dvm`, not this module).";
+  m.attr("__version__") = std::string(dvm::version());
+  m.attr("compiled_version") = DVM_PYTHON_MODULE_VERSION;
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const dvm::error& e) {
+      raise_dvm_error(e);
+    }
+  });
+
+  m.def("version", [] { return std::string(dvm::version()); }, "The version of libdvm.");
+  m.def("error_codes", [] {
+    py::dict out;
+    for (auto code : {dvm::errc::usage, dvm::errc::config, dvm::errc::not_found, dvm::errc::not_created,
+                      dvm::errc::not_running, dvm::errc::lima_missing, dvm::errc::lima_version,
+                      dvm::errc::lima_failed, dvm::errc::guest_failed, dvm::errc::timeout, dvm::errc::busy,
+                      dvm::errc::refused, dvm::errc::cancelled, dvm::errc::io, dvm::errc::internal}) {
+      out[text(dvm::errc_name(code))] = dvm::exit_code(code);
+    }
+    return out;
+  }, "Every error code with its CLI exit code.");
+  m.def("parse_size", [](const std::string& s) { return dvm::parse_size(s); }, py::arg("text"));
+  m.def("format_size", [](std::uint64_t n) { return dvm::format_size(n); }, py::arg("size"));
+  m.def("is_valid_vm_name", [](const std::string& s) { return dvm::is_valid_vm_name(s); }, py::arg("name"));
+  m.def("parse_port_forward",
+        [](const std::string& s, const std::string& ip) { return to_python(dvm::parse_port_forward(s, ip)); },
+        py::arg("text"), py::arg("default_ip") = "127.0.0.1");
+  m.def("init_template_names", [] { return dvm::init_template_names(); });
+
+  py::class_<native_client>(m, "NativeClient")
+      .def(py::init<std::optional<std::map<std::string, std::string>>, std::optional<std::string>,
+                    std::optional<std::string>, std::optional<std::string>, const std::map<std::string, double>&>(),
+           py::arg("environment"), py::arg("config_dir"), py::arg("state_dir"), py::arg("limactl"),
+           py::arg("timeouts"))
+      .def("paths", [](native_client& self, const py::object& on_event) {
+        auto p = self.call(on_event, [](dvm::client& c) { return c.location(); });
+        py::dict d;
+        d["config_dir"] = text(p.config_dir.string());
+        d["state_dir"] = text(p.state_dir.string());
+        return d;
+      }, py::arg("on_event"))
+      .def("vm_names", [](native_client& self, const py::object& on_event) {
+        return text_list(self.call(on_event, [](dvm::client& c) { return c.configs().vm_names(); }));
+      }, py::arg("on_event"))
+      .def("config", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return to_python(self.call(on_event, [&](dvm::client& c) {
+          return c.configs().load(dvm::normalize_vm_name(name));
+        }));
+      }, py::arg("name"), py::arg("on_event"))
+      .def("recipes", [](native_client& self, const py::object& on_event) {
+        auto all = self.call(on_event, [](dvm::client& c) { return c.configs().recipes().all(); });
+        py::list out;
+        for (const auto& r : all) out.append(to_python(r));
+        return out;
+      }, py::arg("on_event"))
+      .def("init_config", [](native_client& self, const std::string& name, const std::string& template_name,
+                             const py::object& on_event) {
+        auto r = self.call(on_event, [&](dvm::client& c) { return c.init_config(name, template_name); });
+        py::dict d;
+        d["path"] = text(r.path.string());
+        d["created"] = r.created;
+        return d;
+      }, py::arg("name"), py::arg("template_name"), py::arg("on_event"))
+      .def("plan", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.plan(name); }));
+      }, py::arg("name"), py::arg("on_event"))
+      .def("list", [](native_client& self, const py::object& on_event) {
+        auto all = self.call(on_event, [](dvm::client& c) { return c.list(); });
+        py::list out;
+        for (const auto& s : all) out.append(to_python(s));
+        return out;
+      }, py::arg("on_event"))
+      .def("status", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.status(name); }));
+      }, py::arg("name"), py::arg("on_event"))
+      .def("versions", [](native_client& self, const py::object& on_event) {
+        auto v = self.call(on_event, [](dvm::client& c) { return c.versions(); });
+        py::dict d;
+        d["dvm"] = text(v.dvm);
+        d["limactl"] = text(v.limactl);
+        d["limactl_problem"] = text(v.limactl_problem);
+        return d;
+      }, py::arg("on_event"))
+      .def("sync", [](native_client& self, const std::string& name, const py::object& secrets,
+                      const py::object& on_event) {
+        dvm::sync_options options;
+        options.secrets = to_secrets(secrets);
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync(name, std::move(options)); }));
+      }, py::arg("name"), py::arg("secrets"), py::arg("on_event"))
+      .def("sync_all", [](native_client& self, unsigned jobs, const std::vector<std::string>& names,
+                          const py::object& on_event) {
+        dvm::sync_all_options options;
+        options.jobs = jobs;
+        options.names = names;
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync_all(options); }));
+      }, py::arg("jobs"), py::arg("names"), py::arg("on_event"))
+      .def("stop", [](native_client& self, const std::string& name, const py::object& on_event) {
+        self.call(on_event, [&](dvm::client& c) {
+          c.stop(name);
+          return true;
+        });
+      }, py::arg("name"), py::arg("on_event"))
+      .def("stop_all", [](native_client& self, bool inactive_only, bool force, const py::object& on_event) {
+        dvm::stop_all_options options;
+        options.inactive_only = inactive_only;
+        options.force = force;
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.stop_all(options); }));
+      }, py::arg("inactive_only"), py::arg("force"), py::arg("on_event"))
+      .def("remove", [](native_client& self, const std::string& name, bool force, const py::object& on_event) {
+        dvm::remove_options options;
+        options.force = force;
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.remove(name, options); }));
+      }, py::arg("name"), py::arg("force"), py::arg("on_event"))
+      .def("check_unsaved_work", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.check_unsaved_work(name); }));
+      }, py::arg("name"), py::arg("on_event"))
+      .def("exec", [](native_client& self, const std::string& name, const std::vector<std::string>& argv,
+                      const std::optional<py::bytes>& input, bool interactive, const py::object& on_event) {
+        dvm::exec_options options;
+        options.interactive = interactive;
+        if (input) options.input = std::string(*input);
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.exec(name, argv, options); }));
+      }, py::arg("name"), py::arg("argv"), py::arg("input"), py::arg("interactive"), py::arg("on_event"))
+      .def("shell", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return self.call(on_event, [&](dvm::client& c) { return c.shell(name); });
+      }, py::arg("name"), py::arg("on_event"))
+      .def("copy", [](native_client& self, const std::vector<std::string>& sources, const std::string& target,
+                      bool recursive, bool verbose, const std::string& backend, const py::object& on_event) {
+        dvm::copy_options options;
+        options.recursive = recursive;
+        options.verbose = verbose;
+        options.backend = backend;
+        return self.call(on_event, [&](dvm::client& c) { return c.copy(sources, target, options); });
+      }, py::arg("sources"), py::arg("target"), py::arg("recursive"), py::arg("verbose"), py::arg("backend"),
+         py::arg("on_event"))
+      .def("logs", [](native_client& self, const std::string& name, const std::string& unit,
+                      const std::vector<std::string>& args, bool interactive, const py::object& on_event) {
+        dvm::log_options options;
+        options.unit = unit;
+        options.args = args;
+        options.interactive = interactive;
+        auto [status, output] = self.call(on_event, [&](dvm::client& c) {
+          std::string captured;
+          int code = c.logs(name, options, interactive ? nullptr : &captured);
+          return std::make_pair(code, std::move(captured));
+        });
+        py::dict d;
+        d["exit_code"] = status;
+        d["output"] = raw(output);
+        return d;
+      }, py::arg("name"), py::arg("unit"), py::arg("args"), py::arg("interactive"), py::arg("on_event"))
+      .def("ssh_key", [](native_client& self, const std::string& name, const py::object& on_event) {
+        auto r = self.call(on_event, [&](dvm::client& c) { return c.ssh_key(name); });
+        py::dict d;
+        d["access_public_key"] = text(r.access_public_key);
+        d["signing_public_key"] = text(r.signing_public_key);
+        d["created"] = r.created;
+        return d;
+      }, py::arg("name"), py::arg("on_event"))
+      .def("doctor", [](native_client& self, const std::string& name, const py::object& on_event) {
+        auto report = self.call(on_event, [&](dvm::client& c) { return c.doctor(name); });
+        py::list checks;
+        for (const auto& check : report.checks) {
+          py::dict d;
+          d["vm"] = text(check.vm);
+          d["name"] = text(check.name);
+          d["status"] = text(check.status);
+          d["message"] = text(check.message);
+          checks.append(d);
+        }
+        return checks;
+      }, py::arg("name"), py::arg("on_event"))
+      .def("gpg_key", [](native_client& self, const std::string& name, const py::object& on_event) {
+        auto r = self.call(on_event, [&](dvm::client& c) { return c.gpg_key(name); });
+        py::dict d;
+        d["armored_public_key"] = text(r.armored_public_key);
+        d["fingerprint"] = text(r.fingerprint);
+        d["created"] = r.created;
+        return d;
+      }, py::arg("name"), py::arg("on_event"));
+}

@@ -1,0 +1,470 @@
+"""The typed results of :class:`dvm.Client`: frozen dataclasses built from what the compiled
+extension returns. Durations are in seconds (float); sizes in bytes (int); sequences are tuples.
+"""
+
+from __future__ import annotations
+
+import enum
+import subprocess
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+__all__ = [
+    "EventKind",
+    "Event",
+    "PortForward",
+    "VmStatus",
+    "Instance",
+    "ExecResult",
+    "RecipeTiming",
+    "SyncResult",
+    "SyncOutcome",
+    "SyncAllResult",
+    "PlannedCall",
+    "Plan",
+    "StopOutcome",
+    "StopAllResult",
+    "DirtyRepository",
+    "DirtyReport",
+    "RemoveResult",
+    "LogsResult",
+    "SshKeys",
+    "GpgKey",
+    "InitResult",
+    "Versions",
+    "Recipe",
+    "VmConfig",
+    "Timeouts",
+    "DoctorCheck",
+    "DoctorReport",
+]
+
+
+class EventKind(str, enum.Enum):
+    """What an :class:`Event` reports. A ``str`` enum: ``kind == "recipe_finished"`` works."""
+
+    LIMACTL_STARTED = "limactl_started"    #: argv: the limactl call (never holds a secret)
+    LIMACTL_FINISHED = "limactl_finished"  #: argv, exit_code, duration
+    VM_CREATING = "vm_creating"
+    VM_STARTING = "vm_starting"
+    VM_STOPPING = "vm_stopping"
+    VM_RECONCILING = "vm_reconciling"      #: message: what differs ("ports, cpus")
+    VM_DELETING = "vm_deleting"
+    GUEST_STARTED = "guest_started"        #: the guest program of a sync started
+    RECIPE_STARTED = "recipe_started"      #: name: the recipe
+    RECIPE_FINISHED = "recipe_finished"    #: name, duration
+    RECIPE_FAILED = "recipe_failed"        #: name, exit_code, duration, message: last output lines
+    HOOK_STARTED = "hook_started"          #: the project hook <code_dir>/.dvm/sync.sh
+    OUTPUT = "output"                      #: message: one line of guest output; name: the step
+    WARNING = "warning"                    #: message
+    SYNC_FINISHED = "sync_finished"        #: duration, exit_code (0: ok), message
+    UNKNOWN = "unknown"                    #: a kind this version of the package does not know
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> "EventKind":
+        return cls.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Event:
+    """A progress event. Delivered to ``on_event`` callbacks one at a time (also from
+    :meth:`Client.sync_all`'s worker threads)."""
+
+    kind: EventKind
+    vm: str = ""  #: the VM's name (without "dvm-")
+    name: str = ""  #: recipe name, limactl subcommand or output step
+    argv: Tuple[str, ...] = ()
+    exit_code: int = 0
+    duration: float = 0.0  #: seconds
+    message: str = ""
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Event":
+        return cls(kind=EventKind(d["kind"]), vm=d["vm"], name=d["name"], argv=tuple(d["argv"]),
+                   exit_code=d["exit_code"], duration=d["duration"], message=d["message"])
+
+
+@dataclass(frozen=True)
+class PortForward:
+    """One forwarded port: ``host_ip:host_port`` on the host -> ``guest_port`` in the guest."""
+
+    host_ip: str
+    host_port: int
+    guest_port: int
+    proto: str = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.host_ip}:{self.host_port}->{self.guest_port}/{self.proto}"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "PortForward":
+        return cls(d["host_ip"], d["host_port"], d["guest_port"], d["proto"])
+
+
+def _ports(items: Any) -> Tuple[PortForward, ...]:
+    return tuple(PortForward._from(p) for p in items)
+
+
+@dataclass(frozen=True)
+class VmStatus:
+    """A VM as ``dvm ls`` / ``dvm status`` show it."""
+
+    name: str  #: without "dvm-"
+    instance: str  #: "dvm-<name>"
+    state: str  #: Lima's status ("Running", "Stopped", "Broken", ...) or "absent"
+    configured: bool  #: vms/<name>.toml exists
+    ssh_address: str = ""  #: "127.0.0.1:60022" when known
+    cpus: int = 0
+    memory_bytes: int = 0
+    disk_bytes: int = 0
+    arch: str = ""
+    vm_type: str = ""
+    dir: str = ""  #: Lima's instance directory ("" when absent)
+    ports: Tuple[PortForward, ...] = ()
+    code_dir: str = ""
+    recipes: Tuple[str, ...] = ()
+
+    @property
+    def running(self) -> bool:
+        return self.state == "Running"
+
+    @property
+    def exists(self) -> bool:
+        """The Lima instance exists."""
+        return self.state != "absent"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "VmStatus":
+        return cls(name=d["name"], instance=d["instance"], state=d["state"], configured=d["configured"],
+                   ssh_address=d["ssh_address"], cpus=d["cpus"], memory_bytes=d["memory_bytes"],
+                   disk_bytes=d["disk_bytes"], arch=d["arch"], vm_type=d["vm_type"], dir=d["dir"],
+                   ports=_ports(d["ports"]), code_dir=d["code_dir"], recipes=tuple(d["recipes"]))
+
+
+Instance = VmStatus
+"""Another name for :class:`VmStatus`."""
+
+
+Output = Union[str, bytes]
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """A guest command's outcome. A non-zero ``exit_code`` is data, not an exception (255: the
+    ssh connection failed). ``stdout``/``stderr`` are str (``text=True``, undecodable bytes
+    replaced) or bytes."""
+
+    exit_code: int
+    stdout: Output
+    stderr: Output
+    duration: float = 0.0  #: seconds
+    argv: Tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def check(self) -> "ExecResult":
+        """Returns self when ``exit_code`` is 0, else raises :class:`subprocess.CalledProcessError`."""
+        if self.exit_code != 0:
+            raise subprocess.CalledProcessError(self.exit_code, list(self.argv), self.stdout, self.stderr)
+        return self
+
+
+@dataclass(frozen=True)
+class RecipeTiming:
+    name: str
+    duration: float  #: seconds
+    ok: bool = True
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "RecipeTiming":
+        return cls(d["name"], d["duration"], d["ok"])
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What :meth:`Client.sync` did."""
+
+    vm: str
+    created: bool = False  #: the instance was created
+    started: bool = False  #: it was booted
+    reconciled: Tuple[str, ...] = ()  #: what was changed: "ports", "cpus", "memory", "disk"
+    recipes: Tuple[RecipeTiming, ...] = ()
+    limactl_calls: int = 0
+    duration: float = 0.0  #: seconds
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "SyncResult":
+        return cls(vm=d["vm"], created=d["created"], started=d["started"], reconciled=tuple(d["reconciled"]),
+                   recipes=tuple(RecipeTiming._from(r) for r in d["recipes"]),
+                   limactl_calls=d["limactl_calls"], duration=d["duration"])
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """One VM of :meth:`Client.sync_all`: its result, or the error code and message."""
+
+    vm: str
+    ok: bool
+    result: Optional[SyncResult] = None  #: when ok
+    error_code: str = ""  #: the dvm.Error code when not ok ("guest_failed", "cancelled", ...)
+    message: str = ""
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "SyncOutcome":
+        result = SyncResult._from(d["result"]) if d["result"] is not None else None
+        return cls(d["vm"], d["ok"], result, d["error_code"], d["message"])
+
+
+@dataclass(frozen=True)
+class SyncAllResult:
+    """Every VM of :meth:`Client.sync_all`, in name order. One failure does not stop the others."""
+
+    outcomes: Tuple[SyncOutcome, ...]
+    ok: int  #: how many VMs synced
+    failed: int  #: how many did not
+
+    def __iter__(self) -> Any:
+        return iter(self.outcomes)
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "SyncAllResult":
+        return cls(tuple(SyncOutcome._from(o) for o in d["outcomes"]), d["ok"], d["failed"])
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One limactl call of a plan."""
+
+    argv: Tuple[str, ...]  #: starts with "limactl"
+    stdin: str = ""  #: what goes to its stdin, secrets redacted
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "PlannedCall":
+        return cls(tuple(d["argv"]), d["stdin"])
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :meth:`Client.sync` would do, computed without limactl and without changing anything."""
+
+    vm: str
+    instance: str
+    lima_yaml: str  #: the instance config that would be created
+    calls: Tuple[PlannedCall, ...]  #: for a machine where the VM does not exist yet
+    guest_program: str  #: the sync program, every secret as <redacted>
+    secrets: Tuple[str, ...] = ()  #: names of the secrets a sync would stage
+    warnings: Tuple[str, ...] = ()
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Plan":
+        return cls(d["vm"], d["instance"], d["lima_yaml"], tuple(PlannedCall._from(c) for c in d["calls"]),
+                   d["guest_program"], tuple(d["secrets"]), tuple(d["warnings"]))
+
+
+@dataclass(frozen=True)
+class StopOutcome:
+    vm: str
+    action: str  #: "stopped", "skipped" or "failed"
+    reason: str = ""  #: why skipped / failed (e.g. "active: tmux")
+
+
+@dataclass(frozen=True)
+class StopAllResult:
+    outcomes: Tuple[StopOutcome, ...]
+    stopped: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "StopAllResult":
+        return cls(tuple(StopOutcome(o["vm"], o["action"], o["reason"]) for o in d["outcomes"]),
+                   d["stopped"], d["skipped"], d["failed"])
+
+
+@dataclass(frozen=True)
+class DirtyRepository:
+    path: str  #: relative to the code dir ("." for the code dir itself)
+    reasons: Tuple[str, ...]  #: "unstaged changes", "untracked files", "stash", ...
+
+
+@dataclass(frozen=True)
+class DirtyReport:
+    """Unsaved work under a VM's code directory (:meth:`Client.check_unsaved_work`)."""
+
+    repositories: Tuple[DirtyRepository, ...] = ()
+    loose_files: Tuple[str, ...] = ()  #: up to 5 samples outside every repository
+    loose_file_count: int = 0
+    incomplete: bool = False  #: the check could not run completely (e.g. no git in the guest)
+    incomplete_reason: str = ""
+
+    @property
+    def clean(self) -> bool:
+        return not self.repositories and self.loose_file_count == 0 and not self.incomplete
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "DirtyReport":
+        return cls(tuple(DirtyRepository(r["path"], tuple(r["reasons"])) for r in d["repositories"]),
+                   tuple(d["loose_files"]), d["loose_file_count"], d["incomplete"], d["incomplete_reason"])
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    vm: str
+    removed: bool
+    checked: bool = False  #: the unsaved-work check ran
+    warnings: Tuple[str, ...] = ()
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "RemoveResult":
+        return cls(d["vm"], d["removed"], d["checked"], tuple(d["warnings"]))
+
+
+@dataclass(frozen=True)
+class LogsResult:
+    """``journalctl -u UNIT`` in the guest: its exit status and its captured output."""
+
+    exit_code: int
+    output: Output
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class SshKeys:
+    """The VM's own SSH keys (created once): public halves only."""
+
+    access_public_key: str  #: ~/.ssh/id_ed25519_dvm.pub
+    signing_public_key: str  #: ~/.ssh/id_ed25519_dvm_signing.pub
+    created: bool = False  #: False when both keys already existed
+
+
+@dataclass(frozen=True)
+class GpgKey:
+    armored_public_key: str
+    fingerprint: str
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class InitResult:
+    path: Path
+    created: bool  #: False: the file already existed and was left alone
+
+
+@dataclass(frozen=True)
+class Versions:
+    dvm: str
+    limactl: str = ""  #: "" when limactl is missing
+    limactl_problem: str = ""  #: why limactl cannot be used, if it cannot
+
+    @property
+    def limactl_ok(self) -> bool:
+        return bool(self.limactl) and not self.limactl_problem
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    bundled: bool = True  #: False for a user recipe ($DVM_CONFIG/recipes/NAME.sh)
+    shadows_bundled: bool = False  #: a user recipe that replaces a bundled one
+    path: Optional[Path] = None  #: the user recipe's file
+
+
+@dataclass(frozen=True)
+class VmConfig:
+    """The validated configuration of one VM: config.toml [defaults] merged with vms/NAME.toml."""
+
+    name: str
+    file: Path
+    instance: str
+    cpus: int
+    memory_bytes: int
+    disk_bytes: int
+    arch: str
+    vm_type: str
+    image: str
+    user: str
+    code_dir: str  #: guest path, absolute or "~/..." (the guest home)
+    host_ip: str
+    ports: Tuple[PortForward, ...] = ()
+    baseline: bool = True
+    recipes: Tuple[str, ...] = ()  #: sets expanded, duplicates removed
+    agent_user: str = "dvm-agent"
+    secrets: Tuple[str, ...] = ()  #: host environment variable names
+    env: Dict[str, str] = field(default_factory=dict)  #: [env], values as text
+    warnings: Tuple[str, ...] = ()
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "VmConfig":
+        return cls(name=d["name"], file=Path(d["file"]), instance=d["instance"], cpus=d["cpus"],
+                   memory_bytes=d["memory_bytes"], disk_bytes=d["disk_bytes"], arch=d["arch"],
+                   vm_type=d["vm_type"], image=d["image"], user=d["user"], code_dir=d["code_dir"],
+                   host_ip=d["host_ip"], ports=_ports(d["ports"]), baseline=d["baseline"],
+                   recipes=tuple(d["recipes"]), agent_user=d["agent_user"], secrets=tuple(d["secrets"]),
+                   env=dict(d["env"]), warnings=tuple(d["warnings"]))
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """One finding of :meth:`Client.doctor`."""
+
+    vm: str  #: "" for checks that are not about one VM
+    name: str  #: "limactl", "config", "ports", "permissions", "secrets", "drift"
+    status: str  #: "ok", "warning" or "problem"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """Every finding of :meth:`Client.doctor`; findings are data, never exceptions."""
+
+    checks: Tuple[DoctorCheck, ...] = ()
+
+    @property
+    def problems(self) -> Tuple[DoctorCheck, ...]:
+        return tuple(c for c in self.checks if c.status == "problem")
+
+    @property
+    def warnings(self) -> Tuple[DoctorCheck, ...]:
+        return tuple(c for c in self.checks if c.status == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """No problem was found (warnings allowed)."""
+        return not self.problems
+
+    def __iter__(self) -> Any:
+        return iter(self.checks)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Time limits of limactl calls in seconds; ``None`` keeps libdvm's default, ``0`` means none."""
+
+    query: Optional[float] = None  #: limactl --version, list (default 60)
+    create: Optional[float] = None  #: create, which downloads the image (default 30 min)
+    start: Optional[float] = None  #: (default 15 min)
+    stop: Optional[float] = None  #: graceful stop, then stop -f (default 5 min)
+    change: Optional[float] = None  #: edit, delete (default 5 min)
+    guest: Optional[float] = None  #: a sync's guest program (default 2 h)
+    command: Optional[float] = None  #: guest scripts of remove, stop_all(inactive_only), keys (10 min)
+
+    @classmethod
+    def all(cls, seconds: float) -> "Timeouts":
+        """The same limit for every kind of call."""
+        return cls(**{f.name: seconds for f in fields(cls)})
+
+    def _native(self) -> Dict[str, float]:
+        return {f.name: float(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
