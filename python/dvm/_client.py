@@ -79,7 +79,8 @@ class Client:
         timeouts: time limits of limactl calls (default: libdvm's).
         on_event: a callback for every call that is not given its own ``on_event``.
 
-    Creating a Client does not touch the file system or run limactl.
+    Creating a Client reads no config file and runs no limactl; each method call does what it
+    needs with the settings given here.
     """
 
     def __init__(self, config_dir: Optional[StrPath] = None, limactl: Optional[StrPath] = None,
@@ -217,14 +218,14 @@ class Client:
 
     # --- in the guest -----------------------------------------------------------------------
 
-    def exec(self, name: NameLike, argv: Sequence[str], input: Union[str, bytes, None] = None, *,
+    def exec(self, name: NameLike, argv: Sequence[str], input: Union[str, bytes, bytearray, None] = None, *,
              text: bool = True, interactive: bool = False,
              on_event: Optional[EventCallback] = None) -> ExecResult:
         """Runs ``argv`` in the VM's code directory and returns its exit status and output. A
         non-zero exit is data, not an exception (use ``.check()`` to raise).
 
         Args:
-            input: bytes (or str, sent as UTF-8) for the command's stdin; default: none.
+            input: bytes-like (or str, sent as UTF-8) for the command's stdin; default: none.
             text: decode stdout/stderr as UTF-8 (True) or return bytes.
             interactive: connect the command to this process's stdin/stdout/stderr; the result
                 then holds no output.
@@ -232,7 +233,7 @@ class Client:
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a sequence of str, e.g. ['sh', '-c', 'echo hi']")
         args = [str(a) for a in argv]
-        data = input.encode() if isinstance(input, str) else input
+        data = input.encode() if isinstance(input, str) else (None if input is None else bytes(input))
         r = self._native.exec(_name(name), args, data, interactive, self._sink(on_event))
         return ExecResult(r["exit_code"], _decode(r["stdout"], text), _decode(r["stderr"], text),
                           r["duration"], tuple(args))

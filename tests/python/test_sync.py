@@ -133,7 +133,7 @@ def test_exec_input_and_bytes(app):
     client = app.client()
     r = client.exec("app", ["sh", "-c", "tr a-z A-Z"], input="shout ✓\n")
     assert r.stdout == "SHOUT ✓\n"
-    r = client.exec("app", ["head", "-c", "4"], input=b"\xff\x00\x01\x02rest", text=False)
+    r = client.exec("app", ["head", "-c", "4"], input=bytearray(b"\xff\x00\x01\x02rest"), text=False)
     assert r.stdout == b"\xff\x00\x01\x02" and r.stderr == b""
 
 
