@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <pwd.h>
 #include <sys/utsname.h>
@@ -52,8 +53,13 @@ host_info detect_host() {
   } else {
     host.memory_bytes = linux_memory_bytes();
   }
-  if (const struct passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) {
-    host.login_name = pw->pw_name;
+  // getpwuid_r: detect_host() may run on several threads of an embedding program at once.
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getpwuid_r(::geteuid(), &pw, buffer.data(), buffer.size(), &found) == 0 && found != nullptr &&
+      found->pw_name != nullptr) {
+    host.login_name = found->pw_name;
   }
   return host;
 }

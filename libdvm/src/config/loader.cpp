@@ -151,12 +151,15 @@ std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order(const 
   return out;
 }
 
-[[noreturn]] void unknown_key(const fs::path& file, const toml::key& key, const std::string& path,
+// `parent` is the key path of the table holding the key ("" at the top level); the error's key
+// path is the unknown key's own ("memroy", "defaults.cpu", "ports[0].prot").
+[[noreturn]] void unknown_key(const fs::path& file, const toml::key& key, const std::string& parent,
                               std::span<const std::string_view> known, std::string_view where,
                               std::string extra = {}) {
   std::string rule = "unknown key \"" + std::string(key.str()) + "\" in " + std::string(where);
   if (auto hint = suggest(key.str(), known)) rule += " (did you mean \"" + *hint + "\"?)";
   if (!extra.empty()) rule += "; " + extra;
+  std::string path = parent.empty() ? std::string(key.str()) : parent + "." + std::string(key.str());
   throw config_error(file, static_cast<int>(key.source().begin.line),
                      static_cast<int>(key.source().begin.column), path, rule);
 }
