@@ -17,6 +17,10 @@ packages=(
   gnupg openssh-client                           # real gpg / ssh-keygen in the guest sandbox
   shellcheck                                     # recipe lint
   zsh fish                                       # syntax checks of the completion scripts
+  # Fuzzing (tests/fuzz): clang, plus libFuzzer and clang's ASan/UBSan runtimes, which are in
+  # libclang-rt-14-dev (clang only recommends it). The ASan+UBSan build of the test suite uses
+  # g++'s own runtimes, which come with g++.
+  clang libclang-rt-14-dev
 )
 
 missing=()

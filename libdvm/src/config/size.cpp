@@ -4,6 +4,7 @@
 
 #include <array>
 #include <limits>
+#include <numeric>
 
 namespace dvm {
 
@@ -69,11 +70,15 @@ std::uint64_t parse_size(std::string_view text) {
   if (whole > max / factor) bad_size(text, "too large");
   std::uint64_t bytes = whole * factor;
   if (numerator != 0) {
-    // factor is a power of two <= 2^40 and numerator < 10^9, so this cannot overflow.
-    std::uint64_t scaled = numerator * factor;
-    if (scaled % denominator != 0) bad_size(text, "is not a whole number of bytes");
-    if (bytes > max - scaled / denominator) bad_size(text, "too large");
-    bytes += scaled / denominator;
+    // numerator * factor / denominator, exactly and without overflow (numerator * factor can
+    // exceed 2^64 for T with 8 or 9 decimals): with the common factor cancelled, the product is
+    // whole only if the reduced denominator divides numerator, and it is below factor <= 2^40.
+    std::uint64_t common = std::gcd(factor, denominator);
+    std::uint64_t reduced = denominator / common;
+    if (numerator % reduced != 0) bad_size(text, "is not a whole number of bytes");
+    std::uint64_t part = numerator / reduced * (factor / common);
+    if (bytes > max - part) bad_size(text, "too large");
+    bytes += part;
   }
   if (bytes == 0) bad_size(text, "must be greater than zero");
   return bytes;

@@ -8,6 +8,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
+#include <limits>
+
 namespace dvm::detail {
 
 namespace {
@@ -19,18 +22,63 @@ std::string string_at(const json::object& o, std::string_view key) {
   return std::string(v->as_string());
 }
 
+// A non-negative number that T can hold (a double is truncated); anything else reads as 0,
+// "unknown", rather than as a wrapped value (or, for a double, undefined behaviour).
 template <class T>
 T number_at(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr) return T{};
-  if (v->is_int64() && v->as_int64() >= 0) return static_cast<T>(v->as_int64());
-  if (v->is_uint64()) return static_cast<T>(v->as_uint64());
-  if (v->is_double() && v->as_double() >= 0) return static_cast<T>(v->as_double());
+  constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  if (v->is_int64() && v->as_int64() >= 0 && static_cast<std::uint64_t>(v->as_int64()) <= max) {
+    return static_cast<T>(v->as_int64());
+  }
+  if (v->is_uint64() && v->as_uint64() <= max) return static_cast<T>(v->as_uint64());
+  // 2^64 and 2^31 are exact doubles; below them every double converts.
+  constexpr double limit = static_cast<double>(max / 2 + 1) * 2.0;
+  if (v->is_double() && v->as_double() >= 0 && v->as_double() < limit) {
+    return static_cast<T>(v->as_double());
+  }
   return T{};
 }
 
+// The start of a line limactl printed, safe to show on a terminal or in JSON: bytes that are
+// control characters or not UTF-8 are written as \xHH.
+std::string printable_excerpt(std::string_view line) {
+  static constexpr char hex[] = "0123456789abcdef";
+  line = line.substr(0, 120);
+  std::string out;
+  for (std::size_t i = 0; i < line.size();) {
+    auto c = static_cast<unsigned char>(line[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
+                                 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+    bool ok = n != 0 && i + n <= line.size() && c >= 0x20 && c != 0x7f;
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      ok = (static_cast<unsigned char>(line[i + k]) & 0xc0) == 0x80;
+    }
+    if (ok && n == 3) {  // no overlong forms or surrogates
+      auto c1 = static_cast<unsigned char>(line[i + 1]);
+      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+    } else if (ok && n == 4) {
+      auto c1 = static_cast<unsigned char>(line[i + 1]);
+      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    } else if (ok && n == 2) {
+      ok = !(c == 0xc2 && static_cast<unsigned char>(line[i + 1]) < 0xa0);  // C1 controls
+    }
+    if (!ok) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+      ++i;
+      continue;
+    }
+    out.append(line.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
 [[noreturn]] void garbage(std::size_t line_number, std::string_view line, std::string_view why) {
-  std::string excerpt(line.substr(0, 120));
+  std::string excerpt = printable_excerpt(line);
   throw lima_error(errc::lima_failed, "list", 0, excerpt,
                    "limactl list --json printed an unreadable record on line " +
                        std::to_string(line_number) + " (" + std::string(why) + "): " + excerpt);

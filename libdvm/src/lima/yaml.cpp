@@ -8,7 +8,15 @@ namespace {
 
 constexpr char hex_digits[] = "0123456789ABCDEF";
 
+// Keys written without quotes: identifiers that no YAML 1.1 or 1.2 parser reads as a boolean or
+// null (`null:` would be a null key, `on:` a boolean one).
 bool is_identifier(std::string_view key) {
+  static constexpr std::string_view reserved[] = {
+      "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+      "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"};
+  for (std::string_view word : reserved) {
+    if (key == word) return false;
+  }
   if (key.empty()) return false;
   for (char c : key) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -17,21 +25,53 @@ bool is_identifier(std::string_view key) {
   return !(key.front() >= '0' && key.front() <= '9');
 }
 
-// A literal block reproduces text exactly only if it is printable ASCII/UTF-8 lines with tabs,
-// ends in exactly one newline (clip chomping), and its first line does not start with a space.
+// One step of strict UTF-8 decoding: the length of the sequence at text[i] (no overlong forms,
+// no surrogates, at most U+10FFFF) and its code point, or 0 for a byte that starts none.
+std::size_t utf8_at(std::string_view text, std::size_t i, char32_t& cp) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
+  auto continuation = [&](std::size_t k) { return i + k < text.size() && (byte(k) & 0xc0) == 0x80; };
+  unsigned char c = byte(0);
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
+  if (c >= 0xc2 && c <= 0xdf && continuation(1)) {
+    cp = static_cast<char32_t>(((c & 0x1fU) << 6) | (byte(1) & 0x3fU));
+    return 2;
+  }
+  if (c >= 0xe0 && c <= 0xef && continuation(1) && continuation(2)) {
+    cp = static_cast<char32_t>(((c & 0x0fU) << 12) | ((byte(1) & 0x3fU) << 6) | (byte(2) & 0x3fU));
+    return cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4 && continuation(1) && continuation(2) && continuation(3)) {
+    cp = static_cast<char32_t>(((c & 0x07U) << 18) | ((byte(1) & 0x3fU) << 12) |
+                               ((byte(2) & 0x3fU) << 6) | (byte(3) & 0x3fU));
+    return cp < 0x10000 || cp > 0x10ffff ? 0 : 4;
+  }
+  return 0;
+}
+
+// Code points that may appear as they are in a document: YAML's printable set without tab and
+// line feed, the byte order mark, and U+0085, U+2028 and U+2029, which YAML 1.1 parsers (Lima's
+// among them) treat as line breaks.
+bool is_plain_printable(char32_t cp) {
+  return (cp >= 0x20 && cp <= 0x7e) || (cp >= 0xa0 && cp <= 0xd7ff && cp != 0x2028 && cp != 0x2029) ||
+         (cp >= 0xe000 && cp <= 0xfffd && cp != 0xfeff) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+// A literal block reproduces text exactly only if it is valid UTF-8 lines of printable characters
+// and tabs, ends in exactly one newline (clip chomping), and its first line does not start with
+// a space.
 bool fits_literal_block(std::string_view text) {
   if (text.size() < 2 || text.back() != '\n' || text[text.size() - 2] == '\n') return false;
   if (text.front() == ' ' || text.front() == '\t' || text.front() == '\n') return false;
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '\n' || c == '\t') continue;
-    if (c < 0x20 || c == 0x7f) return false;
+  char32_t cp = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = utf8_at(text, i, cp);
+    if (n == 0 || !(cp == '\n' || cp == '\t' || is_plain_printable(cp))) return false;
+    i += n;
   }
-  // U+0085, U+2028 and U+2029 are line breaks in YAML 1.1.
-  return text.find("\xc2\x85") == std::string_view::npos &&
-         text.find("\xe2\x80\xa8") == std::string_view::npos &&
-         text.find("\xe2\x80\xa9") == std::string_view::npos &&
-         text.find("\xef\xbb\xbf") == std::string_view::npos;
+  return true;
 }
 
 void write_literal_block(std::string& out, std::string_view text, int indent) {
@@ -52,7 +92,7 @@ bool is_scalar(const node& n) {
   return !std::holds_alternative<sequence>(n.value) && !std::holds_alternative<mapping>(n.value);
 }
 
-void write_scalar(std::string& out, const node& n, int indent) {
+void write_scalar(std::string& out, const node& n, int indent, bool block_allowed = true) {
   if (std::holds_alternative<std::nullptr_t>(n.value)) {
     out += "null";
   } else if (const bool* b = std::get_if<bool>(&n.value)) {
@@ -61,7 +101,7 @@ void write_scalar(std::string& out, const node& n, int indent) {
     out += std::to_string(*i);
   } else {
     const std::string& s = std::get<std::string>(n.value);
-    if (fits_literal_block(s) && s.find('\n') + 1 < s.size()) {
+    if (block_allowed && fits_literal_block(s) && s.find('\n') + 1 < s.size()) {
       write_literal_block(out, s, indent);
       return;
     }
@@ -78,7 +118,14 @@ void write_mapping(std::string& out, const mapping& m, int indent, bool first_in
   for (const auto& [key, value] : m) {
     if (!(first && first_inline)) out.append(static_cast<std::size_t>(indent), ' ');
     first = false;
-    out += is_identifier(key) ? key : quote(key);
+    std::string written = is_identifier(key) ? key : quote(key);
+    if (written.size() > 1000) {
+      // An implicit key is at most 1024 characters: a longer one needs the explicit form.
+      out += "? " + written + "\n";
+      out.append(static_cast<std::size_t>(indent), ' ');
+    } else {
+      out += written;
+    }
     out += ':';
     if (is_scalar(value)) {
       out += ' ';
@@ -94,8 +141,12 @@ void write_sequence(std::string& out, const sequence& s, int indent) {
   for (const auto& item : s) {
     out.append(static_cast<std::size_t>(indent), ' ');
     out += "- ";
-    if (const auto* m = std::get_if<mapping>(&item.value); m && !m->empty()) {
-      write_mapping(out, *m, indent + 2, true);
+    if (const auto* m = std::get_if<mapping>(&item.value)) {
+      if (m->empty()) {
+        out += "{}\n";
+      } else {
+        write_mapping(out, *m, indent + 2, true);
+      }
     } else if (is_scalar(item)) {
       write_scalar(out, item, indent + 2);
       if (out.back() != '\n') out += '\n';
@@ -115,7 +166,7 @@ void write_value(std::string& out, const node& n, int indent) {
       for (std::size_t i = 0; i < s->size(); ++i) {
         if (i > 0) out += ", ";
         if (!is_scalar((*s)[i])) throw std::logic_error("yaml: flow sequences hold scalars only");
-        write_scalar(out, (*s)[i], indent);
+        write_scalar(out, (*s)[i], indent, false);  // a literal block cannot be inside [...]
       }
       out += "]\n";
     } else {
@@ -136,9 +187,22 @@ void write_value(std::string& out, const node& n, int indent) {
 
 std::string quote(std::string_view text) {
   std::string out = "\"";
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    switch (c) {
+  char32_t cp = 0;
+  auto escape = [&](char prefix, char32_t value, int digits) {
+    out += '\\';
+    out += prefix;
+    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out += hex_digits[(value >> shift) & 0xf];
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = utf8_at(text, i, cp);
+    if (n == 0) {
+      // Not UTF-8: a document can only carry the byte as the character U+0080..U+00FF.
+      escape('x', static_cast<unsigned char>(text[i]), 2);
+      ++i;
+      continue;
+    }
+    i += n;
+    switch (cp) {
       case '"': out += "\\\""; continue;
       case '\\': out += "\\\\"; continue;
       case '\0': out += "\\0"; continue;
@@ -152,19 +216,13 @@ std::string quote(std::string_view text) {
       case 0x1b: out += "\\e"; continue;
       default: break;
     }
-    std::string_view rest = text.substr(i);
-    // YAML line breaks other than \n: written as \u escapes (some parsers mishandle \N \L \P).
-    if (rest.starts_with("\xc2\x85")) { out += "\\u0085"; ++i; continue; }
-    if (rest.starts_with("\xe2\x80\xa8")) { out += "\\u2028"; i += 2; continue; }
-    if (rest.starts_with("\xe2\x80\xa9")) { out += "\\u2029"; i += 2; continue; }
-    if (rest.starts_with("\xef\xbb\xbf")) { out += "\\uFEFF"; i += 2; continue; }
-    if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += hex_digits[c >> 4];
-      out += hex_digits[c & 0xf];
-      continue;
+    if (is_plain_printable(cp)) {
+      out.append(text.substr(i - n, n));
+    } else if (cp < 0x100) {
+      escape('x', cp, 2);  // other C0 controls, DEL, C1 controls and U+0085
+    } else {
+      escape('u', cp, 4);  // U+2028, U+2029, U+FEFF, U+FFFE, U+FFFF
     }
-    out += static_cast<char>(c);
   }
   out += '"';
   return out;
@@ -177,14 +235,28 @@ std::string emit(const node& root, std::string_view header) {
     std::size_t end = header.find('\n', pos);
     std::string_view line = header.substr(pos, end == std::string_view::npos ? end : end - pos);
     out += "# ";
-    for (char c : line) out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+    char32_t cp = 0;
+    for (std::size_t i = 0; i < line.size();) {
+      std::size_t n = utf8_at(line, i, cp);
+      if (n == 0 || !is_plain_printable(cp)) {
+        out += n == 0 ? '?' : ' ';  // a comment cannot hold it (or would end at a line break)
+        i += n == 0 ? 1 : n;
+        continue;
+      }
+      out.append(line.substr(i, n));
+      i += n;
+    }
     out += '\n';
     if (end == std::string_view::npos) break;
     pos = end + 1;
   }
   const auto* m = std::get_if<mapping>(&root.value);
   if (m == nullptr) throw std::logic_error("yaml: the document root must be a mapping");
-  write_mapping(out, *m, 0, false);
+  if (m->empty()) {
+    out += "{}\n";
+  } else {
+    write_mapping(out, *m, 0, false);
+  }
   return out;
 }
 

@@ -32,10 +32,14 @@ struct node {
   node(mapping m) : value(std::move(m)) {}
 };
 
-/// The document, ending with a newline. Each line of `header` becomes a comment line.
+/// The document, ending with a newline ("{}" for an empty root mapping). Each line of `header`
+/// becomes a comment line, with characters a comment cannot hold replaced.
 std::string emit(const node& root, std::string_view header = {});
 
-/// A double-quoted YAML scalar for any text (valid UTF-8 expected; other bytes are escaped).
+/// A double-quoted YAML scalar for any text, made only of printable characters: controls, YAML
+/// 1.1 line breaks (U+0085, U+2028, U+2029) and U+FEFF are escaped. Valid UTF-8 reads back
+/// exactly; a byte that is not part of valid UTF-8 is written as \xHH, which reads back as the
+/// character U+00HH (a YAML document cannot hold raw bytes).
 std::string quote(std::string_view text);
 
 }  // namespace dvm::detail::yaml
