@@ -3,10 +3,10 @@
 #   unit.fuzz: ...     dvm_fuzz_replay: the fuzz targets of tests/fuzz built without libFuzzer
 #                      (any compiler), replaying their seed corpora and regression inputs, and
 #                      the guest secret reader model checked against the real Bash function
-#   sanitize.build     a second build tree, tests/sanitize/, with DVM_SANITIZE=ON (ASan+UBSan,
+#   sanitize.build     a second build tree, <build>/tests/sanitize, with DVM_SANITIZE=ON (ASan+UBSan,
 #   sanitize.unit_e2e  same compiler), and its unit and CLI end-to-end tests; any sanitizer
 #                      report fails (see tests/sanitize/sanitizer_defaults.cpp)
-#   fuzz.build         when clang++ with libFuzzer is available: a third tree, tests/fuzz/, built
+#   fuzz.build         when clang++ with libFuzzer is available: a third tree, <build>/tests/fuzz, built
 #   fuzz.<target>      with clang from tests/fuzz/CMakeLists.txt, and a run of each target for
 #                      DVM_FUZZ_SECONDS
 option(DVM_TEST_SANITIZE "Register the ASan+UBSan build of the unit and e2e tests (label sanitize)" ON)
