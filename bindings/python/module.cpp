@@ -433,17 +433,6 @@ dvm::secret_map to_secrets(const py::object& secrets) {
 
 // --- the client ------------------------------------------------------------------------------
 
-std::map<std::string, std::string> process_environment() {
-  std::map<std::string, std::string> out;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    std::size_t eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
-    out.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
-  }
-  return out;
-}
-
 std::chrono::milliseconds to_duration(double secs) {
   if (!(secs >= 0)) throw py::value_error("timeouts must be >= 0 seconds");
   return std::chrono::milliseconds(static_cast<long long>(secs * 1000.0 + 0.5));
@@ -480,7 +469,7 @@ class native_client {
     state.on_event = on_event;
     dvm::client_options options;
     // The environment is read now, with the GIL held: Python threads change it only with the GIL.
-    options.environment = environment_ ? *environment_ : process_environment();
+    options.environment = environment_ ? *environment_ : dvm::current_environment();
     options.config_dir = config_dir_;
     options.state_dir = state_dir_;
     options.limactl = limactl_;

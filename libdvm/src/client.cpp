@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-extern char** environ;
 
 namespace dvm {
 
@@ -29,26 +28,19 @@ using detail::lima_driver;
 
 namespace {
 
-std::map<std::string, std::string> process_environment() {
-  std::map<std::string, std::string> out;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    std::size_t eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
-    out.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+// The Lima side of a vm_status, from a `limactl list --json` record.
+void fill_from_instance(vm_status& s, const instance_info& info) {
+  s.state = info.status.empty() ? "Unknown" : info.status;
+  if (info.ssh_local_port > 0) {
+    s.ssh_address = (info.ssh_address.empty() ? "127.0.0.1" : info.ssh_address) + ":" +
+                    std::to_string(info.ssh_local_port);
   }
-  return out;
-}
-
-detail::lima_timeouts to_lima(const dvm::timeouts& t) {
-  detail::lima_timeouts out;
-  out.query = t.query;
-  out.create = t.create;
-  out.start = t.start;
-  out.stop = t.stop;
-  out.change = t.change;
-  out.guest = t.guest;
-  return out;
+  s.cpus = info.cpus;
+  s.memory_bytes = info.memory_bytes;
+  s.disk_bytes = info.disk_bytes;
+  s.arch = info.arch;
+  s.vm_type = info.vm_type;
+  s.dir = info.dir;
 }
 
 // "dvm-app" -> "app" for DVM instances; "" for every other Lima instance.
@@ -153,7 +145,7 @@ error missing_instance(const config_store& store, const std::string& name) {
 // --- impl ------------------------------------------------------------------------------------
 
 client::impl::impl(client_options options)
-    : env(options.environment ? std::move(*options.environment) : process_environment()),
+    : env(options.environment ? std::move(*options.environment) : current_environment()),
       where([&] {
         paths p{};
         // Explicit directories need no HOME; only missing ones are derived from the environment.
@@ -164,8 +156,7 @@ client::impl::impl(client_options options)
       }()),
       store(where, options.host ? *options.host : detect_host()),
       sink(std::move(options.on_event)),
-      cancel(options.cancel),
-      limits(options.timeouts) {
+      cancel(options.cancel) {
   lima.runner = options.runner ? std::move(options.runner) : make_default_runner();
   lima.limactl = !options.limactl.empty() ? options.limactl
                  : !env_value("LIMACTL").empty() ? env_value("LIMACTL")
@@ -173,7 +164,7 @@ client::impl::impl(client_options options)
   lima.environment = detail::limactl_environment(env);
   lima.scratch_dir = where.state_dir / "scratch";
   lima.state_dir = where.state_dir;
-  lima.timeouts = to_lima(limits);
+  lima.timeouts = options.timeouts;
   lima.cancel = cancel;
 }
 
@@ -312,7 +303,7 @@ plan_result client::plan(const std::string& name_arg) {
   out.calls.push_back({with_limactl({"--version"}), ""});
   out.calls.push_back({with_limactl(lima_driver::list_args(out.instance)), ""});
   out.calls.push_back({with_limactl(lima_driver::create_args(out.instance)), out.lima_yaml});
-  out.calls.push_back({with_limactl(lima_driver::start_args(out.instance, impl_->limits.start > std::chrono::minutes(2) ? impl_->limits.start - std::chrono::minutes(1) : impl_->limits.start)), ""});
+  out.calls.push_back({with_limactl(lima_driver::start_args(out.instance, lima_driver::limactl_start_timeout(impl_->lima.timeouts.start))), ""});
   out.calls.push_back({with_limactl(lima_driver::shell_args(out.instance, sync_shell)), out.guest_program});
   return out;
 }
@@ -327,17 +318,7 @@ std::vector<vm_status> client::list() {
     vm_status s;
     s.name = name;
     s.instance = info.name;
-    s.state = info.status.empty() ? "Unknown" : info.status;
-    if (info.ssh_local_port > 0) {
-      s.ssh_address = (info.ssh_address.empty() ? "127.0.0.1" : info.ssh_address) + ":" +
-                      std::to_string(info.ssh_local_port);
-    }
-    s.cpus = info.cpus;
-    s.memory_bytes = info.memory_bytes;
-    s.disk_bytes = info.disk_bytes;
-    s.arch = info.arch;
-    s.vm_type = info.vm_type;
-    s.dir = info.dir;
+    fill_from_instance(s, info);
     by_name[name] = std::move(s);
   }
   for (const auto& name : impl_->store.vm_names()) {
@@ -385,19 +366,8 @@ vm_status client::status(const std::string& name_arg) {
   s.name = name;
   s.instance = instance_of(name);
   s.configured = configured;
-  s.state = info ? (info->status.empty() ? "Unknown" : info->status) : "absent";
-  if (info) {
-    if (info->ssh_local_port > 0) {
-      s.ssh_address = (info->ssh_address.empty() ? "127.0.0.1" : info->ssh_address) + ":" +
-                      std::to_string(info->ssh_local_port);
-    }
-    s.cpus = info->cpus;
-    s.memory_bytes = info->memory_bytes;
-    s.disk_bytes = info->disk_bytes;
-    s.arch = info->arch;
-    s.vm_type = info->vm_type;
-    s.dir = info->dir;
-  }
+  s.state = "absent";
+  if (info) fill_from_instance(s, *info);
   if (vm) {
     if (!info) {
       s.cpus = vm->cpus;
@@ -471,7 +441,7 @@ stop_all_result client::stop_all(const stop_all_options& options) {
           impl_->warn(name, std::string("checking only the default service units: ") + e.what());
         }
         process_result probe = impl_->run_script(vm_driver, info.name, detail::activity_probe_script(units),
-                                                 impl_->limits.command);
+                                                 impl_->lima.timeouts.command);
         std::string said = last_lines(probe.out, 1);
         // Exit 1 is also what limactl itself exits with when it fails: only the probe's own
         // verdict line means "in use".
@@ -512,7 +482,7 @@ dirty_report client::check_unsaved_work(const std::string& name_arg) {
   auto d = impl_->driver(name);
   auto running = impl_->require_running(d, name);
   process_result r = impl_->run_script(d, running.info.name, detail::dirty_check_script(running.config),
-                                       impl_->limits.command);
+                                       impl_->lima.timeouts.command);
   dirty_report report;
   for (const auto& [key, value] : tab_fields(r.out)) {
     if (key == "repo") {
@@ -707,7 +677,7 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
     // The code dir may not exist yet (a fresh VM before its first sync).
     process_result mk = impl_->run_script(
         d, instance, "set -eu\nmkdir -p -- " + detail::shell_quote(detail::absolute_guest_path(running.config, running.config.code_dir)) + "\n",
-        impl_->limits.command);
+        impl_->lima.timeouts.command);
     if (mk.exit_code != 0) {
       throw error(errc::guest_failed, "cannot create the code directory in " + instance + ": " + last_lines(mk.err, 3));
     }
@@ -723,7 +693,7 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
     for (const auto& e : from) names.push_back(base_name(e.path));
     process_result acl = impl_->run_script(
         d, instance, detail::acl_refresh_script(running.config, map_guest_path(running.config, to.path), names),
-        impl_->limits.command);
+        impl_->lima.timeouts.command);
     if (acl.exit_code != 0) {
       impl_->warn(name, "copied, but refreshing the agent user's access failed: " + last_lines(acl.out + acl.err, 2));
     }
@@ -772,7 +742,7 @@ std::string client::impl::run_guest_script(const std::string& name_arg,
   std::string name = normalize_vm_name(name_arg);
   auto d = driver(name);
   auto running = require_running(d, name);
-  process_result r = run_script(d, running.info.name, script(running.config), limits.command);
+  process_result r = run_script(d, running.info.name, script(running.config), lima.timeouts.command);
   if (r.exit_code != 0) {
     throw error(errc::guest_failed, what + " in " + running.info.name + " failed (exit " +
                                         std::to_string(exit_status(r)) + "): " + last_lines(r.err + r.out, 4));

@@ -25,7 +25,6 @@ struct client::impl {
   event_sink sink;
   std::mutex sink_mutex;
   const cancel_token* cancel = nullptr;
-  dvm::timeouts limits;
 
   void emit(event e);
   void warn(const std::string& vm, const std::string& message);

@@ -293,7 +293,7 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
   request.command = {"bash", "-s"};
   request.stdin_mode = stdio_mode::pipe;
   request.input = &program;
-  request.timeout = limits.guest;
+  request.timeout = lima.timeouts.guest;
   request.on_stdout = [&](std::string_view chunk) { parser.feed(chunk, on_line, on_marker); };
   process_result r = d.shell(instance, request);
   parser.finish(on_line, on_marker);

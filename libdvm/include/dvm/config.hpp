@@ -40,6 +40,8 @@ struct paths {
   std::filesystem::path state_dir;  ///< locks and caches, never secrets
 };
 DVM_EXPORT paths resolve_paths(const std::map<std::string, std::string>& environment);
+/// This process's environment as a map (the default of client_options::environment).
+DVM_EXPORT std::map<std::string, std::string> current_environment();
 
 /// The validated configuration of one VM: config.toml [defaults] merged with vms/<name>.toml.
 struct vm_config {

@@ -11,6 +11,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+extern char** environ;
+
 namespace dvm {
 
 namespace {
@@ -62,6 +64,17 @@ host_info detect_host() {
     host.login_name = found->pw_name;
   }
   return host;
+}
+
+std::map<std::string, std::string> current_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return out;
 }
 
 paths resolve_paths(const std::map<std::string, std::string>& environment) {

@@ -332,13 +332,15 @@ std::vector<std::string> lima_driver::start_args(std::string_view instance, mill
   return args;
 }
 
+milliseconds lima_driver::limactl_start_timeout(milliseconds ours) {
+  return ours > std::chrono::minutes(2) ? ours - std::chrono::minutes(1) : ours;
+}
+
 void lima_driver::start(std::string_view instance, const std::string& instance_dir) {
-  // limactl's own --timeout is shorter than ours, so it reports its own timeout message.
   milliseconds ours = context_.timeouts.start;
-  milliseconds lima = ours.count() > 120000 ? ours - std::chrono::minutes(1) : ours;
   process_result r;
   try {
-    r = run(start_args(instance, lima), stdio_mode::null, nullptr, ours);
+    r = run(start_args(instance, limactl_start_timeout(ours)), stdio_mode::null, nullptr, ours);
   } catch (const lima_error& e) {
     if (e.code() != errc::timeout) throw;
     run({"stop", "--force", std::string(instance)}, stdio_mode::null, nullptr, context_.timeouts.stop);

@@ -10,6 +10,7 @@
 
 #include <dvm/events.hpp>
 #include <dvm/process.hpp>
+#include <dvm/timeouts.hpp>
 
 #include "lima/instance.hpp"
 
@@ -25,16 +26,6 @@
 
 namespace dvm::detail {
 
-/// Time limits of limactl calls. Zero means no limit.
-struct lima_timeouts {
-  std::chrono::milliseconds query{std::chrono::seconds(60)};    ///< --version, list
-  std::chrono::milliseconds create{std::chrono::minutes(30)};   ///< image download
-  std::chrono::milliseconds start{std::chrono::minutes(15)};
-  std::chrono::milliseconds stop{std::chrono::minutes(5)};      ///< then `stop -f`
-  std::chrono::milliseconds change{std::chrono::minutes(5)};    ///< edit, delete
-  std::chrono::milliseconds guest{std::chrono::hours(2)};       ///< the sync guest program
-};
-
 /// What every driver of one client shares.
 struct lima_context {
   std::shared_ptr<process_runner> runner;
@@ -42,7 +33,7 @@ struct lima_context {
   std::vector<std::string> environment;  ///< the allowlisted environment for limactl
   std::filesystem::path scratch_dir;     ///< limactl's working directory
   std::filesystem::path state_dir;       ///< for the version cache
-  lima_timeouts timeouts;
+  dvm::timeouts timeouts;
   const cancel_token* cancel = nullptr;
 };
 
@@ -102,6 +93,9 @@ class lima_driver {
   static std::vector<std::string> create_args(std::string_view instance);
   static std::vector<std::string> start_args(std::string_view instance,
                                              std::chrono::milliseconds timeout);
+  /// The --timeout given to `limactl start` for our own limit `ours`: a minute shorter, so that
+  /// limactl reports its own timeout before we kill it.
+  static std::chrono::milliseconds limactl_start_timeout(std::chrono::milliseconds ours);
   static std::vector<std::string> list_args(std::string_view instance);
   static std::vector<std::string> shell_args(std::string_view instance, const shell_request& request);
   static std::vector<std::string> edit_args(std::string_view instance, const std::string& set_expression);
