@@ -9,4 +9,5 @@
 #include <dvm/process.hpp>
 #include <dvm/recipes.hpp>
 #include <dvm/secret.hpp>
+#include <dvm/timeouts.hpp>
 #include <dvm/version.hpp>
