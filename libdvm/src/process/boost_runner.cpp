@@ -90,6 +90,66 @@ struct child_setup {
   }
 };
 
+// Boost.Process 1.81's default_launcher calls io_context::notify_fork() in the child between
+// fork and exec, and asio allocates there (it copies its service list into a std::vector). In
+// a multithreaded process (sync --all, an embedding program) another thread may hold an
+// allocator lock at the moment of the fork; the child then never reaches exec and its parent
+// waits forever. Seen with ASan's allocator (`sync --all -j 8` hung, the child spinning in
+// operator new under notify_fork). This launcher runs the same initializer hooks (stdio, start
+// dir, environment, child_setup) and nothing else between fork and exec. The child needs no
+// fork notification: it execs at once, and every descriptor above 2 is close-on-exec.
+struct fork_exec_launcher : bp::posix::default_launcher {
+  template <class Args, class... Inits>
+  bp::process operator()(asio::any_io_executor exec, bp::error_code& ec,
+                         const bp::filesystem::path& executable, Args&& args, Inits&&... inits) {
+    const char* const* argv = this->build_argv_(executable, std::forward<Args>(args));
+    int report[2];  // the child writes errno here if exec fails; a successful exec closes it
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+      ec.assign(errno, bp::system_category());
+      return bp::process(exec);
+    }
+    auto fail = [&](int err) {
+      ::close(report[0]);
+      if (report[1] >= 0) ::close(report[1]);
+      ec.assign(err, bp::system_category());
+      bp::posix::detail::on_error(*this, executable, argv, ec, inits...);
+      return bp::process(exec);
+    };
+    ec = bp::posix::detail::on_setup(*this, executable, argv, inits...);
+    if (ec) return fail(ec.value());
+    pid = ::fork();
+    if (pid == -1) return fail(errno);
+    if (pid == 0) {
+      // The child: async-signal-safe calls only, no allocation, no exit handlers.
+      int err = 0;
+      bp::error_code setup_ec = bp::posix::detail::on_exec_setup(*this, executable, argv, inits...);
+      if (setup_ec) {
+        err = setup_ec.value();
+      } else {
+        ::execve(executable.c_str(), const_cast<char* const*>(argv), const_cast<char* const*>(env));
+        err = errno;
+      }
+      [[maybe_unused]] ssize_t n = ::write(report[1], &err, sizeof err);
+      ::_exit(127);
+    }
+    ::close(report[1]);
+    report[1] = -1;
+    int child_errno = 0;
+    ssize_t got;
+    while ((got = ::read(report[0], &child_errno, sizeof child_errno)) == -1 && errno == EINTR) {
+    }
+    if (got != 0) {  // exec failed (or the report pipe did): reap the child, report its errno
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+      return fail(got > 0 ? child_errno : errno);
+    }
+    ::close(report[0]);
+    bp::process proc(exec, pid);
+    bp::posix::detail::on_success(*this, executable, argv, inits...);
+    return proc;
+  }
+};
+
 std::string lookup_env(const std::vector<std::string>& env, std::string_view name) {
   for (const auto& entry : env) {
     if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
@@ -189,21 +249,21 @@ process_result boost_runner::run(const process_spec& spec) {
                                                                  : spec.working_directory;
   const auto started = clock::now();
   std::optional<bp::process> child;
-  try {
+  {
     // The stdio bindings are temporaries: they close the child's ends of the pipes in this
     // process as soon as the child has started, so EOF arrives when the child exits.
-    child.emplace(ctx, *program, args,
-                  bp::process_stdio{input_binding(spec.stdin_mode, stdin_pipe),
-                                    output_binding<bp::detail::process_output_binding>(
-                                        spec.stdout_mode, stdout_pipe),
-                                    output_binding<bp::detail::process_error_binding>(
-                                        spec.stderr_mode, stderr_pipe)},
-                  bp::process_environment(spec.environment),
-                  bp::process_start_dir(workdir.string()), setup);
-  } catch (const boost::system::system_error& e) {
-    result.start_failed = true;
-    result.err = spec.argv[0] + ": cannot be started: " + e.code().message();
-    return result;
+    bp::error_code ec;
+    child.emplace(fork_exec_launcher{}(
+        ctx.get_executor(), ec, *program, args,
+        bp::process_stdio{input_binding(spec.stdin_mode, stdin_pipe),
+                          output_binding<bp::detail::process_output_binding>(spec.stdout_mode, stdout_pipe),
+                          output_binding<bp::detail::process_error_binding>(spec.stderr_mode, stderr_pipe)},
+        bp::process_environment(spec.environment), bp::process_start_dir(workdir.string()), setup));
+    if (ec) {
+      result.start_failed = true;
+      result.err = spec.argv[0] + ": cannot be started: " + ec.message();
+      return result;
+    }
   }
   const pid_t pid = child->id();
 
