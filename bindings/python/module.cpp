@@ -276,6 +276,9 @@ void raise_dvm_error(const dvm::error& e) {
     info["exit_status"] = l->exit_status();
     info["stderr_tail"] = text(l->stderr_tail());
   }
+  if (const auto* u = dynamic_cast<const dvm::unsaved_work_error*>(&e)) {
+    info["unsaved_work"] = to_python(u->report());
+  }
   py::object exc;
   try {
     exc = py::module_::import("dvm._errors").attr("from_native")(info);

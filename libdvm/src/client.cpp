@@ -517,6 +517,9 @@ dirty_report client::check_unsaved_work(const std::string& name_arg) {
   return report;
 }
 
+unsaved_work_error::unsaved_work_error(const std::string& message, dirty_report report)
+    : error(errc::refused, message), report_(std::move(report)) {}
+
 remove_result client::remove(const std::string& name_arg, const remove_options& options) {
   std::string name = normalize_vm_name(name_arg);
   detail::vm_lock lock(impl_->where.state_dir, name, "dvm rm");
@@ -536,13 +539,15 @@ remove_result client::remove(const std::string& name_arg, const remove_options& 
     out.checked = true;
     vm_config vm = impl_->store.load(name);
     if (report.incomplete) {
-      throw error(errc::refused, "refusing to delete " + info->name + ": the unsaved-work check is incomplete (" +
-                                     report.incomplete_reason + "); pass --force to delete anyway");
+      std::string message = "refusing to delete " + info->name + ": the unsaved-work check is incomplete (" +
+                            report.incomplete_reason + "); pass --force to delete anyway";
+      throw unsaved_work_error(message, std::move(report));
     }
     if (!report.clean()) {
-      throw error(errc::refused, "refusing to delete " + info->name + ": unsaved work under " + vm.code_dir + ":" +
-                                     format_dirty_report(report) +
-                                     "\ncommit and push it, or copy it out with `dvm cp`, or pass --force to delete anyway");
+      std::string message = "refusing to delete " + info->name + ": unsaved work under " + vm.code_dir + ":" +
+                            format_dirty_report(report) +
+                            "\ncommit and push it, or copy it out with `dvm cp`, or pass --force to delete anyway";
+      throw unsaved_work_error(message, std::move(report));
     }
   }
   impl_->emit(event{event_kind::vm_deleting, name, info->status, {}, 0, {}, "deleting " + info->name});

@@ -23,7 +23,7 @@ from typing import Dict, List
 
 from . import _dvm
 from ._client import Client, EventCallback, SecretValue
-from ._errors import ConfigError, Error, LimaError, NotFoundError, UsageError
+from ._errors import ConfigError, Error, LimaError, NotFoundError, UnsavedWorkError, UsageError
 from ._types import (
     DirtyReport,
     DirtyRepository,
@@ -67,6 +67,7 @@ __all__ = [
     "ConfigError",
     "NotFoundError",
     "LimaError",
+    "UnsavedWorkError",
     # results
     "DirtyReport",
     "DirtyRepository",

@@ -208,8 +208,8 @@ class Client:
     def remove(self, name: NameLike, force: bool = False, *,
                on_event: Optional[EventCallback] = None) -> RemoveResult:
         """Checks for unsaved work (unless ``force``), then stops and deletes the Lima instance.
-        The VM file is kept. Raises :class:`dvm.Error` with code ``"refused"`` when work would be
-        lost."""
+        The VM file is kept. Raises :class:`dvm.UnsavedWorkError` (code ``"refused"``, with the
+        :class:`DirtyReport`) when work would be lost."""
         return RemoveResult._from(self._native.remove(_name(name), force, self._sink(on_event)))
 
     def check_unsaved_work(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> DirtyReport:

@@ -5,7 +5,8 @@ prints in its JSON error object (``"config"``, ``"not_found"``, ``"lima_failed"`
 ``exit_code`` is the CLI's exit status for it. A guest command that exits non-zero is *not* an
 error: :meth:`dvm.Client.exec` returns its status as data.
 
-This module is pure Python and imports nothing from the compiled extension, which calls
+This module is pure Python (it imports only :mod:`dvm._types`), and imports nothing from the
+compiled extension, which calls
 :func:`from_native` to build the exception it raises.
 """
 
@@ -14,12 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from ._types import DirtyReport
+
 __all__ = [
     "Error",
     "UsageError",
     "ConfigError",
     "NotFoundError",
     "LimaError",
+    "UnsavedWorkError",
 ]
 
 
@@ -115,7 +119,24 @@ class LimaError(Error):
         self.stderr_tail = stderr_tail
 
 
-for _cls in (Error, UsageError, ConfigError, NotFoundError, LimaError):
+class UnsavedWorkError(Error):
+    """:meth:`dvm.Client.remove` refused to delete a VM because work would be lost, or because
+    the unsaved-work check could not run completely. Code ``"refused"``.
+
+    Attributes:
+        report: the :class:`dvm.DirtyReport` that was found (repositories with their reasons,
+            loose files, ``incomplete``).
+    """
+
+    report: DirtyReport
+
+    def __init__(self, message: str, code: str = "refused", exit_code: int = 1, *,
+                 report: Optional[DirtyReport] = None) -> None:
+        super().__init__(message, code, exit_code)
+        self.report = report if report is not None else DirtyReport()
+
+
+for _cls in (Error, UsageError, ConfigError, NotFoundError, LimaError, UnsavedWorkError):
     _cls.__module__ = "dvm"  # tracebacks show dvm.ConfigError, where users catch it
 
 _LIMA_CODES = frozenset({"lima_failed", "lima_missing", "lima_version", "timeout"})
@@ -131,7 +152,7 @@ def _rebuild(cls: type, state: Dict[str, Any]) -> Error:
 
 def from_native(info: Dict[str, Any]) -> Error:
     """The exception for a dvm::error, described by the extension as a dict (code, exit_code,
-    message, and the config_error / lima_error fields when present)."""
+    message, and the config_error / lima_error / unsaved_work_error fields when present)."""
     code = str(info.get("code", "internal"))
     message = str(info.get("message", ""))
     exit_code = int(info.get("exit_code", 1))
@@ -149,6 +170,8 @@ def from_native(info: Dict[str, Any]) -> Error:
                          subcommand=str(info.get("subcommand", "")),
                          exit_status=None if status is None or status < 0 else int(status),
                          stderr_tail=str(info.get("stderr_tail", "")))
+    if "unsaved_work" in info:
+        return UnsavedWorkError(message, code, exit_code, report=DirtyReport._from(info["unsaved_work"]))
     if code in _NOT_FOUND_CODES:
         return NotFoundError(message, code, exit_code)
     if code == "usage":

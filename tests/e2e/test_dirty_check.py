@@ -216,6 +216,8 @@ def test_the_refusal_as_json(app):
     err = json.loads(r.stdout)["error"]
     assert err["code"] == "refused" and err["exit_code"] == 1
     assert "repository proj: stash" in err["message"]
+    assert err["unsaved_work"]["repositories"] == [{"path": "proj", "reasons": ["stash"]}]
+    assert err["unsaved_work"]["clean"] is False and err["unsaved_work"]["loose_file_count"] == 0
 
 
 def test_a_clean_code_dir_is_not_refused_by_the_check(app):

@@ -55,7 +55,7 @@ def test_error_hierarchy_and_codes():
     codes = dvm.error_codes()
     assert codes["config"] == 2 and codes["usage"] == 2 and codes["not_found"] == 2
     assert codes["lima_missing"] == 3 and codes["cancelled"] == 130 and codes["lima_failed"] == 1
-    for cls in (dvm.ConfigError, dvm.LimaError, dvm.NotFoundError, dvm.UsageError):
+    for cls in (dvm.ConfigError, dvm.LimaError, dvm.NotFoundError, dvm.UsageError, dvm.UnsavedWorkError):
         assert issubclass(cls, dvm.Error)
     assert issubclass(dvm.UsageError, ValueError)
     assert issubclass(dvm.NotFoundError, LookupError)

@@ -5,6 +5,7 @@ Most tests share one synced VM (`app`); the ones that stop or delete VMs make th
 
 import hashlib
 import os
+import pickle
 import subprocess
 
 import pytest
@@ -200,9 +201,11 @@ def test_unsaved_work_stop_and_remove(dvmenv, sandbox):
     report = client.check_unsaved_work("work")
     assert isinstance(report, dvm.DirtyReport) and not report.clean
     assert report.loose_file_count == 1 and report.loose_files == ("draft.txt",)
-    with pytest.raises(dvm.Error) as info:
+    with pytest.raises(dvm.UnsavedWorkError) as info:
         client.remove("work")
     assert info.value.code == "refused" and info.value.exit_code == 1 and "draft.txt" in str(info.value)
+    assert info.value.report == report  # the same findings as the check on its own
+    assert pickle.loads(pickle.dumps(info.value)).report == report
 
     events = []
     client.stop("work", on_event=events.append)

@@ -32,6 +32,9 @@ json::object error_json(const dvm::error& e) {
     err["subcommand"] = l->subcommand();
     err["limactl_exit"] = l->exit_status();
   }
+  if (const auto* u = dynamic_cast<const dvm::unsaved_work_error*>(&e)) {
+    err["unsaved_work"] = to_json(u->report());
+  }
   return json::object{{"error", std::move(err)}};
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <dvm/config.hpp>
+#include <dvm/error.hpp>
 #include <dvm/events.hpp>
 #include <dvm/export.hpp>
 #include <dvm/ports.hpp>
@@ -187,6 +188,17 @@ struct dirty_report {
   bool clean() const noexcept { return repositories.empty() && loose_file_count == 0 && !incomplete; }
 };
 
+/// Thrown by client::remove (code errc::refused) when deleting the VM would lose unsaved work,
+/// or when the check could not run completely; report() says what was found.
+class DVM_EXPORT unsaved_work_error : public error {
+ public:
+  unsaved_work_error(const std::string& message, dirty_report report);
+  const dirty_report& report() const noexcept { return report_; }
+
+ private:
+  dirty_report report_;
+};
+
 /// What client::remove did.
 struct remove_result {
   std::string vm;
@@ -300,7 +312,7 @@ class DVM_EXPORT client {
   /// Stops every running DVM VM (optionally only the inactive ones).
   stop_all_result stop_all(const stop_all_options& options = {});
   /// Checks for unsaved work (unless options.force), then stops and deletes the instance. The
-  /// VM file is kept. Throws dvm::error(errc::refused) with the report when work would be lost.
+  /// VM file is kept. Throws dvm::unsaved_work_error (errc::refused) when work would be lost.
   remove_result remove(const std::string& name, const remove_options& options = {});
   /// The unsaved-work check on its own.
   dirty_report check_unsaved_work(const std::string& name);
