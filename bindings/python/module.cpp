@@ -590,12 +590,20 @@ PYBIND11_MODULE(_dvm, m) {
         return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync(name, std::move(options)); }));
       }, py::arg("name"), py::arg("secrets"), py::arg("on_event"))
       .def("sync_all", [](native_client& self, unsigned jobs, const std::vector<std::string>& names,
-                          const py::object& on_event) {
+                          const py::object& secrets, const py::object& on_event) {
         dvm::sync_all_options options;
         options.jobs = jobs;
         options.names = names;
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync_all(options); }));
-      }, py::arg("jobs"), py::arg("names"), py::arg("on_event"))
+        if (!secrets.is_none()) {
+          if (!PyDict_Check(secrets.ptr())) throw py::type_error("secrets must be a dict of VM name -> dict");
+          for (auto item : py::reinterpret_borrow<py::dict>(secrets)) {
+            if (!PyUnicode_Check(item.first.ptr())) throw py::type_error("secrets: VM names must be str");
+            options.secrets.emplace(item.first.cast<std::string>(),
+                                    to_secrets(py::reinterpret_borrow<py::object>(item.second)));
+          }
+        }
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync_all(std::move(options)); }));
+      }, py::arg("jobs"), py::arg("names"), py::arg("secrets"), py::arg("on_event"))
       .def("stop", [](native_client& self, const std::string& name, const py::object& on_event) {
         self.call(on_event, [&](dvm::client& c) {
           c.stop(name);

@@ -335,13 +335,23 @@ sync_result client::sync(const std::string& name, sync_options options) {
   }
 }
 
-sync_all_result client::sync_all(const sync_all_options& options) {
+sync_all_result client::sync_all(sync_all_options options) {
   std::vector<std::string> names;
   for (const auto& n : options.names) names.push_back(normalize_vm_name(n));
   if (options.names.empty()) names = impl_->store.vm_names();
   if (names.empty()) {
     throw error(errc::usage, "no VMs are configured in " + (impl_->where.config_dir / "vms").string() +
                                  "; create one with `dvm init NAME`");
+  }
+  // Each VM's secrets move into its own sync_options before any thread starts.
+  std::vector<sync_options> per_vm(names.size());
+  for (auto& [vm, secrets] : options.secrets) {
+    auto at = std::find(names.begin(), names.end(), normalize_vm_name(vm));
+    if (at == names.end()) {
+      throw error(errc::usage, "sync_all: secrets are given for VM \"" + vm + "\", which is not among the VMs synced");
+    }
+    auto& target = per_vm[static_cast<std::size_t>(at - names.begin())].secrets;
+    for (auto& [key, value] : secrets) target.insert_or_assign(key, std::move(value));
   }
   sync_all_result out;
   out.outcomes.resize(names.size());
@@ -359,7 +369,7 @@ sync_all_result client::sync_all(const sync_all_options& options) {
       }
       auto started = clock::now();
       try {
-        o.result = impl_->sync_one(names[i], {});
+        o.result = impl_->sync_one(names[i], std::move(per_vm[i]));
         o.ok = true;
         impl_->emit(event{event_kind::sync_finished, names[i], "", {}, 0, o.result->duration, "ok"});
       } catch (const error& e) {

@@ -186,14 +186,24 @@ class Client:
         return SyncResult._from(self._native.sync(_name(name), secrets, self._sink(on_event)))
 
     def sync_all(self, jobs: int = 4, names: Optional[Iterable[NameLike]] = None,
-                 on_event: Optional[EventCallback] = None) -> SyncAllResult:
+                 on_event: Optional[EventCallback] = None, *,
+                 secrets: Optional[Mapping[NameLike, Mapping[str, SecretValue]]] = None) -> SyncAllResult:
         """Syncs every configured VM (or ``names``), ``jobs`` at a time. One failure does not stop
         the others: look at ``result.failed`` and each outcome. Events come from several threads
-        (one at a time)."""
+        (one at a time).
+
+        Args:
+            secrets: VM name -> that VM's secrets, as :meth:`sync` takes them. Each VM gets only
+                its own; a name that is not synced raises :class:`UsageError` before anything
+                is done.
+        """
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         wanted = [] if names is None else [_name(n) for n in names]
-        return SyncAllResult._from(self._native.sync_all(jobs, wanted, self._sink(on_event)))
+        per_vm = None
+        if secrets is not None:  # references to the same value objects, not copies
+            per_vm = {_name(vm): dict(values) for vm, values in secrets.items()}
+        return SyncAllResult._from(self._native.sync_all(jobs, wanted, per_vm, self._sink(on_event)))
 
     def stop(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> None:
         """Stops one VM (a warning event when it is already stopped)."""

@@ -4,6 +4,8 @@ sync_all delivers events from its worker threads (with the GIL, one at a time)."
 import threading
 import time
 
+import pytest
+
 import dvm
 from conftest import GUEST_USER
 
@@ -123,3 +125,21 @@ def test_sync_all_names_and_callback_exception(dvmenv, sandbox):
     else:
         raise AssertionError("the callback's exception was lost")
     assert dvmenv.sim.wait_no_processes(0) != []  # the VMs still run; only the calls were stopped
+
+
+def test_sync_all_gives_each_vm_only_its_own_secrets(dvmenv, sandbox):
+    dvmenv.recipe("mark", MARK)
+    dvmenv.vm("one", VM + 'secrets = ["WHO"]\n')
+    dvmenv.vm("two", VM + 'secrets = ["WHO"]\n')
+    client = dvmenv.client()
+    calls_before = len(dvmenv.sim.calls())
+    with pytest.raises(dvm.UsageError, match='"three", which is not among the VMs synced'):
+        client.sync_all(names=["one", "two"], secrets={"one": {"WHO": "x"}, "three": {"WHO": "y"}})
+    assert len(dvmenv.sim.calls()) == calls_before  # refused before any limactl call
+
+    result = client.sync_all(jobs=2, secrets={"one": {"WHO": "first"}, "two": {"WHO": b"second"}})
+    assert (result.ok, result.failed) == (2, 0)
+    assert dvmenv.guest("one", f"cat /home/{GUEST_USER}/who") == "first"
+    assert dvmenv.guest("two", f"cat /home/{GUEST_USER}/who") == "second"
+    for c in dvmenv.sim.calls():
+        assert not any("first" in a or "second" in a for a in c["argv"])

@@ -275,6 +275,44 @@ TEST_CASE("secrets passed through the API take the place of the environment") {
   CHECK_THROWS_AS(f.make().sync("app", std::move(bad)), dvm::error);
 }
 
+TEST_CASE("sync_all: each VM gets only the secrets given for it") {
+  fixture f;
+  f.config.vm("one", "secrets = [\"API_TOKEN\"]\n");
+  f.config.vm("two", "secrets = [\"API_TOKEN\"]\n");
+  f.config.vm("three", "");
+  dvm::sync_all_options o;
+  o.jobs = 3;
+  o.secrets["one"].emplace("API_TOKEN", dvm::secret(std::string_view("first-value")));
+  o.secrets["two"].emplace("API_TOKEN", dvm::secret(std::string_view("second-value")));
+  dvm::sync_all_result r = f.make().sync_all(std::move(o));
+  CHECK(r.ok == 3);
+  std::map<std::string, std::string> program_of;
+  for (const auto& c : f.lima.runner->calls) {
+    if (c.argv.at(1) == "shell") program_of[c.argv.at(c.argv.size() - 3)] = c.stdin_bytes;
+  }
+  REQUIRE(program_of.size() == 3);
+  CHECK(program_of["dvm-one"].find("API_TOKEN 11\nfirst-value") != std::string::npos);
+  CHECK(program_of["dvm-one"].find("second-value") == std::string::npos);
+  CHECK(program_of["dvm-two"].find("API_TOKEN 12\nsecond-value") != std::string::npos);
+  CHECK(program_of["dvm-two"].find("first-value") == std::string::npos);
+  CHECK(program_of["dvm-three"].find("-value") == std::string::npos);
+  CHECK(program_of["dvm-one"].find("tok-EN") == std::string::npos);  // not the environment's
+
+  // Secrets for a VM that is not synced: refused before any limactl call.
+  auto calls_before = f.lima.runner->calls.size();
+  dvm::sync_all_options stray;
+  stray.names = {"one"};
+  stray.secrets["two"].emplace("API_TOKEN", dvm::secret(std::string_view("x")));
+  try {
+    f.make().sync_all(std::move(stray));
+    FAIL("no error");
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::usage);
+    CHECK(std::string(e.what()).find("\"two\", which is not among the VMs synced") != std::string::npos);
+  }
+  CHECK(f.lima.runner->calls.size() == calls_before);
+}
+
 TEST_CASE("a failing recipe is reported by name with its last output") {
   fixture f;
   f.config.vm("app", "recipes = [\"alpha\"]\n");

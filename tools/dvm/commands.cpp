@@ -176,7 +176,7 @@ int run_sync(const cli_state& state, arguments& a) {
   }
   dvm::sync_all_options options;
   options.jobs = a.jobs;
-  dvm::sync_all_result r = client.sync_all(options);
+  dvm::sync_all_result r = client.sync_all(std::move(options));
   if (state.json) {
     json::array results;
     for (const auto& o : r.outcomes) {

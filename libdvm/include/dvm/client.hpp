@@ -127,6 +127,10 @@ struct sync_result {
 struct sync_all_options {
   unsigned jobs = 4;               ///< VMs synced at the same time
   std::vector<std::string> names;  ///< default: every configured VM
+  /// Secret values given directly, per VM name: each map is that VM's sync_options::secrets.
+  /// Every name must be one of the VMs synced (else errc::usage, before anything is done); a
+  /// VM's values go to its own sync only.
+  std::map<std::string, secret_map> secrets;
 };
 
 /// One VM of client::sync_all: its result, or the error code and message.
@@ -306,7 +310,7 @@ class DVM_EXPORT client {
   /// its recipes in the guest (one limactl call, secrets only over stdin).
   sync_result sync(const std::string& name, sync_options options = {});
   /// Syncs every configured VM (or options.names), options.jobs at a time, on worker threads.
-  sync_all_result sync_all(const sync_all_options& options = {});
+  sync_all_result sync_all(sync_all_options options = {});
   /// Stops one VM (a warning event when it is already stopped).
   void stop(const std::string& name);
   /// Stops every running DVM VM (optionally only the inactive ones).
