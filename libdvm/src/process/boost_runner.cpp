@@ -139,9 +139,10 @@ struct fork_exec_launcher : bp::posix::default_launcher {
     while ((got = ::read(report[0], &child_errno, sizeof child_errno)) == -1 && errno == EINTR) {
     }
     if (got != 0) {  // exec failed (or the report pipe did): reap the child, report its errno
+      const int err = got > 0 ? child_errno : errno;
       ::waitpid(pid, nullptr, 0);
       pid = -1;
-      return fail(got > 0 ? child_errno : errno);
+      return fail(err);
     }
     ::close(report[0]);
     bp::process proc(exec, pid);
