@@ -434,6 +434,18 @@ dvm::secret_map to_secrets(const py::object& secrets) {
   return out;
 }
 
+// sync_all's {vm name: {secret name: value}}; each inner dict as to_secrets.
+std::map<std::string, dvm::secret_map> to_secrets_per_vm(const py::object& secrets) {
+  std::map<std::string, dvm::secret_map> out;
+  if (secrets.is_none()) return out;
+  if (!PyDict_Check(secrets.ptr())) throw py::type_error("secrets must be a dict of VM name -> dict");
+  for (auto item : py::reinterpret_borrow<py::dict>(secrets)) {
+    if (!PyUnicode_Check(item.first.ptr())) throw py::type_error("secrets: VM names must be str");
+    out.emplace(item.first.cast<std::string>(), to_secrets(py::reinterpret_borrow<py::object>(item.second)));
+  }
+  return out;
+}
+
 // --- the client ------------------------------------------------------------------------------
 
 std::chrono::milliseconds to_duration(double secs) {
@@ -594,14 +606,7 @@ PYBIND11_MODULE(_dvm, m) {
         dvm::sync_all_options options;
         options.jobs = jobs;
         options.names = names;
-        if (!secrets.is_none()) {
-          if (!PyDict_Check(secrets.ptr())) throw py::type_error("secrets must be a dict of VM name -> dict");
-          for (auto item : py::reinterpret_borrow<py::dict>(secrets)) {
-            if (!PyUnicode_Check(item.first.ptr())) throw py::type_error("secrets: VM names must be str");
-            options.secrets.emplace(item.first.cast<std::string>(),
-                                    to_secrets(py::reinterpret_borrow<py::object>(item.second)));
-          }
-        }
+        options.secrets = to_secrets_per_vm(secrets);
         return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync_all(std::move(options)); }));
       }, py::arg("jobs"), py::arg("names"), py::arg("secrets"), py::arg("on_event"))
       .def("stop", [](native_client& self, const std::string& name, const py::object& on_event) {

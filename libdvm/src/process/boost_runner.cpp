@@ -48,10 +48,11 @@ namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 using clock = std::chrono::steady_clock;
 
-// Every descriptor above 2 is closed by exec. Boost.Process 1.81 is meant to close them itself,
-// but its close_range walk skips the gap between stderr and its own error pipe (it compares a
-// whitelist entry with itself), so the originals of the stdio pipes and /dev/null leaked into
-// limactl and on into the detached host agent. Runs in the child after the stdio dup2s.
+// Every descriptor above 2 is closed by exec: this is the only place that keeps the originals
+// of the stdio pipes and /dev/null (and anything an embedder opened) out of limactl and the
+// detached host agent. fork_exec_launcher does not use Boost.Process 1.81's own close_range walk,
+// which skips the gap between stderr and its error pipe (it compares a whitelist entry with
+// itself). Runs in the child after the stdio dup2s.
 void mark_fds_cloexec() {
 #if defined(__linux__) && defined(CLOSE_RANGE_CLOEXEC)
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
