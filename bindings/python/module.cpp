@@ -197,6 +197,15 @@ py::dict to_python(const dvm::dirty_report& r) {
   d["repositories"] = repos;
   d["loose_files"] = text_list(r.loose_files);
   d["loose_file_count"] = r.loose_file_count;
+  py::list problems;
+  for (const auto& p : r.problems) {
+    py::dict pd;
+    pd["kind"] = text(p.kind);
+    pd["path"] = text(p.path);
+    pd["message"] = text(p.message);
+    problems.append(pd);
+  }
+  d["problems"] = problems;
   d["incomplete"] = r.incomplete;
   d["incomplete_reason"] = text(r.incomplete_reason);
   return d;

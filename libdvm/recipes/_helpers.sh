@@ -13,7 +13,11 @@
 #   turns strict mode off inside functions called in such a context.
 #   Read printed values with `var="$(helper ...)"`, never `local var="$(helper ...)"` (which
 #   hides the helper's exit status); declare the variable first.
-# - Never put a secret in the argv of any command. Secrets go through files and stdin.
+# - Never put a secret in the argv of any command. Secrets go through files and stdin, and
+#   xtrace is off while a secret value is handled (dvm_xtrace_off / dvm_xtrace_restore).
+# - Never follow a path the agent can write to (its home, the code directory) as root: use
+#   dvm_write_file / dvm_ensure_dir (they refuse symbolic links), read the agent's files as
+#   the agent (dvm_as_agent_read_file), and run nothing from there outside the sandbox.
 # - Root work goes through `sudo`; packages through `dnf5`.
 #
 # API (details at each function):
@@ -26,8 +30,9 @@
 #   dvm_arch                         x86_64 or aarch64
 #   dvm_user_home USER               home directory from the passwd database
 #   dvm_write_file PATH MODE OWNER[:GROUP] <content
-#                                    atomic write, only when content/mode/owner differ;
-#                                    sets DVM_CHANGED=1 when it wrote, 0 otherwise
+#                                    atomic write as OWNER, only when content/mode/owner
+#                                    differ; sets DVM_CHANGED=1 when it wrote, 0 otherwise;
+#                                    never through a symbolic link (see "files" below)
 #   dvm_ensure_dir PATH MODE OWNER[:GROUP]
 #   dvm_pkg_installed PKG / dvm_pkg_install PKG... / dvm_need_commands CMD:PKG...
 #   dvm_dnf_addrepo URL REPO_FILE    add a .repo file once (dnf5 config-manager)
@@ -40,12 +45,45 @@
 #   dvm_agent_write_wrapper NAME TARGET [ARGS...]
 #                                    /usr/local/bin/NAME runs TARGET through dvm-ai-bwrap
 #   dvm_agent_npm_install PACKAGE    latest PACKAGE into the agent's ~/.local (npm)
+#   dvm_as_agent_read_file PATH      the agent's file, read as the agent (links refused)
+#   dvm_check_parents PATH OWNER     PATH's directories: no links, changeable by root/OWNER only
 #   dvm_acl_has PATH ENTRY / dvm_acl_grant PATH ENTRY
+#   dvm_xtrace_off / dvm_xtrace_restore
+#                                    around code that handles a secret value (set -x)
 #   dvm_toml_string VALUE            TOML basic string, quoted and escaped
 
 # Run the last command of a pipeline in this shell, so `printf ... | dvm_write_file ...` can
 # set DVM_CHANGED (job control is off in the guest program, which lastpipe needs).
 shopt -s lastpipe
+
+# PATH for the recipes: the login PATH without relative or empty entries and without entries
+# inside the code directory or the agent's home (both writable by the agent), so no recipe
+# runs a program the agent planted. Root's and the agent's commands get their own fixed PATH
+# (sudo's secure_path, dvm_as_agent, the helpers' root-side scripts).
+_dvm_clean_path() {
+	local entry agent_home='' out='' ok
+	local -a entries
+	if [ -n "${DVM_AGENT_USER:-}" ]; then
+		agent_home="$(getent passwd -- "$DVM_AGENT_USER" 2>/dev/null | cut -d: -f6)" || agent_home=''
+	fi
+	IFS=: read -r -a entries <<<"${PATH:-}"
+	for entry in "${entries[@]}"; do
+		ok=1
+		case "$entry" in
+		/*) ;;
+		*) ok=0 ;;
+		esac
+		if [ -n "${DVM_CODE_DIR:-}" ]; then
+			case "$entry/" in "${DVM_CODE_DIR%/}"/*) ok=0 ;; esac
+		fi
+		if [ -n "$agent_home" ] && [ "$agent_home" != / ]; then
+			case "$entry/" in "${agent_home%/}"/*) ok=0 ;; esac
+		fi
+		[ "$ok" = 0 ] || out+="${out:+:}$entry"
+	done
+	PATH="${out:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}"
+}
+_dvm_clean_path
 
 # Globals read by recipes.
 # Where pinned downloads record what they installed.
@@ -66,6 +104,27 @@ dvm_warn() {
 
 dvm_info() {
 	printf '%s: %s\n' "${DVM_RECIPE:-recipe}" "$*"
+}
+
+# --- secrets and xtrace ---------------------------------------------------------------------
+
+# Recipes run in one shell, so a user recipe's `set -x` stays on for the recipes after it.
+# Around every line that handles a secret value: `dvm_xtrace_off`, then `dvm_xtrace_restore`
+# (also before every return in between). Not nested: one secret block at a time.
+_DVM_XTRACE_WAS=0
+dvm_xtrace_off() {
+	case $- in
+	*x*) _DVM_XTRACE_WAS=1 ;;
+	*) _DVM_XTRACE_WAS=0 ;;
+	esac
+	{ set +x; } 2>/dev/null
+}
+
+dvm_xtrace_restore() {
+	if [ "$_DVM_XTRACE_WAS" = 1 ]; then
+		_DVM_XTRACE_WAS=0
+		set -x
+	fi
 }
 
 # --- settings ------------------------------------------------------------------------------
@@ -308,29 +367,135 @@ _dvm_owner_group() {
 }
 
 # --- files ---------------------------------------------------------------------------------
+#
+# Paths under the agent's home and the code directory are attacker-controlled: the agent can
+# replace any of them with a symbolic link (to /etc, /usr/local/bin, the main user's files) at
+# any time. The file helpers therefore never follow a link there, and never act as root where
+# someone other than root can change the path:
+# - every directory from / down to the file's directory is checked: no symbolic link (a
+#   root-owned link reached through root-owned directories, e.g. /home -> var/home, is
+#   followed), owned by root or by the file's owner (only root for a root-owned file), and
+#   writable by no one else (mode bits and ACL entries; a root-owned sticky directory such as
+#   /tmp is fine, as the next directory must still belong to root or the owner);
+# - a symbolic link at the path itself is refused;
+# - a file or directory that belongs to a user is written, created and chmod-ed as that user
+#   (sudo -u OWNER), so a link swapped in after the check gets that user's rights only; root
+#   only creates and chowns (chown -h, never through a link) in directories nobody else can
+#   change.
+# A refusal fails the recipe with an error naming the path.
 
-# The root-side part of dvm_write_file: a constant script (no data in it) run by sudo.
+# Shell functions shared by the root-side scripts below (constant text, no data in it).
+_DVM_PATH_LIB=''
+read -r -d '' _DVM_PATH_LIB <<'DVM_PATH_LIB' || true
+#!/bin/bash
+# _dvm_path_die MSG: the reason on stderr, status 1.
+_dvm_path_die() {
+	printf '%s\n' "$*" >&2
+	return 1
+}
+# _dvm_path_check_dir DIR OWNER: DIR (absolute) is a directory that only root and OWNER can
+# change (see the comment in _helpers.sh). Prints `root` when every directory on the way is
+# root's, `owner` when one of them belongs to OWNER.
+_dvm_path_check_dir() {
+	local dir=$1 owner=$2 owner_uid owner_gid trust=root cur='' rest comp p t uid gid mode m links=0 acl line
+	owner_uid=$(id -u -- "$owner") || { _dvm_path_die "no such user: $owner"; return; }
+	owner_gid=$(id -g -- "$owner") || { _dvm_path_die "no such user: $owner"; return; }
+	rest=${dir#/}
+	while [ -n "$rest" ]; do
+		comp=${rest%%/*}
+		if [ "$comp" = "$rest" ]; then rest=''; else rest=${rest#*/}; fi
+		case $comp in
+		'' | .) continue ;;
+		..)
+			cur=${cur%/*}
+			continue
+			;;
+		esac
+		p="$cur/$comp"
+		if [ -L "$p" ]; then
+			uid=$(stat -c %u -- "$p") || { _dvm_path_die "cannot inspect $p"; return; }
+			if [ "$uid" != 0 ] || [ "$trust" != root ] || [ "$links" -ge 8 ]; then
+				_dvm_path_die "refusing to follow the symbolic link $p (remove it, or replace it with a directory, and sync again)"
+				return
+			fi
+			links=$((links + 1))
+			t=$(readlink -- "$p") || { _dvm_path_die "cannot read the link $p"; return; }
+			case $t in
+			/*) cur='' ;;
+			esac
+			rest="${t#/}${rest:+/$rest}"
+			continue
+		fi
+		[ -e "$p" ] || { _dvm_path_die "directory does not exist: $p"; return; }
+		[ -d "$p" ] || { _dvm_path_die "not a directory: $p"; return; }
+		read -r uid gid mode <<<"$(stat -c '%u %g %a' -- "$p")"
+		if [ "$uid" != 0 ]; then
+			if [ "$uid" != "$owner_uid" ] || [ "$owner_uid" = 0 ]; then
+				t=root
+				[ "$owner_uid" = 0 ] || t="root or $owner"
+				_dvm_path_die "refusing to write below $p: it belongs to $(stat -c %U -- "$p"), not to $t"
+				return
+			fi
+			trust=owner
+		fi
+		m=$((8#$mode))
+		if [ $((m & 8#1000)) != 0 ] && [ "$uid" = 0 ]; then
+			: # sticky and root's (/tmp): others cannot replace what is in it
+		elif [ $((m & 8#002)) != 0 ]; then
+			_dvm_path_die "refusing to write below $p: everyone can write to it"
+			return
+		elif [ $((m & 8#020)) != 0 ] && [ "$gid" != 0 ] && [ "$gid" != "$owner_gid" ]; then
+			_dvm_path_die "refusing to write below $p: its group can write to it"
+			return
+		fi
+		if [ $((m & 8#020)) != 0 ] && command -v getfacl >/dev/null 2>&1; then
+			# With an ACL, the group bits are the mask: then no named entry may allow writing.
+			acl=$(getfacl -cpE -- "$p" 2>/dev/null) || acl=''
+			while IFS= read -r line; do
+				case $line in
+				"user:$owner:"* | "user:$owner_uid:"*) ;;
+				user:?*:?w? | group:?*:?w?)
+					_dvm_path_die "refusing to write below $p: the ACL entry ${line%:*} can write to it"
+					return
+					;;
+				esac
+			done <<<"$acl"
+		fi
+		cur=$p
+	done
+	printf '%s\n' "$trust"
+}
+DVM_PATH_LIB
+
+# The write itself: a constant script (no data in it), run by sudo as the file's owner (root
+# for a root-owned file), after _DVM_PATH_LIB.
 # Arguments: PATH MODE OWNER GROUP; content (text) on stdin, held in memory. Prints 0 when PATH
 # already has this content, mode and owner (then nothing on disk is touched, not even the
 # directory), else 1 after replacing PATH: the new file is created next to PATH (same file
-# system, so the final rename is atomic), root-owned with mode 0600 until it is complete, so a
-# secret never sits in a readable file.
+# system, so the final rename is atomic; a rename never follows a link), with mode 0600 until
+# it is complete, so a secret never sits in a readable file.
 _DVM_WRITE_FILE_SCRIPT=''
 read -r -d '' _DVM_WRITE_FILE_SCRIPT <<'DVM_WRITE_FILE' || true
 set -eu
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+cd /
 path=$1 mode=$2 owner=$3 group=$4
 content=$(cat; printf x)
 content=${content%x}
 dir=$(dirname -- "$path")
-[ -d "$dir" ] || { echo "directory does not exist: $dir" >&2; exit 1; }
-if [ -d "$path" ] && [ ! -L "$path" ]; then echo "is a directory: $path" >&2; exit 1; fi
+_dvm_path_check_dir "$dir" "$owner" >/dev/null
+if [ -L "$path" ]; then
+	echo "refusing to write through the symbolic link $path (remove it and sync again)" >&2
+	exit 1
+fi
+if [ -d "$path" ]; then echo "is a directory: $path" >&2; exit 1; fi
 want=$(printf "%o %s %s" "$((8#$mode))" "$owner" "$group")
-if [ -f "$path" ] && [ ! -L "$path" ] && [ "$(stat -c "%a %U %G" -- "$path")" = "$want" ] &&
+if [ -f "$path" ] && [ "$(stat -c "%a %U %G" -- "$path")" = "$want" ] &&
 	printf '%s' "$content" | cmp -s - "$path"; then
 	echo 0
 	exit 0
 fi
-tmp=$(mktemp -- "$dir/.dvm-write.XXXXXXXX")
+tmp=$(umask 077 && mktemp -- "$dir/.dvm-write.XXXXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 printf '%s' "$content" >"$tmp"
 chown -- "$owner:$group" "$tmp"
@@ -340,11 +505,26 @@ trap - EXIT
 echo 1
 DVM_WRITE_FILE
 
+# _dvm_as_user USER CMD...: CMD as USER (through sudo unless USER is the current user), with a
+# fixed PATH of root-owned directories and in /.
+_dvm_as_user() {
+	local user="$1"
+	shift
+	if [ "$user" = "$(id -un)" ]; then
+		(cd / && PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@")
+	else
+		sudo -n -u "$user" -- /usr/bin/env -C / \
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+	fi
+}
+
 # dvm_write_file PATH MODE OWNER[:GROUP]: writes stdin to PATH atomically, only when the
 # content, mode or owner differ. Sets DVM_CHANGED to 1 when it wrote, else 0. The parent
-# directory must exist. MODE is octal (e.g. 0644). Works for any owner (through sudo).
+# directory must exist and must not be changeable by anyone but root and OWNER; PATH must not
+# be a symbolic link (see above). MODE is octal (e.g. 0644). Root writes it when only root can
+# change the directories on the way; otherwise OWNER does (through sudo).
 dvm_write_file() {
-	local path="$1" mode="$2" og owner group result
+	local path="$1" mode="$2" og owner group result actor
 	DVM_CHANGED=0
 	dvm_validate_abs_path "$path" "file path" || return
 	if ! [[ "$mode" =~ ^0?[0-7]{3}$ ]]; then
@@ -354,17 +534,51 @@ dvm_write_file() {
 	og="$(_dvm_owner_group "$3")" || return
 	owner="${og%% *}"
 	group="${og#* }"
-	result="$(sudo /bin/bash -c "$_DVM_WRITE_FILE_SCRIPT" dvm-write-file "$path" "$mode" "$owner" "$group")" || {
+	actor="$owner"
+	if [ "$owner" != root ]; then
+		result="$(sudo -n /usr/bin/env -C / /bin/bash -c "$_DVM_PATH_LIB"$'\n''_dvm_path_check_dir "$(dirname -- "$1")" "$2"' \
+			dvm-check-dir "$path" "$owner")" || {
+			dvm_die "cannot write $path"
+			return
+		}
+		[ "$result" != root ] || actor=root
+	fi
+	result="$(_dvm_as_user "$actor" /bin/bash -c "$_DVM_PATH_LIB"$'\n'"$_DVM_WRITE_FILE_SCRIPT" \
+		dvm-write-file "$path" "$mode" "$owner" "$group")" || {
 		dvm_die "cannot write $path"
 		return
 	}
 	[ "$result" != 1 ] || DVM_CHANGED=1
 }
 
+# The root-side inspection for dvm_ensure_dir (constant, after _DVM_PATH_LIB). Arguments: PATH
+# OWNER. Prints the trust of the parent (root/owner, see _dvm_path_check_dir), then `missing`,
+# or `dir MODE USER GROUP`.
+_DVM_DIR_STATE_SCRIPT=''
+read -r -d '' _DVM_DIR_STATE_SCRIPT <<'DVM_DIR_STATE' || true
+set -eu
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+cd /
+path=$1 owner=$2
+trust=$(_dvm_path_check_dir "$(dirname -- "$path")" "$owner")
+if [ -L "$path" ]; then
+	echo "refusing to follow the symbolic link $path (remove it and sync again)" >&2
+	exit 1
+elif [ ! -e "$path" ]; then
+	printf '%s missing\n' "$trust"
+elif [ ! -d "$path" ]; then
+	echo "exists and is not a directory: $path" >&2
+	exit 1
+else
+	printf '%s dir %s\n' "$trust" "$(stat -c '%a %U %G' -- "$path")"
+fi
+DVM_DIR_STATE
+
 # dvm_ensure_dir PATH MODE OWNER[:GROUP]: creates PATH (its parent must exist) or fixes its
-# mode/owner, only when they differ. Sets DVM_CHANGED.
+# mode/owner, only when they differ. Sets DVM_CHANGED. PATH and its parents must not be
+# symbolic links and must be changeable by root and OWNER only (see above).
 dvm_ensure_dir() {
-	local path="$1" mode="$2" og owner group want cur
+	local path="$1" mode="$2" og owner group want state trust cur
 	DVM_CHANGED=0
 	dvm_validate_abs_path "$path" "directory path" || return
 	if ! [[ "$mode" =~ ^0?[0-7]{3}$ ]]; then
@@ -375,23 +589,71 @@ dvm_ensure_dir() {
 	owner="${og%% *}"
 	group="${og#* }"
 	printf -v want '%o %s %s' "$((8#$mode))" "$owner" "$group"
-	cur="$(sudo stat -c '%a %U %G' -- "$path" 2>/dev/null)" || cur=''
-	if [ -n "$cur" ] && ! sudo test -d "$path"; then
-		dvm_die "exists and is not a directory: $path"
+	state="$(sudo -n /usr/bin/env -C / /bin/bash -c "$_DVM_PATH_LIB"$'\n'"$_DVM_DIR_STATE_SCRIPT" \
+		dvm-ensure-dir "$path" "$owner")" || {
+		dvm_die "cannot set up the directory $path"
 		return
-	fi
+	}
+	trust="${state%% *}"
+	state="${state#* }"
+	cur="${state#dir }"
 	[ "$cur" = "$want" ] && return 0
-	if [ -z "$cur" ]; then
-		if ! sudo test -d "$(dirname -- "$path")"; then
-			dvm_die "parent directory of $path does not exist"
-			return
+	if [ "$state" = missing ]; then
+		if [ "$trust" = root ]; then
+			# Nobody but root can change the parent: root creates it.
+			sudo -n install -d -m "$mode" -o "$owner" -g "$group" -- "$path" || {
+				dvm_die "cannot create $path"
+				return
+			}
+		else
+			# The parent belongs to OWNER: OWNER creates it.
+			_dvm_as_user "$owner" mkdir -m "$mode" -- "$path" || {
+				dvm_die "cannot create $path as $owner"
+				return
+			}
+			if [ "$group" != "$(id -gn -- "$owner")" ]; then
+				sudo -n chown -h -- "$owner:$group" "$path"
+			fi
 		fi
-		sudo install -d -m "$mode" -o "$owner" -g "$group" -- "$path"
 	else
-		sudo chown -- "$owner:$group" "$path"
-		sudo chmod -- "$mode" "$path"
+		# chown -h changes a link swapped in after the check, never its target.
+		if [ "${cur#* }" != "$owner $group" ]; then
+			sudo -n chown -h -- "$owner:$group" "$path"
+		fi
+		if [ "${cur%% *}" != "${want%% *}" ]; then
+			if [ "$owner" = root ]; then
+				sudo -n chmod -- "$mode" "$path"
+			else
+				_dvm_as_user "$owner" chmod -- "$mode" "$path" || {
+					dvm_die "cannot set the mode of $path as $owner"
+					return
+				}
+			fi
+		fi
 	fi
 	DVM_CHANGED=1
+}
+
+# dvm_as_agent_read_file PATH: prints the agent's file PATH (nothing when it does not exist),
+# read as the agent user: a file the agent cannot read stays unread. A symbolic link is
+# refused, naming the path.
+dvm_as_agent_read_file() {
+	local path="$1" rc=0
+	dvm_validate_abs_path "$path" "file path" || return
+	# shellcheck disable=SC2016 # a constant script; the path is its argument
+	dvm_as_agent /bin/bash -c 'if [ -L "$1" ]; then exit 3; fi; if [ ! -e "$1" ]; then exit 0; fi; exec cat -- "$1"' \
+		dvm-read-file "$path" || rc=$?
+	case "$rc" in
+	0) ;;
+	3)
+		dvm_die "refusing to read through the symbolic link $path (remove it and sync again)"
+		return
+		;;
+	*)
+		dvm_die "cannot read $path as ${DVM_AGENT_USER:-dvm-agent}"
+		return
+		;;
+	esac
 }
 
 # --- packages and services -----------------------------------------------------------------
@@ -650,13 +912,15 @@ dvm_require_agent_user() {
 }
 
 # dvm_as_agent CMD...: runs CMD as the agent user with a clean login-like environment, in the
-# agent's home (the caller's working directory may not be readable by the agent).
+# agent's home (the caller's working directory may not be readable by the agent). PATH holds
+# root-owned directories only: CMD and every tool it calls are system programs, never one the
+# agent put in ~/.local/bin (those run only inside the sandbox, through the wrappers).
 dvm_as_agent() {
 	local agent="${DVM_AGENT_USER:-dvm-agent}" home
 	home="$(dvm_user_home "$agent")" || return
 	sudo -n -H -u "$agent" -- /usr/bin/env -i \
 		HOME="$home" USER="$agent" LOGNAME="$agent" SHELL=/bin/bash LANG=C.UTF-8 \
-		PATH="$home/.local/bin:/usr/local/bin:/usr/bin:/bin" \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		/usr/bin/env -C "$home" -- "$@" </dev/null
 }
 
@@ -697,7 +961,9 @@ dvm_agent_npm_install() {
 		return
 	fi
 	manifest="$DVM_AGENT_HOME/.local/lib/node_modules/$pkg/package.json"
-	current="$(sudo cat -- "$manifest" 2>/dev/null | sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)" || current=''
+	# Read as the agent (a link there yields only what the agent may read anyway).
+	current="$(dvm_as_agent cat -- "$manifest" 2>/dev/null | sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)" || current=''
+	[[ "$current" =~ ^[0-9A-Za-z.+-]*$ ]] || current=''
 	if [ "$current" != "$latest" ]; then
 		dvm_info "installing $pkg $latest for $DVM_AGENT_USER${current:+ (was $current)}"
 		dvm_as_agent npm install --global --prefix "$DVM_AGENT_HOME/.local" --no-fund --no-audit "$pkg@$latest"
@@ -706,19 +972,37 @@ dvm_agent_npm_install() {
 
 # --- ACLs ---------------------------------------------------------------------------------
 
-# dvm_acl_has PATH ENTRY: PATH's ACL has exactly ENTRY (e.g. user:dvm-agent:--x).
+# dvm_acl_has PATH ENTRY: PATH's ACL has exactly ENTRY (e.g. user:dvm-agent:--x). A symbolic
+# link at PATH is not followed (it has no ACL).
 dvm_acl_has() {
 	local acl
-	acl="$(sudo getfacl -cpE -- "$1" 2>/dev/null)" || return 1
+	acl="$(sudo -n getfacl -P -cpE -- "$1" 2>/dev/null)" || return 1
 	grep -qxF -- "$2" <<<"$acl"
 }
 
 # dvm_acl_grant PATH ENTRY: sets ENTRY (short form, e.g. u:dvm-agent:--x) unless present.
+# Refuses a symbolic link at PATH, naming it.
 dvm_acl_grant() {
 	local long="$2"
 	long="${long/#u:/user:}"
 	long="${long/#d:u:/default:user:}"
-	if ! dvm_acl_has "$1" "$long"; then
-		sudo setfacl -m "$2" -- "$1"
+	if sudo -n test -L "$1"; then
+		dvm_die "refusing to set an ACL through the symbolic link $1"
+		return
 	fi
+	if ! dvm_acl_has "$1" "$long"; then
+		sudo -n setfacl -P -m "$2" -- "$1"
+	fi
+}
+
+# dvm_check_parents PATH OWNER: every directory above PATH is a real directory (no symbolic
+# link) that only root and OWNER can change, and PATH itself is not a symbolic link (the rules
+# of dvm_write_file, checked as root). Dies naming the reason otherwise.
+dvm_check_parents() {
+	local msg
+	msg="$(sudo -n /usr/bin/env -C / /bin/bash -c "$_DVM_PATH_LIB"$'\n''_dvm_path_check_dir "$(dirname -- "$1")" "$2" >/dev/null && if [ -L "$1" ]; then echo "refusing to follow the symbolic link $1" >&2; exit 1; fi' \
+		dvm-check-parents "$1" "$2" 2>&1)" || {
+		dvm_die "${msg:-cannot check $1}"
+		return
+	}
 }

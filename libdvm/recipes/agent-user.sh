@@ -49,11 +49,20 @@ case "$main_home/" in
 	return
 	;;
 esac
+# The agent's home is attacker-controlled: dvm_ensure_dir refuses a symbolic link there
+# (e.g. ~/scratch -> /etc), naming it, and fixes what it may as the agent.
 dvm_ensure_dir "$agent_home" 0700 "$agent"
 dvm_ensure_dir "$agent_home/scratch" 0700 "$agent"
 if [ ! -d "$code" ]; then
 	mkdir -p -- "$code"
 fi
+# The ACL walk below runs as root: the directories above the code directory must be real
+# directories that only root and $DVM_USER can change, and the code directory no link.
+if sudo -n test -L "$code"; then
+	dvm_die "code_dir ($code) is a symbolic link; set code_dir to the directory it points to"
+	return
+fi
+dvm_check_parents "$code" "$DVM_USER"
 
 dvm_ensure_dir /usr/local/libexec 0755 root:root
 dvm_write_file /usr/local/libexec/dvm-ai-bwrap 0755 root:root <<'DVM_AI_BWRAP'
@@ -229,19 +238,23 @@ for p in "user:$agent:rwx" "user:$DVM_USER:rwx" "default:user:$agent:rwx" "defau
 done
 if [ "$rel" = 1 ]; then
 	dvm_info "granting $agent and $DVM_USER rwx on $code"
-	sudo setfacl -R -m "u:$agent:rwX,u:$DVM_USER:rwX" -- "$code"
-	sudo find "$code" -type d -exec setfacl -m "d:u:$agent:rwx,d:u:$DVM_USER:rwx" -- {} +
+	# The agent can write in the code directory: the walk never follows a symbolic link in it
+	# (setfacl -P, find -P and -type d), so a link to the main home gains no ACL there.
+	sudo -n setfacl -R -P -m "u:$agent:rwX,u:$DVM_USER:rwX" -- "$code"
+	sudo -n find -P "$code" -type d -exec setfacl -P -m "d:u:$agent:rwx,d:u:$DVM_USER:rwx" -- {} +
 fi
 
 # The main user's secret paths: --- for the agent, recursively, plus a default ACL on
-# directories so files created in them later are denied as well.
+# directories so files created in them later are denied as well. The main home is not
+# writable by the agent, so a link there is the user's own (e.g. a dotfiles manager's) and
+# its target is denied too (setfacl and find -H follow a link given as the argument).
 for p in .ssh .gnupg .npmrc .gitconfig .bash_history .zsh_history .config/git .config/gh \
 	.config/op .config/dvm .netrc .aws .docker/config.json .kube; do
 	p="$main_home/$p"
 	[ -e "$p" ] || continue
 	sudo setfacl -R -m "u:$agent:---" -- "$p"
 	if [ -d "$p" ]; then
-		sudo find "$p" -type d -exec setfacl -m "d:u:$agent:---" -- {} +
+		sudo find -H "$p" -type d -exec setfacl -m "d:u:$agent:---" -- {} +
 	fi
 done
 

@@ -1,6 +1,6 @@
 # Description: Claude Code from Anthropic's RPM repository, run as the agent user in Bubblewrap; bypassPermissions unless [env] CLAUDE_BYPASS = false
 dvm_require_agent_user
-local bypass settings current updated rc
+local bypass settings current exists updated rc
 bypass="$(dvm_bool CLAUDE_BYPASS true)"
 
 dvm_pkg_install jq
@@ -32,13 +32,14 @@ fi
 
 # ~/.claude/settings.json of the agent: with bypass, permissions.defaultMode is
 # bypassPermissions and the one-time warning prompt is acknowledged; without it, the recipe
-# removes exactly those two settings (other settings are kept).
+# removes exactly those two settings (other settings are kept). The file is the agent's, so
+# it is read as the agent (never by root) and written as the agent; a symbolic link at
+# ~/.claude or at settings.json fails the recipe, naming it.
 dvm_ensure_dir "$DVM_AGENT_HOME/.claude" 0700 "$DVM_AGENT_USER"
 settings="$DVM_AGENT_HOME/.claude/settings.json"
-current=''
-if sudo test -e "$settings"; then
-	current="$(sudo cat -- "$settings")"
-fi
+current="$(dvm_as_agent_read_file "$settings")"
+# shellcheck disable=SC2016 # a constant script; the path is its argument
+exists="$(dvm_as_agent /bin/bash -c 'if [ -e "$1" ]; then echo 1; else echo 0; fi' dvm-test "$settings")"
 [ -n "$current" ] || current='{}'
 
 if [ "$bypass" = true ]; then
@@ -46,7 +47,7 @@ if [ "$bypass" = true ]; then
 	printf '%s\n' "$updated" | dvm_write_file "$settings" 0600 "$DVM_AGENT_USER"
 	dvm_agent_write_wrapper claude /usr/bin/claude --permission-mode bypassPermissions
 else
-	if sudo test -e "$settings"; then
+	if [ "$exists" = 1 ]; then
 		updated="$(printf '%s' "$current" | jq 'del(.skipDangerousModePermissionPrompt) | if (.permissions | type) == "object" then (if .permissions.defaultMode == "bypassPermissions" then del(.permissions.defaultMode) else . end) | (if .permissions == {} then del(.permissions) else . end) else . end')"
 		printf '%s\n' "$updated" | dvm_write_file "$settings" 0600 "$DVM_AGENT_USER"
 	fi

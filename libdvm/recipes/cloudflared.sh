@@ -20,15 +20,19 @@ if [ -n "$token_file" ]; then
 		dvm_die "the staged CLOUDFLARED_TOKEN file is missing or unreadable"
 		return
 	fi
+	# xtrace off while the token is in a variable (a user recipe may have run `set -x`).
+	dvm_xtrace_off
 	token="$(dvm_secret CLOUDFLARED_TOKEN)"
 	if ! [[ "$token" =~ ^[A-Za-z0-9._=-]+$ ]]; then
 		token=''
+		dvm_xtrace_restore
 		dvm_die "the staged CLOUDFLARED_TOKEN is empty or has characters outside [A-Za-z0-9._=-]"
 		return
 	fi
 	# printf is a shell builtin: the token is in no process's argv.
 	printf 'TUNNEL_TOKEN=%s\n' "$token" | dvm_write_file "$env_file" 0600 root:root
 	token=''
+	dvm_xtrace_restore
 	[ "$DVM_CHANGED" = 0 ] || changed=1
 elif ! sudo test -f "$env_file"; then
 	dvm_info "no tunnel token: set CLOUDFLARED_TOKEN in the host environment and run: dvm sync ${DVM_NAME:-NAME}"

@@ -13,7 +13,7 @@
 #                        download is trusted while the file keeps its size)
 # A model is downloaded (https only) next to its target and moved into place only after its
 # sha256 matched. <dir>/current.gguf links to the served model.
-local port host service dir models checksums default refresh home spec alias url sha
+local port host service dir models checksums default refresh home spec alias url sha agent_home
 local sel_alias='' sel_url='' sel_sha='' target record want_record size server restart=0 text
 local -a model_list sha_list
 port="$(dvm_setting LLAMA_PORT 8080)"
@@ -41,6 +41,15 @@ if ! [[ "$dir" =~ ^[A-Za-z0-9._/-]+$ ]]; then
 	dvm_die "[env] LLAMA_MODELS_DIR may only use letters, digits, '.', '_', '-' and '/': '$dir'"
 	return
 fi
+# The recipe writes there as $DVM_USER and the service loads the model from there: not in a
+# directory the agent user can write to.
+agent_home="$(getent passwd -- "${DVM_AGENT_USER:-dvm-agent}" | cut -d: -f6)" || agent_home=''
+case "$dir/" in
+"${DVM_CODE_DIR:-/nonexistent}"/* | "${agent_home:-/nonexistent}"/*)
+	dvm_die "[env] LLAMA_MODELS_DIR ($dir) must not be inside the code directory or the agent's home: the agent user can write there"
+	return
+	;;
+esac
 
 if [ -z "$models" ] && [ -n "$(dvm_setting LLAMA_MODEL_URL)" ]; then
 	models="model=$(dvm_setting LLAMA_MODEL_URL)"

@@ -3,7 +3,7 @@ dvm_require_agent_user
 dvm_pkg_install python3 uv
 
 # uv leaves an up-to-date tool alone, so both steps change nothing on a second run.
-if sudo test -x "$DVM_AGENT_HOME/.local/bin/vibe"; then
+if dvm_as_agent test -x "$DVM_AGENT_HOME/.local/bin/vibe"; then
 	dvm_as_agent uv tool upgrade --quiet mistral-vibe
 else
 	dvm_info "installing mistral-vibe for $DVM_AGENT_USER"

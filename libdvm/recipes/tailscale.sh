@@ -35,13 +35,17 @@ elif [ -n "$key_file" ]; then
 		dvm_die "the staged TAILSCALE_AUTH_KEY file is missing or unreadable"
 		return
 	fi
+	# xtrace off while the key is in a variable (a user recipe may have run `set -x`).
+	dvm_xtrace_off
 	key="$(dvm_secret TAILSCALE_AUTH_KEY)"
 	if ! [[ "$key" =~ ^tskey-[A-Za-z0-9._=-]+$ ]]; then
 		key=''
+		dvm_xtrace_restore
 		dvm_die "the staged TAILSCALE_AUTH_KEY must start with tskey- and use only [A-Za-z0-9._=-]"
 		return
 	fi
 	key=''
+	dvm_xtrace_restore
 	dvm_info "logging in as $hostname"
 	sudo tailscale up --auth-key="file:$key_file" --hostname="$hostname" --accept-dns </dev/null
 else

@@ -5,19 +5,24 @@
 #include <dvm/version.hpp>
 
 #include "embedded.hpp"
+#include "guest/program.hpp"
 #include "guest/scripts.hpp"
 #include "guest/shell.hpp"
 #include "state/lock.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <yaml-cpp/yaml.h>
 
 
 namespace dvm {
@@ -99,6 +104,9 @@ std::string render_template(std::string_view text, const std::string& name, cons
 
 std::string format_dirty_report(const dirty_report& report) {
   std::string out;
+  for (const auto& p : report.problems) {
+    out += "\n  " + (p.path.empty() || p.path == "." ? std::string() : p.path + ": ") + p.message;
+  }
   for (const auto& repo : report.repositories) {
     out += "\n  repository " + repo.path + ": ";
     for (std::size_t i = 0; i < repo.reasons.size(); ++i) out += (i ? ", " : "") + repo.reasons[i];
@@ -110,6 +118,158 @@ std::string format_dirty_report(const dirty_report& report) {
     if (report.loose_file_count > report.loose_files.size()) out += " ...";
   }
   return out;
+}
+
+// The unsaved-work check's output (guest/scripts.hpp, dirty_check_script). Only output that
+// ends with the nonce line is a verdict: anything else (a login profile that exits early, a
+// killed shell) makes the report incomplete.
+dirty_report read_dirty_report(const process_result& r, const std::string& nonce) {
+  dirty_report report;
+  const std::string done = "::dvm-" + nonce + "::done";
+  auto lines = split_lines(r.out);
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  bool finished = !lines.empty() && lines.back() == done;
+  for (const auto& [key, value] : tab_fields(r.out)) {
+    if (key == "repo") {
+      std::size_t tab = value.find('\t');
+      std::string path = value.substr(0, tab);
+      std::string reason = tab == std::string::npos ? "unsaved work" : value.substr(tab + 1);
+      auto it = std::find_if(report.repositories.begin(), report.repositories.end(),
+                             [&](const dirty_repository& repo) { return repo.path == path; });
+      if (it == report.repositories.end()) {
+        report.repositories.push_back({path, {reason}});
+      } else {
+        it->reasons.push_back(reason);
+      }
+    } else if (key == "problem") {
+      std::size_t t1 = value.find('\t');
+      std::size_t t2 = t1 == std::string::npos ? t1 : value.find('\t', t1 + 1);
+      dirty_problem p;
+      p.kind = value.substr(0, t1);
+      if (t1 != std::string::npos) p.path = value.substr(t1 + 1, t2 == std::string::npos ? t2 : t2 - t1 - 1);
+      if (t2 != std::string::npos) p.message = value.substr(t2 + 1);
+      if (p.message.empty()) p.message = p.kind;
+      report.problems.push_back(std::move(p));
+    } else if (key == "loose") {
+      report.loose_files.push_back(value);
+    } else if (key == "loose-count") {
+      try {
+        report.loose_file_count = static_cast<std::size_t>(std::stoull(value));
+      } catch (const std::exception&) {
+        report.loose_file_count = 1;  // unreadable count: still unsaved work
+      }
+    } else if (key == "incomplete") {
+      report.incomplete = true;
+      report.incomplete_reason = value;
+    }
+  }
+  if (report.incomplete) return report;
+  if (!finished) {
+    report.incomplete = true;
+    report.incomplete_reason = "the check did not run to its end (exit " + std::to_string(exit_status(r)) +
+                               ", no completion line" +
+                               (r.err.empty() ? std::string(")") : "): " + last_lines(r.err, 3));
+  } else if (r.exit_code != 0 && r.exit_code != 1) {
+    report.incomplete = true;
+    report.incomplete_reason = "the check failed with status " + std::to_string(exit_status(r)) +
+                               (r.err.empty() ? "" : ": " + last_lines(r.err, 3));
+  } else if (r.exit_code == 1 && report.clean()) {
+    report.incomplete = true;
+    report.incomplete_reason = "the check reported unsaved work without details";
+  } else if (r.exit_code == 0 && !report.clean()) {
+    report.incomplete = true;
+    report.incomplete_reason = "the check reported unsaved work but exited 0";
+  }
+  return report;
+}
+
+// Adds the findings of a check of another code dir to `into`, with that dir before each path.
+void merge_dirty_report(dirty_report& into, dirty_report other, const std::string& code_dir) {
+  auto full = [&](const std::string& path) { return path == "." || path.empty() ? code_dir : code_dir + "/" + path; };
+  for (auto& repo : other.repositories) {
+    repo.path = full(repo.path);
+    into.repositories.push_back(std::move(repo));
+  }
+  for (auto& p : other.problems) {
+    p.path = full(p.path);
+    into.problems.push_back(std::move(p));
+  }
+  for (auto& f : other.loose_files) {
+    if (into.loose_files.size() < 5) into.loose_files.push_back(full(f));
+  }
+  into.loose_file_count += other.loose_file_count;
+  if (other.incomplete && !into.incomplete) {
+    into.incomplete = true;
+    into.incomplete_reason = other.incomplete_reason + " (in " + code_dir + ")";
+  }
+}
+
+// Decodes the word guest_path_expression() wrote ("$HOME"/'rest', or a shell-quoted absolute
+// path) back into "~/rest" or the path; nullopt for anything else.
+std::optional<std::string> decode_guest_path_expression(std::string_view text) {
+  std::string out;
+  if (text.starts_with("\"$HOME\"")) {
+    out = "~";
+    text.remove_prefix(7);
+    if (text.empty()) return out;
+    if (!text.starts_with("/")) return std::nullopt;
+    out += '/';
+    text.remove_prefix(1);
+  }
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\'') {
+      std::size_t end = text.find('\'', i + 1);
+      if (end == std::string_view::npos) return std::nullopt;
+      out.append(text.substr(i + 1, end - i - 1));
+      i = end;
+    } else if (c == '\\') {
+      if (i + 1 >= text.size()) return std::nullopt;
+      out += text[++i];
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_@%+=:,./-").find(c) != std::string_view::npos) {
+      out += c;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (out.empty() || (out != "~" && !out.starts_with("~/") && !out.starts_with("/"))) return std::nullopt;
+  return out;
+}
+
+// The code dir and user an instance was created with, from its lima.yaml (dvm's user
+// provisioning script runs `mkdir -p -- <code dir>` at every boot). nullopt when not recorded.
+std::optional<vm_config> recorded_vm(const std::string& name, const instance_info& info) {
+  try {
+    std::ifstream in(fs::path(info.dir) / "lima.yaml");
+    if (!in) return std::nullopt;
+    std::stringstream text;
+    text << in.rdbuf();
+    YAML::Node root = YAML::Load(text.str());
+    if (!root.IsMap()) return std::nullopt;
+    vm_config vm;
+    vm.name = name;
+    YAML::Node user = root["user"];
+    if (!user || !user.IsMap() || !user["name"] || !user["name"].IsScalar()) return std::nullopt;
+    vm.user = user["name"].as<std::string>();
+    if (!is_valid_user_name(vm.user)) return std::nullopt;
+    YAML::Node provision = root["provision"];
+    if (!provision || !provision.IsSequence()) return std::nullopt;
+    for (const auto& entry : provision) {
+      if (!entry.IsMap() || !entry["script"] || !entry["script"].IsScalar()) continue;
+      if (!entry["mode"] || !entry["mode"].IsScalar() || entry["mode"].as<std::string>() != "user") continue;
+      std::string script = entry["script"].as<std::string>();
+      if (script.find("# dvm: the project's code directory.") == std::string::npos) continue;
+      for (const auto& line : split_lines(script)) {
+        if (!line.starts_with("mkdir -p -- ")) continue;
+        auto dir = decode_guest_path_expression(std::string_view(line).substr(12));
+        if (!dir) return std::nullopt;
+        vm.code_dir = *dir;
+        return vm;
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
 }
 
 // The units of the VM's service recipes, with the names their [env] settings give them.
@@ -218,7 +378,7 @@ process_result client::impl::run_script(lima_driver& d, const std::string& insta
   stdin_payload payload;
   payload.append(script);
   detail::shell_request request;
-  request.command = {"bash", "-s"};
+  request.command = detail::guest_bash_command();
   request.stdin_mode = stdio_mode::pipe;
   request.input = &payload;
   request.timeout = timeout;
@@ -299,7 +459,7 @@ plan_result client::plan(const std::string& name_arg) {
     return args;
   };
   detail::shell_request sync_shell;
-  sync_shell.command = {"bash", "-s"};
+  sync_shell.command = detail::guest_bash_command();
   out.calls.push_back({with_limactl({"--version"}), ""});
   out.calls.push_back({with_limactl(lima_driver::list_args(out.instance)), ""});
   out.calls.push_back({with_limactl(lima_driver::create_args(out.instance)), out.lima_yaml});
@@ -481,40 +641,10 @@ dirty_report client::check_unsaved_work(const std::string& name_arg) {
   std::string name = normalize_vm_name(name_arg);
   auto d = impl_->driver(name);
   auto running = impl_->require_running(d, name);
-  process_result r = impl_->run_script(d, running.info.name, detail::dirty_check_script(running.config),
+  const std::string nonce = detail::make_nonce();
+  process_result r = impl_->run_script(d, running.info.name, detail::dirty_check_script(running.config, nonce),
                                        impl_->lima.timeouts.command);
-  dirty_report report;
-  for (const auto& [key, value] : tab_fields(r.out)) {
-    if (key == "repo") {
-      std::size_t tab = value.find('\t');
-      std::string path = value.substr(0, tab);
-      std::string reason = tab == std::string::npos ? "unsaved work" : value.substr(tab + 1);
-      auto it = std::find_if(report.repositories.begin(), report.repositories.end(),
-                             [&](const dirty_repository& repo) { return repo.path == path; });
-      if (it == report.repositories.end()) {
-        report.repositories.push_back({path, {reason}});
-      } else {
-        it->reasons.push_back(reason);
-      }
-    } else if (key == "loose") {
-      report.loose_files.push_back(value);
-    } else if (key == "loose-count") {
-      report.loose_file_count = static_cast<std::size_t>(std::stoull(value));
-    } else if (key == "incomplete") {
-      report.incomplete = true;
-      report.incomplete_reason = value;
-    }
-  }
-  if (r.exit_code != 0 && r.exit_code != 1 && !report.incomplete) {
-    report.incomplete = true;
-    report.incomplete_reason = "the check failed with status " + std::to_string(exit_status(r)) +
-                               (r.err.empty() ? "" : ": " + last_lines(r.err, 3));
-  }
-  if (r.exit_code == 1 && report.repositories.empty() && report.loose_file_count == 0) {
-    report.incomplete = true;
-    report.incomplete_reason = "the check reported unsaved work without details";
-  }
-  return report;
+  return read_dirty_report(r, nonce);
 }
 
 unsaved_work_error::unsaved_work_error(const std::string& message, dirty_report report)
@@ -530,25 +660,71 @@ remove_result client::remove(const std::string& name_arg, const remove_options& 
   d.version();
   auto info = d.query(instance_of(name));
   if (!info) throw missing_instance(impl_->store, name);
-  if (!configured) {
-    out.warnings.push_back("deleting " + info->name + ", which has no config file (" +
-                           impl_->store.vm_file(name).string() + "): the unsaved-work check is skipped");
-    impl_->warn(name, out.warnings.back());
-  } else if (!options.force) {
-    dirty_report report = check_unsaved_work(name);
+  if (!options.force) {
+    // Which code dir to check: the VM file's, or, without one (missing, or a dangling link),
+    // the one the instance was created with. Neither: refuse, there is no telling where work is.
+    vm_config vm;
+    if (configured) {
+      vm = impl_->store.load(name);
+    } else {
+      fs::path file = impl_->store.vm_file(name);
+      std::error_code ec;
+      bool dangling = fs::is_symlink(fs::symlink_status(file, ec)) && !fs::exists(file, ec);
+      std::string what = dangling ? "its VM file " + file.string() + " is a dangling link"
+                                  : "it has no VM file (" + file.string() + ")";
+      auto recorded = recorded_vm(name, *info);
+      if (!recorded) {
+        std::string why = what + " and the instance records no code dir, so unsaved work cannot be looked for";
+        std::string message = "refusing to delete " + info->name + ": " + why + "; pass --force to delete anyway";
+        dirty_report report;
+        report.problems.push_back({"vm_file_missing", "", std::move(why)});
+        throw unsaved_work_error(message, std::move(report));
+      }
+      vm = std::move(*recorded);
+      out.warnings.push_back(what + ": checking the code dir the instance was created with (" + vm.code_dir + ")");
+      impl_->warn(name, out.warnings.back());
+    }
+    if (info->status != "Running") {
+      impl_->emit(event{event_kind::vm_starting, name, info->status, {}, 0, {}, "starting " + info->name});
+      if (info->status == "Broken") d.stop(info->name);
+      d.start(info->name, info->dir);
+      info->status = "Running";
+    }
+    auto check = [&](const vm_config& which) {
+      const std::string nonce = detail::make_nonce();
+      return read_dirty_report(
+          impl_->run_script(d, info->name, detail::dirty_check_script(which, nonce), impl_->lima.timeouts.command),
+          nonce);
+    };
+    dirty_report report = check(vm);
+    // The VM file's code dir changed since the instance was created: the old one may still
+    // hold work, so it is checked too; its findings carry its path.
+    if (configured) {
+      if (auto recorded = recorded_vm(name, *info);
+          recorded && detail::absolute_guest_path(vm, recorded->code_dir) != detail::absolute_guest_path(vm, vm.code_dir)) {
+        vm_config old = vm;
+        old.code_dir = recorded->code_dir;
+        merge_dirty_report(report, check(old), old.code_dir);
+      }
+    }
     out.checked = true;
-    vm_config vm = impl_->store.load(name);
     if (report.incomplete) {
       std::string message = "refusing to delete " + info->name + ": the unsaved-work check is incomplete (" +
                             report.incomplete_reason + "); pass --force to delete anyway";
       throw unsaved_work_error(message, std::move(report));
     }
     if (!report.clean()) {
-      std::string message = "refusing to delete " + info->name + ": unsaved work under " + vm.code_dir + ":" +
-                            format_dirty_report(report) +
+      std::string message = "refusing to delete " + info->name + ": " +
+                            (report.problems.empty() ? "unsaved work under " + vm.code_dir
+                                                     : "unsaved work, or places the check cannot see, under " + vm.code_dir) +
+                            ":" + format_dirty_report(report) +
                             "\ncommit and push it, or copy it out with `dvm cp`, or pass --force to delete anyway";
       throw unsaved_work_error(message, std::move(report));
     }
+  } else if (!configured) {
+    out.warnings.push_back("deleting " + info->name + ", which has no config file (" +
+                           impl_->store.vm_file(name).string() + ")");
+    impl_->warn(name, out.warnings.back());
   }
   impl_->emit(event{event_kind::vm_deleting, name, info->status, {}, 0, {}, "deleting " + info->name});
   auto current = d.query(info->name);
@@ -628,11 +804,88 @@ std::string map_guest_path(const vm_config& vm, const std::string& path) {
   return code + "/" + path;
 }
 
-std::string base_name(std::string path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  std::size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
+// What a copy script reported on a refusal (exit 3), as an error; nullopt for anything else.
+std::optional<error> copy_refusal(const process_result& r, std::string_view direction) {
+  if (r.exit_code != 3) return std::nullopt;
+  for (const auto& [key, value] : tab_fields(r.out)) {
+    std::size_t tab = value.find('\t');
+    std::string path = value.substr(0, tab);
+    if (key == "refused") {
+      std::string link = tab == std::string::npos ? "?" : value.substr(tab + 1);
+      return error(errc::refused, "refusing to copy " + std::string(direction) + " " + path +
+                                      ": it is a symbolic link (to " + link +
+                                      ") in the code dir, which the agent user can change; remove it in the VM first");
+    }
+    if (key == "moved") {
+      return error(errc::refused, "refusing to copy " + std::string(direction) + " " + path +
+                                      ": it changed while dvm was checking it (a directory replaced by a link?)");
+    }
+    if (key == "missing") return error(errc::guest_failed, "cannot copy into " + path + ": no such directory");
+    if (key == "failed") return error(errc::guest_failed, "cannot copy: " + value);
+  }
+  return std::nullopt;
 }
+
+// Host to guest: limactl copies straight to a target outside the code dir; into the code dir (or
+// a directory above it) it copies into a private staging directory, and a guest script moves
+// the items into place without following any link the agent user made (SECURITY.md).
+// (A template: client::impl is private, and deduction names no private type.)
+template <class Impl, class Running>
+int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::size_t source_count,
+                    const std::vector<std::string>& flags, std::vector<std::string> operands,
+                    const std::string& target) {
+  const std::string& instance = running.info.name;
+  process_result stage =
+      impl.run_script(d, instance, detail::copy_stage_script(running.config, target), impl.lima.timeouts.command);
+  std::string mode;
+  std::string kind;
+  std::string name;
+  std::string staging;
+  for (const auto& [key, value] : tab_fields(stage.out)) {
+    if (key == "mode") mode = value;
+    if (key == "kind") kind = value;
+    if (key == "name") name = value;
+    if (key == "staging") staging = value;
+  }
+  if (stage.exit_code != 0 && staging.find("/.dvm-cp.") != std::string::npos) {
+    impl.run_script(d, instance, "rm -rf -- " + detail::shell_quote(staging) + "\n", impl.lima.timeouts.command);
+  }
+  if (auto refusal = copy_refusal(stage, "into")) throw *refusal;
+  if (stage.exit_code != 0) {
+    throw error(errc::guest_failed, "cannot prepare the copy in " + instance + ": " + last_lines(stage.err + stage.out, 3));
+  }
+  bool staged = mode == "inside" || mode == "ancestor";
+  if (!staged && mode != "outside") throw error(errc::guest_failed, "the guest did not say where " + target + " is");
+  if (staged && (staging.find("/.dvm-cp.") == std::string::npos || (kind != "dir" && kind != "name") ||
+                 (kind == "name" && (name.empty() || name.find('/') != std::string::npos)))) {
+    throw error(errc::guest_failed, "the guest did not report a staging directory for the copy");
+  }
+  if (staged) {
+    if (kind == "name" && source_count > 1) {
+      impl.run_script(d, instance, "rm -rf -- " + detail::shell_quote(staging) + "\n", impl.lima.timeouts.command);
+      throw error(errc::usage, "cannot copy " + std::to_string(source_count) + " sources to " + target +
+                                   ": it is not a directory");
+    }
+    operands.back() = instance + ":" + staging + (kind == "name" ? "/" + name : "");
+  }
+  process_result r = d.copy(flags, operands);
+  int status = exit_status(r);
+  if (status != 0) {
+    if (staged) impl.run_script(d, instance, "rm -rf -- " + detail::shell_quote(staging) + "\n", impl.lima.timeouts.command);
+    throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
+                                       (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
+  }
+  if (!staged) return status;
+  process_result install = impl.run_script(
+      d, instance, detail::copy_install_script(running.config, target, staging, mode, kind), impl.lima.timeouts.command);
+  if (auto refusal = copy_refusal(install, "into")) throw *refusal;
+  if (install.exit_code != 0 || install.out.find("installed") == std::string::npos) {
+    throw error(errc::guest_failed, "copied into " + staging + ", but moving it into place failed: " +
+                                        last_lines(install.err + install.out, 3));
+  }
+  return status;
+}
+
 }  // namespace
 
 int client::copy(const std::vector<std::string>& sources, const std::string& target,
@@ -678,32 +931,26 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
   for (const auto& e : from) operands.push_back(endpoint(e));
   operands.push_back(endpoint(to));
 
-  if (to.guest) {
-    // The code dir may not exist yet (a fresh VM before its first sync).
-    process_result mk = impl_->run_script(
-        d, instance, "set -eu\nmkdir -p -- " + detail::shell_quote(detail::absolute_guest_path(running.config, running.config.code_dir)) + "\n",
+  if (!to.guest) {
+    // scp follows links as the main user: refuse a source in the code dir that holds one.
+    std::vector<std::string> guest_sources;
+    for (const auto& e : from) guest_sources.push_back(map_guest_path(running.config, e.path));
+    process_result check = impl_->run_script(
+        d, instance, detail::copy_out_check_script(running.config, guest_sources, options.recursive),
         impl_->lima.timeouts.command);
-    if (mk.exit_code != 0) {
-      throw error(errc::guest_failed, "cannot create the code directory in " + instance + ": " + last_lines(mk.err, 3));
+    if (auto refusal = copy_refusal(check, "from")) throw *refusal;
+    if (check.exit_code != 0 || check.out.find("checked") == std::string::npos) {
+      throw error(errc::guest_failed, "cannot check the sources in " + instance + ": " + last_lines(check.err + check.out, 3));
     }
-  }
-  process_result r = d.copy(flags, operands);
-  int status = exit_status(r);
-  if (status != 0) {
-    throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
-                                       (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
-  }
-  if (to.guest) {
-    std::vector<std::string> names;
-    for (const auto& e : from) names.push_back(base_name(e.path));
-    process_result acl = impl_->run_script(
-        d, instance, detail::acl_refresh_script(running.config, map_guest_path(running.config, to.path), names),
-        impl_->lima.timeouts.command);
-    if (acl.exit_code != 0) {
-      impl_->warn(name, "copied, but refreshing the agent user's access failed: " + last_lines(acl.out + acl.err, 2));
+    process_result r = d.copy(flags, operands);
+    int status = exit_status(r);
+    if (status != 0) {
+      throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
+                                         (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
     }
+    return status;
   }
-  return status;
+  return copy_into_guest(*impl_, d, running, from.size(), flags, operands, map_guest_path(running.config, to.path));
 }
 
 int client::logs(const std::string& name_arg, const log_options& options, std::string* captured) {

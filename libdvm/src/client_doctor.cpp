@@ -2,6 +2,8 @@
 // Findings are data; nothing here changes anything.
 #include "client_impl.hpp"
 
+#include "state/files.hpp"
+
 #include <dvm/error.hpp>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +77,32 @@ doctor_report client::doctor(const std::string& name_arg) {
       add(name, "config", "problem", "no config file " + store.vm_file(name).string());
     } else {
       names.push_back(name);
+    }
+  }
+
+  // The state dir: yours, writable only by you, no link in it (state/files.hpp). Checked without
+  // creating anything; a missing state dir or subdirectory is created 0700 on first use.
+  {
+    std::error_code exists_ec;
+    try {
+      if (fs::exists(where.state_dir, exists_ec)) {
+        for (const char* sub : {"locks", "cache", "scratch"}) {
+          struct stat st {};
+          if (::lstat((where.state_dir / sub).c_str(), &st) != 0) continue;
+          detail::unique_fd dir = detail::open_state_subdir(where.state_dir, sub);
+          if (std::string_view(sub) == "scratch") continue;  // limactl's, not read by dvm
+          std::error_code list_ec;
+          for (const auto& entry : fs::directory_iterator(where.state_dir / sub, list_ec)) {
+            (void)detail::open_state_file(dir.get(), where.state_dir / sub, entry.path().filename().string(),
+                                          O_RDONLY);
+          }
+        }
+        add("", "state", "ok", where.state_dir.string() + " belongs to you, only you can write to it, and holds no links");
+      } else {
+        add("", "state", "ok", where.state_dir.string() + " does not exist yet (dvm creates it with mode 0700)");
+      }
+    } catch (const error& e) {
+      add("", "state", "problem", e.what());
     }
   }
 

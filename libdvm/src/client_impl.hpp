@@ -46,7 +46,7 @@ struct client::impl {
                                const std::function<std::string(const vm_config&)>& script,
                                const std::string& what);
 
-  /// Runs a guest script (stdin of `bash -s`), capturing its output.
+  /// Runs a guest script (stdin of `/bin/bash -p -s`), capturing its output.
   process_result run_script(detail::lima_driver& d, const std::string& instance,
                             const std::string& script, std::chrono::milliseconds timeout);
 

@@ -123,6 +123,21 @@ std::string reconcile_expression(const vm_config& vm, const detail::instance_inf
   return expression;
 }
 
+// Every host binding beyond loopback (127.0.0.0/8), named at every sync so that an exposed port
+// (an explicit IP, or host_ip under [defaults] or in the VM file) is never silent.
+std::vector<std::string> exposure_warnings(const vm_config& vm) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < vm.ports.size(); ++i) {
+    const port_forward& p = vm.ports[i];
+    if (p.host_ip.starts_with("127.")) continue;
+    std::string text = "ports[" + std::to_string(i) + "] (" + to_string(p) + ") binds to " + p.host_ip +
+                       ", beyond loopback: other machines that reach this host can connect to it";
+    if (p.host_ip == vm.host_ip) text += " (from host_ip = \"" + vm.host_ip + "\")";
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : std::string(separator)) + item;
@@ -201,6 +216,7 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
   // Everything that can be refused is checked before the first limactl call.
   vm_config vm = store.load(name);
   for (const auto& w : vm.warnings) warn(name, w);
+  for (const auto& w : exposure_warnings(vm)) warn(name, w);
   staged_secrets staged = collect_secrets(vm, std::move(options.secrets), true);
   const recipe_catalog& catalog = store.recipes();
   detail::vm_lock lock(where.state_dir, name, "dvm sync");
@@ -290,7 +306,7 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
   };
   emit(event{event_kind::guest_started, name, "", {}, 0, {}, {}});
   detail::shell_request request;
-  request.command = {"bash", "-s"};
+  request.command = detail::guest_bash_command();
   request.stdin_mode = stdio_mode::pipe;
   request.input = &program;
   request.timeout = lima.timeouts.guest;

@@ -25,6 +25,7 @@ from . import _dvm
 from ._client import Client, EventCallback, SecretValue
 from ._errors import ConfigError, Error, LimaError, NotFoundError, UnsavedWorkError, UsageError
 from ._types import (
+    DirtyProblem,
     DirtyReport,
     DirtyRepository,
     DoctorCheck,
@@ -69,6 +70,7 @@ __all__ = [
     "LimaError",
     "UnsavedWorkError",
     # results
+    "DirtyProblem",
     "DirtyReport",
     "DirtyRepository",
     "DoctorCheck",

@@ -297,6 +297,17 @@ class DirtyRepository:
 
 
 @dataclass(frozen=True)
+class DirtyProblem:
+    """Something the unsaved-work check cannot vouch for (deletion is refused)."""
+
+    #: "code_dir_symlink", "not_a_directory", "unreadable_directory", "git_symlink",
+    #: "walk_failed" or "vm_file_missing"
+    kind: str
+    path: str = ""  #: relative to the code dir ("." for the code dir itself); may be empty
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class DirtyReport:
     """Unsaved work under a VM's code directory (:meth:`Client.check_unsaved_work`)."""
 
@@ -305,15 +316,18 @@ class DirtyReport:
     loose_file_count: int = 0
     incomplete: bool = False  #: the check could not run completely (e.g. no git in the guest)
     incomplete_reason: str = ""
+    problems: Tuple[DirtyProblem, ...] = ()  #: places the check cannot vouch for
 
     @property
     def clean(self) -> bool:
-        return not self.repositories and self.loose_file_count == 0 and not self.incomplete
+        return (not self.repositories and self.loose_file_count == 0 and not self.problems
+                and not self.incomplete)
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "DirtyReport":
         return cls(tuple(DirtyRepository(r["path"], tuple(r["reasons"])) for r in d["repositories"]),
-                   tuple(d["loose_files"]), d["loose_file_count"], d["incomplete"], d["incomplete_reason"])
+                   tuple(d["loose_files"]), d["loose_file_count"], d["incomplete"], d["incomplete_reason"],
+                   tuple(DirtyProblem(p["kind"], p["path"], p["message"]) for p in d.get("problems", ())))
 
 
 @dataclass(frozen=True)

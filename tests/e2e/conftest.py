@@ -103,6 +103,24 @@ class DvmEnv:
         return r.stdout.decode(errors="replace")
 
 
+GUEST_STUBS = os.path.join(SOURCE, "tests", "recipes", "guest_stubs")
+
+
+def install_guest_stubs(env, vm):
+    """The network-tool stand-ins of tests/recipes/guest_stubs (npm, tailscale, ...) into the
+    guest's /usr/local/bin, as root; they record their calls in /run/dvm-test-calls."""
+    r = env.sim.guest_run("dvm-" + vm, "install -d -m 1777 /run/dvm-test-calls", user="root")
+    assert r.returncode == 0, r.stderr
+    for name in sorted(os.listdir(GUEST_STUBS)):
+        if name == "README.md":
+            continue
+        with open(os.path.join(GUEST_STUBS, name), "rb") as f:
+            data = f.read()
+        target = "/usr/local/lib/dvm-test-stubs/_record.sh" if name == "_record.sh" else f"/usr/local/bin/{name}"
+        r = env.sim.guest_run("dvm-" + vm, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data)
+        assert r.returncode == 0, r.stderr
+
+
 @pytest.fixture
 def dvm(tmp_path):
     sim = LimaSim(tmp_path)

@@ -2,29 +2,14 @@
 simulator's guest: the bundled recipes really run (network tools are the recorded stand-ins of
 tests/recipes/guest_stubs), twice, and the agent sandbox they set up works."""
 
-import os
-
 import pytest
 
-from conftest import SOURCE
+from conftest import install_guest_stubs
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
-STUBS = os.path.join(SOURCE, "tests", "recipes", "guest_stubs")
 GUEST_USER = "developer"
 RECIPES = ["git", "node", "agent-user", "codex", "claude", "chezmoi"]
-
-
-def install_stubs(dvm, vm):
-    """Copy the network-tool stand-ins into the guest's /usr/local/bin (as root)."""
-    for name in sorted(os.listdir(STUBS)):
-        if name == "README.md":
-            continue
-        with open(os.path.join(STUBS, name), "rb") as f:
-            data = f.read()
-        target = "/usr/local/lib/dvm-test-stubs/_record.sh" if name == "_record.sh" else f"/usr/local/bin/{name}"
-        r = dvm.sim.guest_run("dvm-" + vm, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data)
-        assert r.returncode == 0, r.stderr
 
 
 def test_app_template_with_ai_recipes_syncs_twice(dvm):
@@ -39,7 +24,7 @@ def test_app_template_with_ai_recipes_syncs_twice(dvm):
     plain = text.replace("recipes = [" + ", ".join(f'"{x}"' for x in RECIPES) + "]", "recipes = []")
     config.write_text(plain)
     dvm.ok("sync", "app")  # creates the VM (baseline only)
-    install_stubs(dvm, "app")
+    install_guest_stubs(dvm, "app")
     config.write_text(text)
     first = dvm.run("sync", "app", timeout=600)
     assert first.returncode == 0, first.stderr[-4000:]

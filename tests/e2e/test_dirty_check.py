@@ -80,7 +80,7 @@ def test_unstaged_changes(app):
     assert "--force" in lines[-1]
     # The check is one guest script over stdin: nothing of it is in the argv.
     shell = app.sim.calls("shell")
-    assert len(shell) == 1 and shell[0]["argv"] == ["shell", "--workdir", "/", "dvm-app", "bash", "-s"]
+    assert len(shell) == 1 and shell[0]["argv"] == ["shell", "--workdir", "/", "dvm-app", "/bin/bash", "-p", "-s"]
 
 
 def test_staged_changes(app):
@@ -293,12 +293,20 @@ def test_a_stopped_vm_is_started_for_the_check(pair):
     assert pair.sim.status("dvm-gone") is None
 
 
-def test_an_instance_without_config_is_removed_with_a_warning_and_no_check(dvm):
+def test_an_instance_without_config_or_recorded_code_dir_is_refused_unless_forced(dvm):
+    # Not made by dvm: its lima.yaml records no code dir, so there is no telling where work is.
     require_sandbox()
     dvm.sim.create_instance("dvm-orphan", running=True)
-    r = dvm.ok("rm", "orphan", "--yes")
+    r = dvm.run("--json", "rm", "orphan", "--yes")
+    assert r.returncode == 1, r.stderr
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "refused"
+    assert [p["kind"] for p in err["unsaved_work"]["problems"]] == ["vm_file_missing"]
+    assert "records no code dir" in err["message"] and "--force" in err["message"]
+    assert "shell" not in dvm.subcommands() and "delete" not in dvm.subcommands()
+    assert dvm.sim.status("dvm-orphan") == "Running"
+    r = dvm.ok("rm", "orphan", "--yes", "--force")
     assert "dvm: warning: orphan: deleting dvm-orphan, which has no config file" in r.stderr
-    assert "unsaved-work check is skipped" in r.stderr
     assert "shell" not in dvm.subcommands()
     assert dvm.subcommands()[-1] == "delete"
     assert dvm.sim.status("dvm-orphan") is None

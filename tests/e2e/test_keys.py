@@ -41,7 +41,7 @@ def test_ssh_key_creates_two_ed25519_keys(env, ssh_keys):
     assert signing.startswith("ssh-ed25519 ") and signing.endswith(" app-dvm-git-signing")
     assert access.split()[1] != signing.split()[1]
     # One guest script over stdin; no key material or config value in any argv.
-    assert argvs == [["list", "--json", "dvm-app"], ["shell", "--workdir", "/", "dvm-app", "bash", "-s"]]
+    assert argvs == [["list", "--json", "dvm-app"], ["shell", "--workdir", "/", "dvm-app", "/bin/bash", "-p", "-s"]]
     # What the guest holds: private keys 0600 in a 0700 ~/.ssh, unencrypted, matching the
     # printed public keys.
     out = env.guest("app", r'''
@@ -146,7 +146,7 @@ def test_gpg_key_is_an_ed25519_signing_only_key_for_one_year(env, gpg_key):
     assert first["created"] is True
     fpr = first["fingerprint"]
     assert len(fpr) == 40 and all(c in "0123456789ABCDEF" for c in fpr)
-    assert argvs == [["list", "--json", "dvm-app"], ["shell", "--workdir", "/", "dvm-app", "bash", "-s"]]
+    assert argvs == [["list", "--json", "dvm-app"], ["shell", "--workdir", "/", "dvm-app", "/bin/bash", "-p", "-s"]]
     recs = colons(env, "--list-secret-keys")
     secs = [r for r in recs if r[0] == "sec"]
     assert len(secs) == 1, recs

@@ -5,6 +5,7 @@ in the simulator's guest sandbox.
 Most tests share one synced VM (`app`) per module; tests that stop or start VMs make their own."""
 
 import json
+import os
 import re
 import subprocess
 
@@ -241,10 +242,15 @@ def test_cp_host_to_guest_paths(env, tmp_path):
                  "/tmp/absolute.txt", f"{code}/prefixed.txt"):
         assert env.guest("app", f"cat {path}") == "hello from the host\n", path
     copies = env.sim.calls("copy")
-    assert copies[0]["argv"] == ["copy", str(src), f"dvm-app:{code}"]
-    assert copies[1]["argv"][-1] == f"dvm-app:{code}/renamed.txt"
+    # Into the code dir, limactl copies into a private staging directory next to it, and a guest
+    # script moves the items into place (SECURITY.md, test_attack_cp.py); elsewhere it copies
+    # straight to the target.
+    staging = f"dvm-app:{os.path.dirname(code)}/.dvm-cp."
+    assert copies[0]["argv"][:2] == ["copy", str(src)] and copies[0]["argv"][2].startswith(staging)
+    assert copies[1]["argv"][-1].startswith(staging) and copies[1]["argv"][-1].endswith("/renamed.txt")
     assert copies[3]["argv"][-1] == f"dvm-app:{home}/in-home.txt"
     assert copies[4]["argv"][-1] == "dvm-app:/tmp/absolute.txt"
+    assert env.guest("app", f'ls -A {os.path.dirname(code)}').split() == [os.path.basename(code)]
 
 
 def test_cp_guest_to_host_and_directories(env, tmp_path):
@@ -314,9 +320,12 @@ def test_cp_refreshes_the_agent_users_acls_when_it_exists(env, tmp_path):
     # Copies outside the code dir get no agent access.
     env.ok("cp", str(tmp_path / "notes.txt"), "app:~/private.txt")
     assert "dvm-agent" not in env.guest("app", 'getfacl -p "$HOME/private.txt"')
-    # The refresh is one extra guest script after the copy.
+    # Outside the code dir: one guest script before the copy (it finds where the target is).
     subs = env.subcommands()
-    assert subs[-3:] == ["shell", "copy", "shell"]
+    assert subs[-2:] == ["shell", "copy"]
+    # Into the code dir: the ACLs and the move into place are one extra guest script after it.
+    env.ok("cp", str(tmp_path / "notes.txt"), "app:again.txt")
+    assert env.subcommands()[-3:] == ["shell", "copy", "shell"]
 
 
 # --- log ---------------------------------------------------------------------------------------
@@ -529,7 +538,7 @@ def test_stop_all_inactive_skips_vms_in_use(fleet):
     # The probe is one `bash -s` per running VM; nothing of it is in the argv.
     probes = fleet.sim.calls("shell")
     assert sorted(c["argv"][3] for c in probes) == ["dvm-a", "dvm-b", "dvm-c", "dvm-d"]
-    assert all(c["argv"][4:] == ["bash", "-s"] for c in probes)
+    assert all(c["argv"][4:] == ["/bin/bash", "-p", "-s"] for c in probes)
     # Text output names the reasons.
     r = fleet.ok("stop", "--all", "--inactive")
     assert "dvm: skipping active VM: a (active: tmux dvm-llama.service)" in r.stderr

@@ -2,6 +2,7 @@
 the guest sandbox: the secret handoff, cleanup on every exit path, reconcile, progress events,
 locking and `sync --all`."""
 
+import glob
 import hashlib
 import json
 import os
@@ -179,7 +180,7 @@ def test_warm_sync_is_two_calls_with_no_config_value_in_argv(dvm):
     assert dvm.subcommands() == ["list", "shell"]
     assert json.loads(r.stdout.splitlines()[-1])["result"]["limactl_calls"] == 2
     shell = calls_of(dvm, "shell")[0]
-    assert shell["argv"] == ["shell", "--workdir", "/", "dvm-app", "bash", "-s"]
+    assert shell["argv"] == ["shell", "--workdir", "/", "dvm-app", "/bin/bash", "-p", "-s"]
     for c in dvm.sim.calls():
         assert "hello-from-config" not in " ".join(c["argv"])
         assert "the-app" not in " ".join(c["argv"])
@@ -344,20 +345,40 @@ def test_a_second_sync_of_the_same_vm_fails_fast_and_the_lock_is_released(dvm):
 
 
 def test_sync_all_runs_in_parallel_and_one_failure_does_not_stop_the_others(dvm):
-    dvm.recipe("wait", "sleep 2\n")
+    # A barrier instead of a stopwatch: each VM's recipe marks its arrival in its home (visible on
+    # the host under the guest's file system) and waits for `_sim/go` (every guest sees _sim at
+    # /.limasim/sim). The test opens the barrier only once all three VMs are inside the recipe
+    # at the same time, which a one-after-another sync can never reach.
+    dvm.recipe("wait", '''touch "$HOME/dvm-barrier"
+for _ in $(seq 1200); do
+  if [ -e /.limasim/sim/go ]; then return 0; fi
+  sleep 0.1
+done
+echo "the barrier never opened" >&2
+return 1
+''')
     for name in ("a", "b", "c"):
         dvm.vm(name, 'baseline = false\nrecipes = ["wait"]\n')
     dvm.vm("bad", "cpus = 0\n")
-    started = time.monotonic()
-    r = dvm.run("sync", "--all", "-j", "4")
-    elapsed = time.monotonic() - started
-    assert r.returncode == 1
-    assert "3 ok, 1 failed" in r.stdout
-    assert "dvm sync --all: 3 ok, 1 failed" in r.stdout
-    assert "sync failed: bad" in r.stderr and "out of range" in r.stderr
+    sync = subprocess.Popen([DVM, "sync", "--all", "-j", "4"], env=dvm.environ(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=str(dvm.tmp))
+    arrived = []
+    deadline = time.monotonic() + 110
+    while time.monotonic() < deadline and sync.poll() is None:
+        arrived = [n for n in ("a", "b", "c")
+                   if glob.glob(os.path.join(dvm.sim.home, f"dvm-{n}", "guest", "home", "*", "dvm-barrier"))]
+        if len(arrived) == 3:
+            break
+        time.sleep(0.1)
+    open(os.path.join(dvm.sim.sim_dir, "go"), "w").close()
+    out, err = sync.communicate(timeout=120)
+    assert arrived == ["a", "b", "c"], f"VMs were not synced at the same time: {arrived}\n{out}\n{err}"
+    assert sync.returncode == 1
+    assert "3 ok, 1 failed" in out
+    assert "dvm sync --all: 3 ok, 1 failed" in out
+    assert "sync failed: bad" in err and "out of range" in err
     for name in ("a", "b", "c"):
         assert dvm.sim.status("dvm-" + name) == "Running"
-    assert elapsed < 3 * 2 + 5, "VMs were synced one after another"
     r = dvm.run("sync", "--all", "--json")
     doc = json.loads(r.stdout.splitlines()[-1])
     assert doc["ok"] == 3 and doc["failed"] == 1
@@ -388,7 +409,7 @@ def test_plan_redacts_secrets_and_calls_nothing(dvm):
     doc = dvm.json("plan", "app", env={"MY_TOKEN": "plan-secret-value"})
     assert doc["secrets"] == ["MY_TOKEN"]
     assert "plan-secret-value" not in json.dumps(doc)
-    assert doc["limactl_calls"][-1]["argv"] == ["limactl", "shell", "--workdir", "/", "dvm-app", "bash", "-s"]
+    assert doc["limactl_calls"][-1]["argv"] == ["limactl", "shell", "--workdir", "/", "dvm-app", "/bin/bash", "-p", "-s"]
 
 
 def limactl_shell_processes(dvm):

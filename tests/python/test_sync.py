@@ -201,6 +201,7 @@ def test_unsaved_work_stop_and_remove(dvmenv, sandbox):
     report = client.check_unsaved_work("work")
     assert isinstance(report, dvm.DirtyReport) and not report.clean
     assert report.loose_file_count == 1 and report.loose_files == ("draft.txt",)
+    assert report.problems == () and not report.incomplete
     with pytest.raises(dvm.UnsavedWorkError) as info:
         client.remove("work")
     assert info.value.code == "refused" and info.value.exit_code == 1 and "draft.txt" in str(info.value)

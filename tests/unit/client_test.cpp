@@ -11,6 +11,13 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <functional>
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 using dvm_test::recorded_call;
 
 namespace {
@@ -135,7 +142,7 @@ TEST_CASE("a fresh sync: version, list, create, start, shell") {
   CHECK(calls[1].argv == std::vector<std::string>{"/bin/true", "list", "--json", "dvm-app"});
   CHECK(calls[2].argv == std::vector<std::string>{"/bin/true", "create", "--tty=false", "--name", "dvm-app", "--mount-none", "-"});
   CHECK(calls[2].stdin_bytes.find("hostIP: \"127.0.0.1\"") != std::string::npos);
-  CHECK(calls[4].argv == std::vector<std::string>{"/bin/true", "shell", "--workdir", "/", "dvm-app", "bash", "-s"});
+  CHECK(calls[4].argv == std::vector<std::string>{"/bin/true", "shell", "--workdir", "/", "dvm-app", "/bin/bash", "-p", "-s"});
   // The secret is in the shell call's stdin and nowhere else.
   CHECK(calls[4].stdin_bytes.find("tok-EN.value_123=") != std::string::npos);
   for (const auto& c : calls) {
@@ -288,7 +295,7 @@ TEST_CASE("sync_all: each VM gets only the secrets given for it") {
   CHECK(r.ok == 3);
   std::map<std::string, std::string> program_of;
   for (const auto& c : f.lima.runner->calls) {
-    if (c.argv.at(1) == "shell") program_of[c.argv.at(c.argv.size() - 3)] = c.stdin_bytes;
+    if (c.argv.at(1) == "shell") program_of[c.argv.at(c.argv.size() - 4)] = c.stdin_bytes;  // ... NAME /bin/bash -p -s
   }
   REQUIRE(program_of.size() == 3);
   CHECK(program_of["dvm-one"].find("API_TOKEN 11\nfirst-value") != std::string::npos);
@@ -568,11 +575,241 @@ TEST_CASE("plan shows the calls and the program without secret values") {
   REQUIRE(p.calls.size() == 5);
   CHECK(p.calls[2].argv == std::vector<std::string>{"limactl", "create", "--tty=false", "--name", "dvm-app", "--mount-none", "-"});
   CHECK(p.calls[2].stdin_text == p.lima_yaml);
-  CHECK(p.calls[4].argv == std::vector<std::string>{"limactl", "shell", "--workdir", "/", "dvm-app", "bash", "-s"});
+  CHECK(p.calls[4].argv == std::vector<std::string>{"limactl", "shell", "--workdir", "/", "dvm-app", "/bin/bash", "-p", "-s"});
   CHECK(p.guest_program.find("tok-EN") == std::string::npos);
   CHECK(p.guest_program.find("API_TOKEN <redacted>\n<redacted>") != std::string::npos);
   CHECK(p.guest_program.find("UNSET_ONE <redacted>") != std::string::npos);
   CHECK(p.secrets == std::vector<std::string>{"API_TOKEN", "UNSET_ONE"});
   REQUIRE(p.warnings.size() == 1);
   CHECK(p.warnings[0].find("UNSET_ONE") != std::string::npos);
+}
+
+// --- the host side of issue 10: state dir, core dumps, exposure warnings --------------------
+
+namespace {
+
+namespace fs = std::filesystem;
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE_MESSAGE(::lstat(p.c_str(), &st) == 0, p.string());
+  return st.st_mode & 07777;
+}
+
+int dumpable() { return ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
+
+rlim_t core_soft_limit() {
+  struct rlimit r {};
+  ::getrlimit(RLIMIT_CORE, &r);
+  return r.rlim_cur;
+}
+
+// The dvm::error(errc::io) `f` throws, as text ("" when it throws nothing).
+std::string io_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::io);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the state dir and its subdirectories are created 0700, its files 0600") {
+  fixture f;
+  f.config.vm("app", "");
+  dvm_test::temp_dir top;
+  const fs::path state = top.path() / "missing" / "parent" / "state";
+  dvm::client_options o;
+  o.environment = f.env;
+  o.config_dir = f.config.path();
+  o.state_dir = state;
+  o.limactl = "/bin/true";
+  o.runner = f.lima.runner;
+  o.host = dvm_test::test_host();
+  dvm::client(o).sync("app");
+  for (const fs::path& d : {top.path() / "missing", top.path() / "missing" / "parent", state, state / "locks",
+                            state / "cache", state / "scratch"}) {
+    CAPTURE(d);
+    CHECK(mode_of(d) == 0700);
+  }
+  CHECK(mode_of(state / "locks" / "app.lock") == 0600);
+  CHECK(mode_of(state / "cache" / "limactl-version.json") == 0600);
+}
+
+TEST_CASE("a link planted in the state dir is refused with an io error, and its target is left alone") {
+  struct plant {
+    const char* title;
+    const char* entry;  // the refused path, relative to the state dir
+    const char* rule;
+    std::function<void(const fs::path& state, const fs::path& victim)> setup;
+  };
+  const plant plants[] = {
+      {"lock file -> ~/.bashrc", "locks/app.lock", "is a symbolic link, and dvm never follows links",
+       [](const fs::path& s, const fs::path& v) { fs::create_symlink(v / "bashrc", s / "locks" / "app.lock"); }},
+      {"lock file -> a file that does not exist yet", "locks/app.lock", "is a symbolic link",
+       [](const fs::path& s, const fs::path& v) { fs::create_symlink(v / "new", s / "locks" / "app.lock"); }},
+      {"lock file hard-linked to ~/.bashrc", "locks/app.lock", "has 2 hard links",
+       [](const fs::path& s, const fs::path& v) { fs::create_hard_link(v / "bashrc", s / "locks" / "app.lock"); }},
+      {"lock file is a FIFO", "locks/app.lock", "is not a regular file",
+       [](const fs::path& s, const fs::path&) { REQUIRE(::mkfifo((s / "locks" / "app.lock").c_str(), 0600) == 0); }},
+      {"locks -> /etc", "locks", "is a symbolic link",
+       [](const fs::path& s, const fs::path& v) {
+         fs::remove(s / "locks");
+         fs::create_directory_symlink(v / "etc", s / "locks");
+       }},
+      {"cache -> /etc", "cache", "is a symbolic link",
+       [](const fs::path& s, const fs::path& v) { fs::create_directory_symlink(v / "etc", s / "cache"); }},
+      {"version cache -> ~/.bashrc", "cache/limactl-version.json", "is a symbolic link",
+       [](const fs::path& s, const fs::path& v) {
+         fs::create_directory(s / "cache");
+         fs::create_symlink(v / "bashrc", s / "cache" / "limactl-version.json");
+       }},
+      {"scratch -> /etc", "scratch", "is a symbolic link",
+       [](const fs::path& s, const fs::path& v) { fs::create_directory_symlink(v / "etc", s / "scratch"); }},
+  };
+  for (const auto& p : plants) {
+    CAPTURE(p.title);
+    fixture f;
+    f.config.vm("app", "");
+    dvm_test::temp_dir victim;
+    dvm_test::write_file(victim.path() / "bashrc", "export PS1='$ '\n");
+    fs::permissions(victim.path() / "bashrc", fs::perms(0644));
+    fs::create_directory(victim.path() / "etc");
+    const fs::path state = f.config.path() / "state";
+    fs::create_directories(state / "locks");
+    p.setup(state, victim.path());
+    const std::string expected = "refusing " + (state / p.entry).string() + ": ";
+    std::string message = io_error_of([&] { f.make().sync("app"); });
+    CHECK_MESSAGE(message.starts_with(expected), message);
+    CHECK_MESSAGE(message.find(p.rule) != std::string::npos, message);
+    if (std::string(p.entry).starts_with("locks")) {
+      CHECK(f.lima.runner->calls.empty());  // refused before any limactl call
+    } else {
+      // `dvm ls` reads the version cache and runs limactl in scratch/ too.
+      std::string listed = io_error_of([&] { (void)f.make().list(); });
+      CHECK_MESSAGE(listed.starts_with(expected), listed);
+    }
+    CHECK(dvm_test::read_file(victim.path() / "bashrc") == "export PS1='$ '\n");
+    CHECK(mode_of(victim.path() / "bashrc") == 0644);
+    CHECK(fs::is_empty(victim.path() / "etc"));
+    CHECK_FALSE(fs::exists(victim.path() / "new"));
+  }
+}
+
+TEST_CASE("a state dir that others can write to, or that is not ours, is refused") {
+  fixture f;
+  f.config.vm("app", "");
+  const fs::path state = f.config.path() / "state";
+  fs::create_directory(state);
+  fs::permissions(state, fs::perms(0777));
+  std::string message = io_error_of([&] { f.make().sync("app"); });
+  CHECK_MESSAGE(message.find("refusing the state directory " + state.string() + ": it is writable by everyone") == 0, message);
+  CHECK(f.lima.runner->calls.empty());
+  fs::permissions(state, fs::perms(0770));
+  message = io_error_of([&] { (void)f.make().list(); });
+  CHECK_MESSAGE(message.find("is writable by its group (mode 0770)") != std::string::npos, message);
+  fs::permissions(state, fs::perms(0755));
+  fs::create_directory(state / "locks");
+  fs::permissions(state / "locks", fs::perms(0777));
+  message = io_error_of([&] { f.make().sync("app"); });
+  CHECK_MESSAGE(message.find("refusing the state directory " + (state / "locks").string()) == 0, message);
+  fs::permissions(state / "locks", fs::perms(0700));
+  CHECK_NOTHROW(f.make().sync("app"));
+  if (::geteuid() == 0) {
+    REQUIRE(::chown(state.c_str(), 4242, 4242) == 0);
+    message = io_error_of([&] { f.make().sync("app"); });
+    CHECK_MESSAGE(message.find("it is owned by uid 4242, not by you") != std::string::npos, message);
+  }
+}
+
+TEST_CASE("no core dumps while a secret is held; the process's settings come back afterwards") {
+  REQUIRE(dumpable() == 1);
+  struct rlimit original {};
+  REQUIRE(::getrlimit(RLIMIT_CORE, &original) == 0);
+  struct rlimit some = original;
+  some.rlim_cur = original.rlim_max == RLIM_INFINITY ? 1 << 20 : original.rlim_max;
+  if (some.rlim_cur != 0) REQUIRE(::setrlimit(RLIMIT_CORE, &some) == 0);
+  const rlim_t soft = core_soft_limit();
+  {
+    dvm::secret s(std::string_view("value"));
+    CHECK(dumpable() == 0);
+    CHECK(core_soft_limit() == 0);
+    { dvm::secret t(std::string_view("other")); }
+    CHECK(dumpable() == 0);  // one secret is still held
+    dvm::secret moved(std::move(s));
+    dvm::secret empty;
+    empty = std::move(moved);
+    CHECK(dumpable() == 0);
+  }
+  CHECK(dumpable() == 1);
+  CHECK(core_soft_limit() == soft);
+  {
+    dvm::stdin_payload payload;
+    payload.append("no secret yet");
+    CHECK(dumpable() == 1);
+    {
+      dvm::secret s(std::string_view("value"));
+      payload.append(s);
+    }
+    CHECK(dumpable() == 0);  // the payload holds a copy of the bytes
+    dvm::stdin_payload moved(std::move(payload));
+    CHECK(dumpable() == 0);
+    moved = dvm::stdin_payload();
+    CHECK(dumpable() == 1);
+  }
+  // A sync with a secret: the guest program's limactl call runs with dumps off.
+  fixture f;
+  f.config.vm("app", "secrets = [\"API_TOKEN\"]\n");
+  int dumpable_during = -1;
+  rlim_t core_during = 1;
+  f.lima.runner->fallback = [&](const recorded_call& c) {
+    if (c.argv.at(1) == "shell") {
+      dumpable_during = dumpable();
+      core_during = core_soft_limit();
+    }
+    return f.lima.answer(c);
+  };
+  f.make().sync("app");
+  CHECK(dumpable_during == 0);
+  CHECK(core_during == 0);
+  CHECK(dumpable() == 1);
+  CHECK(core_soft_limit() == soft);
+  ::setrlimit(RLIMIT_CORE, &original);
+}
+
+TEST_CASE("every sync warns about each port bound beyond loopback") {
+  fixture f;
+  f.config.global("[defaults]\nhost_ip = \"0.0.0.0\"\n");
+  f.config.vm("app", "ports = [\"3000:3000\", \"127.0.0.1:4000:4000\", {ip = \"192.168.1.5\", host = 5000, guest = 5000, proto = \"udp\"}]\n");
+  std::vector<std::string> warnings;
+  auto collect = [&] {
+    warnings.clear();
+    for (const auto& e : f.events) {
+      if (e.kind == dvm::event_kind::warning) {
+        CHECK(e.vm == "app");
+        warnings.push_back(e.message);
+      }
+    }
+  };
+  f.make().sync("app");
+  collect();
+  REQUIRE(warnings.size() == 2);
+  CHECK(warnings[0] == "ports[0] (0.0.0.0:3000->3000/tcp) binds to 0.0.0.0, beyond loopback: other machines "
+                       "that reach this host can connect to it (from host_ip = \"0.0.0.0\")");
+  CHECK(warnings[1].starts_with("ports[2] (192.168.1.5:5000->5000/udp) binds to 192.168.1.5, beyond loopback"));
+  // At every sync, not only the first.
+  f.events.clear();
+  f.make().sync("app");
+  collect();
+  CHECK(warnings.size() == 2);
+  // Loopback only: no warning.
+  f.config.global("");
+  f.config.vm("app", "ports = [\"3000:3000\", \"127.0.0.2:4000:4000\"]\n");
+  f.events.clear();
+  f.make().sync("app");
+  collect();
+  CHECK(warnings.empty());
 }

@@ -2,12 +2,16 @@
 // file:line:column, key path and rule.
 #include <doctest/doctest.h>
 
+#include <dvm/client.hpp>
 #include <dvm/config.hpp>
 #include <dvm/error.hpp>
 
 #include "test_support.hpp"
 
 #include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
 
 using dvm_test::config_tree;
 
@@ -77,6 +81,21 @@ const bad_case bad_cases[] = {
     {"code_dir in /etc", "code_dir = \"/etc/app\"\n", nullptr, "\"/etc/app\"", false, "code_dir", "lies in a system directory"},
     {"template braces in code_dir", "code_dir = \"~/x{{.Name}}\"\n", nullptr, "\"~/x{", false, "code_dir", "must not contain '{'"},
     {"relative code_root", "code_root = \"work\"\n", nullptr, "\"work\"", false, "code_root", "must be an absolute guest path"},
+    // Other spellings of the same directories meet the same rules (issue 10: normalised first).
+    {"code_dir ~/.", "code_dir = \"~/.\"\n", nullptr, "\"~/.\"", false, "code_dir", "is the guest home or contains it"},
+    {"code_dir ~//", "code_dir = \"~//\"\n", nullptr, "\"~//\"", false, "code_dir", "is the guest home or contains it"},
+    {"code_dir ~/./", "code_dir = \"~/./\"\n", nullptr, "\"~/./\"", false, "code_dir", "is the guest home or contains it"},
+    {"code_dir //home", "code_dir = \"//home\"\n", nullptr, "\"//home\"", false, "code_dir", "is the guest home or contains it"},
+    {"code_dir /home/./alice/", "code_dir = \"/home/./alice/\"\n", nullptr, "\"/home/./alice/\"", false, "code_dir", "is the guest home or contains it"},
+    {"code_dir /./etc", "code_dir = \"/./etc\"\n", nullptr, "\"/./etc\"", false, "code_dir", "is a system directory"},
+    {"code_dir /.", "code_dir = \"/.\"\n", nullptr, "\"/.\"", false, "code_dir", "\"/\" is a system directory"},
+    {"code_dir //etc//app", "code_dir = \"//etc//app\"\n", nullptr, "\"//etc//app\"", false, "code_dir", "\"/etc/app\" lies in a system directory"},
+    {"code_dir /home/../etc", "code_dir = \"/home/../etc\"\n", nullptr, "\"/home/../etc\"", false, "code_dir", "must not contain \"..\""},
+    {"code_root //home", "code_root = \"//home\"\nuser = \"app\"\n", nullptr, "\"//home\"", false, "code_root", "is the guest home or contains it"},
+    {"code_dir in the agent's home", "code_dir = \"/home/dvm-agent/app\"\n", nullptr, "\"/home/dvm-agent/app\"", false, "code_dir", "lies in the agent user's home /home/dvm-agent"},
+    {"code_dir is the agent's home", "agent_user = \"bot\"\ncode_dir = \"//home/bot/.\"\n", nullptr, "\"//home/bot/.\"", false, "code_dir", "lies in the agent user's home /home/bot"},
+    {"code_dir in /tmp", "code_dir = \"/tmp/app\"\n", nullptr, "\"/tmp/app\"", false, "code_dir", "lies in /tmp, which every user can write to"},
+    {"code_root in /var/tmp", "code_root = \"/var/./tmp\"\n", nullptr, "\"/var/./tmp\"", false, "code_root", "lies in /var/tmp, which every user can write to"},
     {"ports not an array", "ports = \"3000:3000\"\n", nullptr, "\"3000:3000\"", false, "ports", "expected an array of port rules"},
     {"port rule without guest", "ports = [\"3000\"]\n", nullptr, "\"3000\"", false, "ports[0]", "is not a port rule"},
     {"guest port out of range", "cpus = 2\nports = [\"3000:3000\", \"8000:70000\"]\n", nullptr, "\"8000:70000\"", false, "ports[1]", "guest port 70000 is out of range 1..65535"},
@@ -102,6 +121,17 @@ const bad_case bad_cases[] = {
     {"secret listed twice", "secrets = [\"A_TOKEN\", \"A_TOKEN\"]\n", nullptr, "\"A_TOKEN\"]", false, "secrets[1]", "listed twice"},
     {"secret in env", "[env]\nGITHUB_TOKEN = \"ghp_x\"\n", nullptr, "GITHUB_TOKEN", false, "env.GITHUB_TOKEN", "secrets = [\"GITHUB_TOKEN\"]"},
     {"password in env", "[env]\nDB_PASSWORD = \"x\"\n", nullptr, "DB_PASSWORD", false, "env.DB_PASSWORD", "looks like a secret"},
+    {"PASS word in env", "[env]\nDB_PASS = \"x\"\n", nullptr, "DB_PASS", false, "env.DB_PASS", "looks like a secret"},
+    {"PASS alone in env", "[env]\nPASS = \"x\"\n", nullptr, "PASS", false, "env.PASS", "looks like a secret"},
+    {"PAT word in env", "[env]\nGITHUB_PAT = \"x\"\n", nullptr, "GITHUB_PAT", false, "env.GITHUB_PAT", "secrets = [\"GITHUB_PAT\"]"},
+    {"PAT first word in env", "[env]\nPAT_GITLAB = \"x\"\n", nullptr, "PAT_GITLAB", false, "env.PAT_GITLAB", "looks like a secret"},
+    {"PASSWD in env", "[env]\nMYSQL_PASSWD = \"x\"\n", nullptr, "MYSQL_PASSWD", false, "env.MYSQL_PASSWD", "looks like a secret"},
+    {"PASSPHRASE in env", "[env]\nGPG_PASSPHRASE = \"x\"\n", nullptr, "GPG_PASSPHRASE", false, "env.GPG_PASSPHRASE", "looks like a secret"},
+    {"CREDENTIALS in env", "[env]\nAWS_CREDENTIALS = \"x\"\n", nullptr, "AWS_CREDENTIALS", false, "env.AWS_CREDENTIALS", "looks like a secret"},
+    {"PRIVATE in env", "[env]\nSIGNING_PRIVATE = \"x\"\n", nullptr, "SIGNING_PRIVATE", false, "env.SIGNING_PRIVATE", "looks like a secret"},
+    {"COOKIE in env", "[env]\nCOOKIE_JAR = \"x\"\n", nullptr, "COOKIE_JAR", false, "env.COOKIE_JAR", "looks like a secret"},
+    {"SESSION in env", "[env]\nBW_SESSION = \"x\"\n", nullptr, "BW_SESSION", false, "env.BW_SESSION", "looks like a secret"},
+    {"secret-looking key under [defaults]", "", "[defaults.env]\nNPM_PAT = \"x\"\n", "NPM_PAT", true, "defaults.env.NPM_PAT", "looks like a secret"},
     {"lower-case env key", "[env]\nfoo = \"x\"\n", nullptr, "foo", false, "env.foo", "[A-Z][A-Z0-9_]*"},
     {"float in env", "[env]\nRATIO = 1.5\n", nullptr, "1.5", false, "env.RATIO", "expected a string, an integer or a boolean"},
     {"reserved env key", "[env]\nNAME = \"x\"\n", nullptr, "NAME", false, "env.NAME", "is reserved"},
@@ -267,6 +297,15 @@ TEST_CASE("code_root and code_dir") {
   config_tree t;
   t.vm("app", "code_root = \"~/work/\"\n");
   CHECK(t.load("app").code_dir == "~/work/app");
+  // The plain form reaches the guest.
+  t.vm("app", "code_root = \"~//./work//\"\n");
+  CHECK(t.load("app").code_dir == "~/work/app");
+  t.vm("app", "code_dir = \"//srv/./code/app/.\"\n");
+  CHECK(t.load("app").code_dir == "/srv/code/app");
+  t.vm("app", "code_root = \"/.\"\n");
+  CHECK(t.load("app").code_dir == "/app");
+  t.vm("app", "code_dir = \"~/.config/../x\"\n");
+  CHECK_THROWS_AS(t.load("app"), dvm::config_error);
   t.vm("app", "code_root = \"/srv\"\ncode_dir = \"/opt/app/src\"\n");
   CHECK(t.load("app").code_dir == "/opt/app/src");
   t.vm("app", "code_dir = \"~/projects/app with spaces\"\n");
@@ -278,6 +317,58 @@ TEST_CASE("documented public-key settings are not mistaken for secrets") {
   t.vm("app", "[env]\nCHEZMOI_SIGNING_KEY = \"~/.ssh/x.pub\"\nCHEZMOI_DEPLOY_KEY = \"~/.ssh/y.pub\"\nPORT = 8080\n");
   dvm::vm_config vm = t.load("app");
   CHECK(vm.env.size() == 3);
+}
+
+TEST_CASE("secret words match whole words only where a substring would be a false positive") {
+  config_tree t;
+  t.vm("app", "[env]\nPATH_PREFIX = \"/opt\"\nCOMPASS = 1\nPATTERN = \"*\"\nCLAUDE_BYPASS = false\n"
+              "SPATIAL = true\nPASSENGERS = 2\n");
+  CHECK(t.load("app").env.size() == 6);
+}
+
+TEST_CASE("every [env] key the bundled templates and recipes document passes the secret rule") {
+  std::set<std::string> keys;
+  // Recipes: `dvm_setting KEY`, `dvm_setting_bool KEY`, ... and the PIN_<NAME>_URL/SHA256 pairs.
+  std::regex setting(R"(dvm_setting[a-z_]*\s+"?([A-Z][A-Z0-9_]*))");
+  std::regex pinned(R"(dvm_pinned_install\s+([a-z0-9-]+))");
+  dvm::recipe_catalog catalog;
+  for (const auto& r : catalog.all()) {
+    for (std::sregex_iterator it(r.text.begin(), r.text.end(), setting), end; it != end; ++it) {
+      if ((*it)[1] != "KEY") keys.insert((*it)[1]);  // the helper's own usage text
+    }
+    for (std::sregex_iterator it(r.text.begin(), r.text.end(), pinned), end; it != end; ++it) {
+      std::string name = (*it)[1];
+      for (auto& c : name) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      keys.insert("PIN_" + name + "_URL");
+      keys.insert("PIN_" + name + "_SHA256");
+    }
+  }
+  // Templates: every key of their [env] tables, commented out or not.
+  dvm_test::temp_dir dir;
+  dvm::client_options o;
+  o.environment = std::map<std::string, std::string>{};
+  o.config_dir = dir.path() / "config";
+  o.state_dir = dir.path() / "state";
+  o.host = dvm_test::test_host();
+  dvm::client c(o);
+  std::regex env_line(R"(^#? ?([A-Z][A-Z0-9_]*) = )");
+  for (const auto& name : dvm::init_template_names()) {
+    std::string text = dvm_test::read_file(c.init_config("t-" + name, name).path);
+    std::istringstream lines(text.substr(text.find("[env]")));
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (std::regex_search(line, m, env_line)) keys.insert(m[1]);
+    }
+  }
+  CHECK(keys.size() >= 20);
+  CHECK(keys.count("CLAUDE_BYPASS") == 1);
+  CHECK(keys.count("PIN_LAZYGIT_SHA256") == 1);
+  config_tree t;
+  for (const auto& key : keys) {
+    CAPTURE(key);
+    t.vm("app", "[env]\n" + key + " = \"x\"\n");
+    CHECK_NOTHROW((void)t.load("app"));
+  }
 }
 
 TEST_CASE("more CPUs than the host has is a warning, not an error") {
@@ -446,5 +537,9 @@ TEST_CASE("config and state directories follow DVM_CONFIG, XDG and HOME") {
   p = dvm::resolve_paths({{"HOME", "/home/u"}, {"XDG_CONFIG_HOME", "/x"}, {"DVM_CONFIG", "/c"}, {"DVM_STATE", "/s"}});
   CHECK(p.config_dir == "/c");
   CHECK(p.state_dir == "/s");
+  // A relative XDG value is invalid (XDG spec) and ignored.
+  p = dvm::resolve_paths({{"HOME", "/home/u"}, {"XDG_CONFIG_HOME", "cfg"}, {"XDG_STATE_HOME", "./st"}});
+  CHECK(p.config_dir == "/home/u/.config/dvm");
+  CHECK(p.state_dir == "/home/u/.local/state/dvm");
   CHECK_THROWS_AS(dvm::resolve_paths({}), dvm::error);
 }

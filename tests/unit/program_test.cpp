@@ -131,3 +131,78 @@ TEST_CASE("markers need the nonce; forged ones are plain output") {
   CHECK(dvm::detail::make_nonce().size() == 32);
   CHECK(dvm::detail::make_nonce() != dvm::detail::make_nonce());
 }
+
+namespace {
+// Runs `script` with bash; returns stdout followed by "--stderr--" and stderr.
+std::string run_bash(const std::string& script, const std::string& env = "") {
+  dvm_test::temp_dir dir;
+  dvm_test::write_file(dir.path() / "s.sh", script);
+  std::string out_path = (dir.path() / "out").string();
+  std::string cmd = env + " bash '" + (dir.path() / "s.sh").string() + "' >'" + out_path + "' 2>&1";
+  CHECK(std::system(cmd.c_str()) == 0);
+  std::FILE* f = std::fopen(out_path.c_str(), "r");
+  std::string out;
+  if (f != nullptr) {
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+std::string between(const std::string& text, const std::string& from, const std::string& to) {
+  std::size_t a = text.find(from);
+  REQUIRE(a != std::string::npos);
+  std::size_t b = text.find(to, a);
+  REQUIRE(b != std::string::npos);
+  return text.substr(a, b + to.size() - a);
+}
+}  // namespace
+
+TEST_CASE("the program runs nothing from a directory the agent could write") {
+  config_tree t;
+  dvm::vm_config vm = sample(t);
+  dvm::secret s(std::string_view("v"));
+  std::vector<dvm::detail::named_secret> list{{"TOKEN", &s}};
+  std::string text = dvm::detail::build_sync_program(vm, t.store().recipes(), list, "n0nce").redacted();
+  // Absolute bash, privileged mode (no BASH_ENV, SHELLOPTS or functions from the environment).
+  CHECK(dvm::detail::guest_bash_command() == std::vector<std::string>{"/bin/bash", "-p", "-s"});
+  // PATH is reset by the first command, before the nonce, the traps and every lookup.
+  std::size_t first = text.find('\n') + 1;
+  CHECK(text.compare(first, 18, "__dvm_safe_path() ") == 0);
+  CHECK(text.find("__dvm_safe_path\nexport PATH\nunset -v BASH_ENV ENV CDPATH GLOBIGNORE\n") < text.find("__dvm_nonce="));
+  CHECK(text.find("/bin/bash ./.dvm/sync.sh") != std::string::npos);
+  // The signal traps clean up themselves; the watchdog survives the hang-up and cleans up after
+  // a main shell that is gone.
+  CHECK(text.find("__dvm_signal() {\n  trap '' HUP INT TERM PIPE\n  __dvm_exit \"$1\"\n}") != std::string::npos);
+  std::string watchdog = between(text, "__dvm_watchdog() {", "\n}\n");
+  CHECK(watchdog.find("trap '' HUP INT PIPE") != std::string::npos);
+  CHECK(watchdog.find("done\n  __dvm_wipe_secrets \"$__dvm_secret_dir\"") != std::string::npos);
+  CHECK(text.find("__dvm_watchdog \"$$\" </dev/null &") < text.find("head -c \"$length\""));
+
+  // The PATH filter keeps root-owned directories nobody else can write, in order.
+  dvm_test::temp_dir dir;
+  std::filesystem::create_directories(dir.path() / "open");
+  std::filesystem::permissions(dir.path() / "open", std::filesystem::perms::all);
+  std::string filter = between(text, "__dvm_safe_path() {", "\nexport PATH\n") + "printf '%s' \"$PATH\"\n";
+  std::string path = run_bash(filter, "PATH='" + (dir.path() / "open").string() + ":relative::/usr/bin:/nonexistent:/tmp'");
+  CHECK(path.find("/usr/bin") == 0);
+  CHECK(path.find("open") == std::string::npos);
+  CHECK(path.find("relative") == std::string::npos);
+  CHECK(path.find("/tmp") == std::string::npos);
+  CHECK(path.find("/usr/sbin") != std::string::npos);
+}
+
+TEST_CASE("dvm_secret is not traced, and tracing is restored after it") {
+  config_tree t;
+  dvm::vm_config vm = sample(t);
+  std::string text = dvm::detail::build_sync_program(vm, t.store().recipes(), {}, "n0nce").redacted();
+  std::string fn = between(text, "dvm_secret() {", "\n}\n");
+  dvm_test::temp_dir dir;
+  dvm_test::write_file(dir.path() / "S", "the-value");
+  std::string out = run_bash(fn + "DVM_SECRET_FILE_S='" + (dir.path() / "S").string() +
+                             "'\nset -x\nv=$(dvm_secret S)\n: after \"${#v}\"\n");
+  CHECK(out.find((dir.path() / "S").string()) == std::string::npos);
+  CHECK(out.find("+ : after 9") != std::string::npos);
+}

@@ -12,6 +12,11 @@
 
 #include <iostream>
 
+#include <sys/resource.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
 namespace {
 
 using dvm_cli::arguments;
@@ -43,10 +48,21 @@ std::vector<std::string> split_passthrough(std::vector<std::string>& args) {
   return rest;
 }
 
+// dvm's environment may hold secrets (`GITHUB_TOKEN=... dvm sync app`) for its whole run: no
+// core dump of dvm may write them to disk, and limactl (which gets them on its stdin) inherits
+// the core limit of 0.
+void disable_core_dumps() {
+  struct rlimit none {};
+  ::setrlimit(RLIMIT_CORE, &none);
+#if defined(__linux__)
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  disable_core_dumps();
   std::vector<std::string> args(argv, argv + argc);
   arguments a;
   a.passthrough = split_passthrough(args);
@@ -102,7 +118,8 @@ int main(int argc, char** argv) {
   auto* cp = app.add_subcommand("cp",
       "Copy between the host and one VM: dvm cp [-r] SRC... DST, where VM paths are NAME:path\n"
       "(relative to the code directory; ~ is the guest home). Files copied into the VM are\n"
-      "made accessible to the AI agent user");
+      "made accessible to the AI agent user. A symlink in the code directory is never followed:\n"
+      "a copy into or out of the VM through one is refused");
   cp->add_flag("-r,--recursive", a.recursive, "Copy directories");
   cp->add_flag("-v", a.copy_verbose, "Verbose scp/rsync output");
   cp->add_option("--backend", a.backend, "auto, scp or rsync (limactl copy)");
@@ -142,9 +159,9 @@ int main(int argc, char** argv) {
   gpg_key->add_option("name", a.name, "VM name")->required();
 
   auto* doctor = app.add_subcommand("doctor",
-      "Check limactl, the config files (validity, permissions, secret-looking values), ports\n"
-      "exposed beyond loopback, and drift between each instance and its config. Exit 1 when\n"
-      "a problem is found");
+      "Check the state dir, limactl, the config files (validity, permissions, secret-looking\n"
+      "values), ports exposed beyond loopback, and drift between each instance and its config.\n"
+      "Exit 1 when a problem is found");
   doctor->add_option("name", a.name, "Only this VM");
   std::string shell_name;
   auto* completion = app.add_subcommand("completion",

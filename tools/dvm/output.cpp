@@ -113,10 +113,15 @@ json::object to_json(const dvm::dirty_report& r) {
   }
   json::array loose;
   for (const auto& f : r.loose_files) loose.emplace_back(f);
+  json::array problems;
+  for (const auto& p : r.problems) {
+    problems.push_back(json::object{{"kind", p.kind}, {"path", p.path}, {"message", p.message}});
+  }
   return json::object{{"clean", r.clean()},
                       {"repositories", std::move(repos)},
                       {"loose_files", std::move(loose)},
                       {"loose_file_count", r.loose_file_count},
+                      {"problems", std::move(problems)},
                       {"incomplete", r.incomplete},
                       {"incomplete_reason", r.incomplete_reason}};
 }

@@ -179,7 +179,25 @@ struct remove_options {
 struct dirty_repository {
   std::string path;                  ///< relative to the code dir ("." for the code dir itself)
   std::vector<std::string> reasons;  ///< "unstaged changes", "staged changes", "untracked files",
-                                     ///< "stash", "commits not on any remote branch"
+                                     ///< "stash", "commits not on any remote branch",
+                                     ///< "commits only on refs no remote branch contains (...)"
+                                     ///< (refs/jj/..., refs/notes/...), "a worktree outside the
+                                     ///< code dir (...)", "not a readable Git repository (...)",
+                                     ///< "cannot be checked (...)"
+};
+
+/// Something the unsaved-work check cannot vouch for, so deletion is refused (fail closed).
+/// `kind` is a stable identifier:
+///   "code_dir_symlink"      the code dir is a symbolic link (its target is not checked)
+///   "not_a_directory"       the code dir exists but is not a directory
+///   "unreadable_directory"  a directory the main user cannot list or enter (it may hide work)
+///   "git_symlink"           a ".git" that is a symbolic link
+///   "walk_failed"           listing the code dir failed
+///   "vm_file_missing"       no VM file (or a dangling link) and the instance records no code dir
+struct dirty_problem {
+  std::string kind;
+  std::string path;     ///< relative to the code dir ("." for the code dir itself); may be empty
+  std::string message;  ///< for people
 };
 
 /// The result of the unsaved-work check (client::check_unsaved_work, client::remove).
@@ -187,9 +205,13 @@ struct dirty_report {
   std::vector<dirty_repository> repositories;
   std::vector<std::string> loose_files;  ///< up to 5 samples outside every repository
   std::size_t loose_file_count = 0;
-  bool incomplete = false;               ///< the check could not run completely (e.g. no git)
+  std::vector<dirty_problem> problems;   ///< places the check cannot vouch for
+  bool incomplete = false;               ///< the check could not run completely (e.g. no git, or
+                                         ///< it ended without its completion line)
   std::string incomplete_reason;
-  bool clean() const noexcept { return repositories.empty() && loose_file_count == 0 && !incomplete; }
+  bool clean() const noexcept {
+    return repositories.empty() && loose_file_count == 0 && problems.empty() && !incomplete;
+  }
 };
 
 /// Thrown by client::remove (code errc::refused) when deleting the VM would lose unsaved work,
@@ -248,7 +270,7 @@ struct init_result {
 /// One finding of `doctor`.
 struct doctor_check {
   std::string vm;       ///< "" for checks that are not about one VM
-  std::string name;     ///< "limactl", "config", "ports", "permissions", "secrets", "drift"
+  std::string name;     ///< "state", "limactl", "config", "ports", "permissions", "secrets", "drift"
   std::string status;   ///< "ok", "warning" or "problem"
   std::string message;
 };
@@ -316,7 +338,10 @@ class DVM_EXPORT client {
   /// Stops every running DVM VM (optionally only the inactive ones).
   stop_all_result stop_all(const stop_all_options& options = {});
   /// Checks for unsaved work (unless options.force), then stops and deletes the instance. The
-  /// VM file is kept. Throws dvm::unsaved_work_error (errc::refused) when work would be lost.
+  /// VM file is kept. Throws dvm::unsaved_work_error (errc::refused) when work would be lost or
+  /// the check cannot vouch for the code dir (dirty_report::problems, incomplete). Without a VM
+  /// file (missing, or a dangling link) the code dir the instance was created with is checked;
+  /// when the instance records none, deletion is refused unless options.force.
   remove_result remove(const std::string& name, const remove_options& options = {});
   /// The unsaved-work check on its own.
   dirty_report check_unsaved_work(const std::string& name);
@@ -341,9 +366,10 @@ class DVM_EXPORT client {
   gpg_key_result gpg_key(const std::string& name);
 
   // --- diagnostics ---------------------------------------------------------------------------
-  /// Checks limactl, every config (or one VM's), file permissions, secret-looking values in
-  /// config files, forwards beyond loopback, and drift between each instance's lima.yaml and
-  /// its config. Never throws for a finding; findings are data.
+  /// Checks the state dir (owner, mode, no links), limactl, every config (or one VM's), file
+  /// permissions, secret-looking values in config files, forwards beyond loopback, and drift
+  /// between each instance's lima.yaml and its config. Never throws for a finding; findings
+  /// are data.
   doctor_report doctor(const std::string& name = {});
 
  private:

@@ -34,10 +34,14 @@ struct host_info {
 DVM_EXPORT host_info detect_host();
 
 /// Where config and state live. `environment` maps variable names to values (normally the
-/// process environment); DVM_CONFIG, XDG_CONFIG_HOME, DVM_STATE, XDG_STATE_HOME and HOME are read.
+/// process environment); DVM_CONFIG, XDG_CONFIG_HOME, DVM_STATE, XDG_STATE_HOME and HOME are read
+/// (a relative XDG_* value is ignored, as the XDG spec asks).
 struct paths {
   std::filesystem::path config_dir;
-  std::filesystem::path state_dir;  ///< locks and caches, never secrets
+  /// Locks and caches, never secrets. Created with mode 0700 on first use; dvm refuses one that
+  /// is not owned by the effective user or that its group or others can write to, and never
+  /// follows a symbolic link inside it (dvm::error, errc::io, naming the path and the rule).
+  std::filesystem::path state_dir;
 };
 DVM_EXPORT paths resolve_paths(const std::map<std::string, std::string>& environment);
 /// This process's environment as a map (the default of client_options::environment).

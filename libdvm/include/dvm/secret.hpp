@@ -20,6 +20,15 @@ struct secret_access;
 /// environment by accident. Its buffer is wiped when it is destroyed. The only thing libdvm can
 /// do with it is append it to a stdin_payload, which only a process_runner can write to a
 /// child's stdin.
+///
+/// Core dumps: while any secret holds a value (and while a stdin_payload holds secret bytes),
+/// libdvm turns core dumps off for the whole process: prctl(PR_SET_DUMPABLE, 0) on Linux and a
+/// soft RLIMIT_CORE of 0 (the hard limit is left alone). When the last one is released it
+/// restores the dumpable flag and the soft limit it found. Meanwhile the process cannot be
+/// attached to by a debugger of the same user, its /proc/<pid> files belong to root, and the
+/// children it starts (limactl) inherit the core limit of 0. The process environment is not
+/// covered: a program that keeps secrets there (as `VAR=... dvm sync`) should turn core dumps
+/// off itself; the dvm CLI does so at start-up.
 class DVM_EXPORT secret {
  public:
   secret() noexcept = default;

@@ -77,6 +77,9 @@ std::map<std::string, std::string> current_environment() {
   return out;
 }
 
+// XDG_CONFIG_HOME and XDG_STATE_HOME count only when absolute (the XDG Base Directory spec:
+// a relative one is invalid and ignored), so the state dir never depends on the working
+// directory unless DVM_STATE says so.
 paths resolve_paths(const std::map<std::string, std::string>& environment) {
   paths out;
   std::string home = get(environment, "HOME");
@@ -89,14 +92,14 @@ paths resolve_paths(const std::map<std::string, std::string>& environment) {
   };
   if (std::string v = get(environment, "DVM_CONFIG"); !v.empty()) {
     out.config_dir = v;
-  } else if (std::string xdg = get(environment, "XDG_CONFIG_HOME"); !xdg.empty()) {
+  } else if (std::string xdg = get(environment, "XDG_CONFIG_HOME"); !xdg.empty() && xdg.front() == '/') {
     out.config_dir = std::filesystem::path(xdg) / "dvm";
   } else {
     out.config_dir = under_home(".config/dvm");
   }
   if (std::string v = get(environment, "DVM_STATE"); !v.empty()) {
     out.state_dir = v;
-  } else if (std::string xdg = get(environment, "XDG_STATE_HOME"); !xdg.empty()) {
+  } else if (std::string xdg = get(environment, "XDG_STATE_HOME"); !xdg.empty() && xdg.front() == '/') {
     out.state_dir = std::filesystem::path(xdg) / "dvm";
   } else {
     out.state_dir = under_home(".local/state/dvm");

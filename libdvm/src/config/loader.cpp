@@ -102,8 +102,13 @@ constexpr std::array<std::string_view, 4> port_keys = {"host", "guest", "ip", "p
 // [env] names that look like secrets are refused; these documented keys hold public key paths.
 constexpr std::array<std::string_view, 2> public_key_settings = {"CHEZMOI_SIGNING_KEY",
                                                                  "CHEZMOI_DEPLOY_KEY"};
-constexpr std::array<std::string_view, 5> secret_words = {"TOKEN", "KEY", "SECRET", "PASSWORD",
-                                                          "AUTH"};
+// Anywhere in the name ("GITHUB_TOKEN", "APIKEY", "DB_PASSWD", "AWS_CREDENTIALS", ...).
+constexpr std::array<std::string_view, 11> secret_words = {
+    "TOKEN",      "KEY",        "SECRET",  "PASSWORD", "AUTH",   "PASSWD",
+    "PASSPHRASE", "CREDENTIAL", "PRIVATE", "COOKIE",   "SESSION"};
+// Only as a whole `_`-separated word: "DB_PASS", "GITHUB_PAT", but not "CLAUDE_BYPASS",
+// "PATH_PREFIX" or "COMPASS".
+constexpr std::array<std::string_view, 2> secret_whole_words = {"PASS", "PAT"};
 // [env] keys the guest program sets itself (DVM_NAME, DVM_USER, ...).
 constexpr std::array<std::string_view, 5> reserved_env_keys = {"NAME", "USER", "CODE_DIR",
                                                                "AGENT_USER", "RECIPE"};
@@ -193,6 +198,22 @@ void check_guest_path(const origin& at, std::string_view path) {
   }
 }
 
+// The plain form of a checked guest path: "//home", "/./etc", "~/./code/" and "~//x" name the
+// same directories as "/home", "/etc", "~/code" and "~/x", so the placement rule and the guest
+// see "/home", "/etc", "~/code" and "~/x". (".." is refused by check_guest_path.)
+std::string normalize_guest_path(std::string_view path) {
+  std::string out = path.starts_with('~') ? "~" : "";
+  std::string_view rest = path.starts_with('~') ? path.substr(1) : path;
+  while (!rest.empty()) {
+    std::size_t slash = rest.find('/');
+    std::string_view part = rest.substr(0, slash);
+    if (!part.empty() && part != ".") out += "/" + std::string(part);
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return out.empty() ? "/" : out;
+}
+
 std::uint16_t port_number(const origin& at, const toml::node& node, std::string_view which) {
   const auto* n = node.as_integer();
   if (n == nullptr) wrong_type(at, node, "an integer port number");
@@ -273,8 +294,21 @@ bool looks_like_secret_name(std::string_view key) {
       public_key_settings.end()) {
     return false;
   }
-  return std::any_of(secret_words.begin(), secret_words.end(),
-                     [&](std::string_view w) { return key.find(w) != std::string_view::npos; });
+  if (std::any_of(secret_words.begin(), secret_words.end(),
+                  [&](std::string_view w) { return key.find(w) != std::string_view::npos; })) {
+    return true;
+  }
+  std::string_view rest = key;
+  while (true) {
+    std::size_t underscore = rest.find('_');
+    std::string_view word = rest.substr(0, underscore);
+    if (std::find(secret_whole_words.begin(), secret_whole_words.end(), word) !=
+        secret_whole_words.end()) {
+      return true;
+    }
+    if (underscore == std::string_view::npos) return false;
+    rest.remove_prefix(underscore + 1);
+  }
 }
 
 bool is_env_key(std::string_view key) {
@@ -377,8 +411,9 @@ void parse_vm_key(const fs::path& file, const toml::key& key, const toml::node& 
   } else if (name == "code_root" || name == "code_dir") {
     std::string v = string_value();
     check_guest_path(at, v);
-    while (v.size() > 1 && v.back() == '/') v.pop_back();
-    (name == "code_root" ? out.code_root : out.code_dir) = {v, at};
+    field<std::string>& target = name == "code_root" ? out.code_root : out.code_dir;
+    target.value = normalize_guest_path(v);
+    target.where = at;
   } else if (name == "host_ip") {
     std::string v = string_value();
     if (!is_ipv4_literal(v)) fail(at, "\"" + v + "\" is not an IPv4 literal such as 127.0.0.1");
@@ -521,9 +556,12 @@ std::string derive_code_dir(const std::string& root, const std::string& name) {
 }
 
 // The code directory gets rwx ACLs for the agent user and is scanned by `rm`: it must be a
-// directory of its own, never the home, a parent of it, or a system directory.
+// directory of its own, never the home, a parent of it, or a system directory; and root's and
+// the main user's work on it must not walk through a directory the agent user (or every user)
+// can write to: the agent's home, /tmp, /var/tmp. `code_dir` is in its plain form
+// (normalize_guest_path), so "//home" or "~/." meet the same rule as "/home" or "~".
 void check_code_dir_placement(const origin& at, const std::string& code_dir,
-                              const std::string& home) {
+                              const std::string& home, const std::string& agent_home) {
   static constexpr std::array<std::string_view, 17> system_dirs = {
       "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc",
       "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var"};
@@ -538,6 +576,16 @@ void check_code_dir_placement(const origin& at, const std::string& code_dir,
   }
   for (std::string_view prefix : {"/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/boot/"}) {
     if (absolute.starts_with(prefix)) fail(at, "\"" + code_dir + "\" lies in a system directory");
+  }
+  if (absolute == agent_home || absolute.starts_with(agent_home + "/")) {
+    fail(at, "\"" + code_dir + "\" lies in the agent user's home " + agent_home +
+                 ", which the agent controls; use a directory such as \"~/code/<name>\"");
+  }
+  for (std::string_view prefix : {"/tmp/", "/var/tmp/"}) {
+    if (absolute.starts_with(prefix)) {
+      fail(at, "\"" + code_dir + "\" lies in " + std::string(prefix.substr(0, prefix.size() - 1)) +
+                   ", which every user can write to; use a directory such as \"~/code/<name>\"");
+    }
   }
 }
 
@@ -581,11 +629,11 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
   const auto& code_root = pick(vm.code_root, d.code_root);
   if (code_dir.value) {
     out.code_dir = *code_dir.value;
-    check_code_dir_placement(code_dir.where, out.code_dir, out.guest_home());
+    check_code_dir_placement(code_dir.where, out.code_dir, out.guest_home(), "/home/" + out.agent_user);
   } else {
     out.code_dir = derive_code_dir(code_root.value.value_or("~/code"), name);
     origin at = code_root.value ? code_root.where : origin{&file, {}, "code_dir"};
-    check_code_dir_placement(at, out.code_dir, out.guest_home());
+    check_code_dir_placement(at, out.code_dir, out.guest_home(), "/home/" + out.agent_user);
   }
 
   const auto& host_ip = pick(vm.host_ip, d.host_ip);

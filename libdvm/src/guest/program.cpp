@@ -13,11 +13,29 @@ namespace dvm::detail {
 namespace {
 
 // The fixed part that runs before anything else. No user value appears in it.
+//
+// Threat model (SECURITY.md): everything the agent user can write (its home, the code dir) is
+// hostile. The program runs as the main user with a login environment built from the main user's
+// own dotfiles, which may still name such a directory (a careless `PATH=~/code/app/bin:$PATH`).
+// So every command of the program, its helpers and its recipes is found through a PATH of
+// root-owned directories only, and nothing of the environment changes how bash runs it (the
+// program is started as `/bin/bash -p -s`: no BASH_ENV, ENV, SHELLOPTS, BASHOPTS or functions
+// from the environment; PATH and the rest are reset by its first lines, safe_guest_environment
+// in guest/shell.hpp).
 constexpr std::string_view prelude = R"SH(set -euo pipefail
 __dvm_step=''
 __dvm_secret_dir=''
 __dvm_mark() { printf '::dvm-%s::%s\n' "$__dvm_nonce" "$*"; }
 __dvm_watchdog_pid=''
+__dvm_exiting=''
+# Removes a staged secrets directory: the files first as their owner (works even if sudo is
+# broken), then the directory as root. No stdio for sudo: after a lost connection stdout is a
+# broken pipe. find -P (never follows a link) and rm -rf do not leave the directory.
+__dvm_wipe_secrets() {
+  case $1 in /run/dvm-secrets/?*) ;; *) return 0 ;; esac
+  find -P "$1" -mindepth 1 -delete </dev/null >/dev/null 2>&1 || true
+  sudo -n rm -rf -- "$1" </dev/null >/dev/null 2>&1 || true
+}
 __dvm_remove_secrets() {
   if [ -n "$__dvm_watchdog_pid" ]; then
     kill "$__dvm_watchdog_pid" 2>/dev/null || true
@@ -25,22 +43,26 @@ __dvm_remove_secrets() {
     __dvm_watchdog_pid=''
   fi
   if [ -n "$__dvm_secret_dir" ]; then
-    # Files first as the owner (works even if sudo is broken), then the directory as root.
-    # No stdio for sudo: after a lost connection stdout is a broken pipe.
-    find "$__dvm_secret_dir" -mindepth 1 -delete 2>/dev/null || true
-    sudo -n rm -rf -- "$__dvm_secret_dir" </dev/null >/dev/null 2>&1 || true
+    __dvm_wipe_secrets "$__dvm_secret_dir"
     __dvm_secret_dir=''
   fi
 }
+# Every way out of the program ends here: the EXIT trap, and the signal traps call it themselves
+# (bash does not run the EXIT trap for `exit` in a signal trap that interrupted the read of the
+# next line of the program, which is where a dropped connection usually finds it).
 __dvm_exit() {
   local status=$?
+  if [ "$#" -gt 0 ]; then status=$1; fi
   # Nothing may interrupt the cleanup: the connection may be gone and signals keep coming.
-  trap - EXIT
   trap '' HUP INT TERM PIPE
-  __dvm_remove_secrets
-  if [ -n "$__dvm_step" ]; then
-    __dvm_mark "failed $status $__dvm_step"
-    if [ "$status" -eq 0 ]; then status=3; fi
+  trap - EXIT
+  if [ -z "$__dvm_exiting" ]; then
+    __dvm_exiting=1
+    __dvm_remove_secrets
+    if [ -n "$__dvm_step" ]; then
+      __dvm_mark "failed $status $__dvm_step" 2>/dev/null || true
+      if [ "$status" -eq 0 ]; then status=3; fi
+    fi
   fi
   exit "$status"
 }
@@ -48,7 +70,7 @@ __dvm_exit() {
 # ignores the rest, so none can cut the cleanup short.
 __dvm_signal() {
   trap '' HUP INT TERM PIPE
-  exit "$1"
+  __dvm_exit "$1"
 }
 trap __dvm_exit EXIT
 trap '__dvm_signal 129' HUP
@@ -68,29 +90,41 @@ if [ "$__dvm_hostname" != "$DVM_NAME" ]; then
   fi
 fi
 if [ -d /run/dvm-secrets ]; then
-  sudo -n find /run/dvm-secrets -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+  sudo -n find -P /run/dvm-secrets -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 fi
+# dvm_secret NAME: prints the staged value. Tracing (set -x) is off while it runs, and restored.
 dvm_secret() {
-  local file_var="DVM_SECRET_FILE_${1:?usage: dvm_secret NAME}"
+  case $- in *x*) set +x; local __dvm_xtrace=1 ;; *) local __dvm_xtrace='' ;; esac
+  local file_var="DVM_SECRET_FILE_${1:?usage: dvm_secret NAME}" status=0
   if [ -z "${!file_var:-}" ]; then
     echo "dvm_secret: no secret named $1 was staged for this sync" >&2
-    return 1
+    status=1
+  else
+    cat -- "${!file_var}" || status=$?
   fi
-  cat -- "${!file_var}"
+  if [ -n "$__dvm_xtrace" ]; then set -x; fi
+  return "$status"
 }
 )SH";
 
 // Reads `count` framed secrets ("NAME LENGTH\n" + LENGTH bytes) from stdin into 0600 files in
 // a fresh 0700 directory. bash reads a script from a pipe one byte at a time, so the frames that
-// follow the call line are read by this function and never parsed as script text.
+// follow the call line are read by this function and never parsed as script text. Tracing is
+// off while it runs (a trace would show the lengths).
 constexpr std::string_view secret_reader = R"SH(__dvm_read_secrets() {
-  local count=$1 name length size i old_umask
+  case $- in *x*) set +x; local __dvm_xtrace=1 ;; *) local __dvm_xtrace='' ;; esac
+  local count=$1 name length size i old_umask dir
   old_umask=$(umask)
   umask 077
   sudo -n install -d -m 0711 -o root -g root /run/dvm-secrets
+  dir=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+  case $dir in '' | *[!0-9a-f]*) echo "dvm: cannot name the secrets directory" >&2; return 1 ;; esac
   # The name is chosen before the directory exists, so the exit trap always knows what to
-  # remove. Only root can create entries in /run/dvm-secrets.
-  __dvm_secret_dir=/run/dvm-secrets/$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+  # remove, and the watchdog runs before the first byte of a value is read. Only root can
+  # create entries in /run/dvm-secrets.
+  __dvm_secret_dir=/run/dvm-secrets/$dir
+  __dvm_watchdog "$$" </dev/null &
+  __dvm_watchdog_pid=$!
   sudo -n install -d -m 0700 -o "$(id -u)" -g "$(id -g)" "$__dvm_secret_dir"
   for ((i = 0; i < count; i++)); do
     IFS=' ' read -r name length || { echo "dvm: the secrets ended early" >&2; return 1; }
@@ -105,20 +139,21 @@ constexpr std::string_view secret_reader = R"SH(__dvm_read_secrets() {
     export "DVM_SECRET_FILE_$name=$__dvm_secret_dir/$name"
   done
   umask "$old_umask"
-  __dvm_watchdog "$$" &
-  __dvm_watchdog_pid=$!
+  if [ -n "$__dvm_xtrace" ]; then set -x; fi
 }
-# While secrets are staged: when the host is gone (limactl or ssh killed), a write to stdout
-# fails. Then the secrets are removed at once and the program is stopped, instead of both
-# lingering until the program's next output.
+# While secrets are staged. It ignores the hang-up that ends the session (a dropped connection
+# sends SIGHUP to the whole process group), so it outlives the main shell: when the host is gone
+# (a write to stdout fails) it removes the secrets at once and stops the program, instead of both
+# lingering until the program's next output; when the main shell is gone without removing them
+# (killed outright), it removes them too. The main shell stops it with SIGTERM.
 __dvm_watchdog() {
   local main=$1 group
-  trap '' PIPE
+  trap '' HUP INT PIPE
   trap - EXIT
+  set +e
   while kill -0 "$main" 2>/dev/null; do
     if ! __dvm_mark alive 2>/dev/null; then
-      find "$__dvm_secret_dir" -mindepth 1 -delete 2>/dev/null || true
-      sudo -n rm -rf -- "$__dvm_secret_dir" </dev/null >/dev/null 2>&1 || true
+      __dvm_wipe_secrets "$__dvm_secret_dir"
       group=$(ps -o pgid= -p "$main" 2>/dev/null | tr -d ' ')
       if [ "$group" = "$main" ]; then
         kill -TERM -- "-$main" 2>/dev/null
@@ -128,8 +163,10 @@ __dvm_watchdog() {
       fi
       exit 0
     fi
-    sleep 1 </dev/null >/dev/null 2>&1
+    sleep 1 >/dev/null 2>&1
   done
+  __dvm_wipe_secrets "$__dvm_secret_dir"
+  exit 0
 }
 )SH";
 
@@ -151,11 +188,11 @@ constexpr std::string_view finale = R"SH(__dvm_remove_secrets
 if [ -f "$DVM_CODE_DIR/.dvm/sync.sh" ]; then
   __dvm_step='hook .dvm/sync.sh'
   __dvm_mark 'hook-start .dvm/sync.sh'
-  (cd "$DVM_CODE_DIR" && bash ./.dvm/sync.sh </dev/null)
+  (cd "$DVM_CODE_DIR" && /bin/bash ./.dvm/sync.sh </dev/null)
   __dvm_mark 'hook-done .dvm/sync.sh'
   __dvm_step=''
 fi
-__dvm_mark done
+__dvm_mark 'done'
 )SH";
 
 std::string export_line(std::string_view name, std::string_view value) {
@@ -163,6 +200,8 @@ std::string export_line(std::string_view name, std::string_view value) {
 }
 
 }  // namespace
+
+std::vector<std::string> guest_bash_command() { return {"/bin/bash", "-p", "-s"}; }
 
 std::string make_nonce() {
   std::random_device rd;
@@ -180,6 +219,7 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
   stdin_payload out;
   out.append("# dvm guest program for VM " + vm.name +
              ": streamed over stdin, never stored on the host.\n");
+  out.append(safe_guest_environment);  // IFS: bash never takes it from the environment
   out.append("__dvm_nonce=" + shell_quote(nonce) + "\n");
   out.append(prelude);
 

@@ -1,5 +1,5 @@
 // The guest program of `dvm sync` (product spec §7): one Bash program streamed over the stdin of
-// a single `limactl shell ... bash -s`, with the secrets framed into the same stream.
+// a single `limactl shell ... /bin/bash -p -s`, with the secrets framed into the same stream.
 #pragma once
 
 #include <dvm/config.hpp>
@@ -24,6 +24,13 @@ struct named_secret {
 /// (it is not exported), so output of recipes cannot forge them.
 stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& catalog,
                                  const std::vector<named_secret>& secrets, std::string_view nonce);
+
+/// The argv of every guest program read from stdin (the sync program and the lifecycle scripts):
+/// `/bin/bash -p -s`. An absolute path, because the login shell that limactl starts would look
+/// `bash` up in the main user's login PATH, which may name a directory the agent writes; `-p`
+/// (privileged mode) makes bash ignore BASH_ENV, ENV, SHELLOPTS, BASHOPTS, CDPATH, GLOBIGNORE and
+/// functions from the environment.
+std::vector<std::string> guest_bash_command();
 
 /// A fresh random nonce (hex).
 std::string make_nonce();

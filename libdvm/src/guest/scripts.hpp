@@ -1,11 +1,13 @@
 // Guest-side Bash programs of the lifecycle commands. Each is sent as the stdin of one
-// `limactl shell --workdir / dvm-NAME bash -s`; user values are embedded with shell_quote(),
-// never through argv. Their output is line-based and tab-separated so the host can parse it.
+// `limactl shell --workdir / dvm-NAME /bin/bash -p -s`; user values are embedded with
+// shell_quote(), never through argv. Their output is line-based and tab-separated so the host
+// can parse it.
 #pragma once
 
 #include <dvm/config.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dvm::detail {
@@ -14,13 +16,18 @@ namespace dvm::detail {
 /// "/home/<user>/x").
 std::string absolute_guest_path(const vm_config& vm, const std::string& path);
 
-/// Unsaved work under the code dir (product spec §10). Output lines:
-///   repo\t<path relative to the code dir>\t<reason>
-///   loose\t<path relative to the code dir>        (at most 5)
+/// Unsaved work under the code dir (product spec §10). Output lines (paths relative to the code
+/// dir, "." for the code dir itself, control characters replaced by '?'):
+///   repo\t<path>\t<reason>                   (one line per reason)
+///   problem\t<kind>\t<path>\t<message>       (something the check cannot vouch for)
+///   loose\t<path>                            (at most 5)
 ///   loose-count\t<n>
 ///   incomplete\t<reason>
-/// Exit 0 clean, 1 dirty, 2 incomplete.
-std::string dirty_check_script(const vm_config& vm);
+///   ::dvm-<nonce>::done                      (last: the check ran to its end)
+/// Exit 0 clean, 1 dirty, 2 incomplete. Git runs as vm.agent_user when that user exists (it can
+/// write every repository under the code dir anyway), with hooks, fsmonitor, filters, pagers
+/// and transports switched off; find never follows a symlink.
+std::string dirty_check_script(const vm_config& vm, std::string_view nonce);
 
 /// Whether the VM is in use: an interactive shell, a tmux/zellij session or one of
 /// `service_units` active. Prints "active: <reasons>" and exits 1, or prints "inactive" and
@@ -35,10 +42,25 @@ std::string ssh_key_script(const vm_config& vm);
 ///   created\t0|1 / fingerprint\t<fpr> / then the armored public key.
 std::string gpg_key_script(const vm_config& vm);
 
-/// After `dvm cp` into the code dir: grants the agent user access to what was copied. Exits 0
-/// quietly when there is no agent user or no setfacl.
-std::string acl_refresh_script(const vm_config& vm, const std::string& target,
-                               const std::vector<std::string>& names);
+/// `dvm cp` into the guest, first step: creates the code dir and finds where `target` (absolute)
+/// is: "mode\toutside" (limactl copies straight to it), or "mode\tinside|ancestor" (the target
+/// is in the code dir, or above it), "kind\tdir|name" (an existing directory, or a name in an
+/// existing one) and "staging\t<dir>" (a fresh 0700 directory next to the code dir for limactl
+/// to copy into). "refused\t<path>\t<link>", "moved\t<path>" or "missing\t<path>" (exit 3):
+/// a symlink in the code dir on the way, a directory swapped meanwhile, no such directory.
+std::string copy_stage_script(const vm_config& vm, const std::string& target);
+
+/// `dvm cp` out of the guest, before limactl copies: refuses ("refused\t<path>\t<link>", exit 3)
+/// a source (absolute) in the code dir whose path, or with `recursive` whose tree, holds a
+/// symlink. Prints "checked".
+std::string copy_out_check_script(const vm_config& vm, const std::vector<std::string>& sources, bool recursive);
+
+/// Second step, after limactl copied into `staging`: grants the agent user access to the
+/// staged items (mode inside), then moves them into place without following any symlink in
+/// the code dir, and removes the staging directory. Prints "installed", or one of the lines
+/// above or "failed\t<message>" (exit 3).
+std::string copy_install_script(const vm_config& vm, const std::string& target, const std::string& staging,
+                                const std::string& mode, const std::string& kind);
 
 /// argv for a command run in the code dir (created if missing): bash -c ... CMD ARGS...
 std::vector<std::string> in_code_dir_command(const vm_config& vm, const std::vector<std::string>& argv);

@@ -1,5 +1,7 @@
 #include "lima/driver.hpp"
 
+#include "state/files.hpp"
+
 #include <dvm/error.hpp>
 
 #include <boost/json/parse.hpp>
@@ -182,8 +184,8 @@ process_result lima_driver::run(std::vector<std::string> args, stdio_mode stdin_
   spec.argv.push_back(resolved_limactl());
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.environment = context_.environment;
-  std::error_code ec;
-  fs::create_directories(context_.scratch_dir, ec);
+  // Created 0700 and never a link (state/files.hpp); throws dvm::error(errc::io) otherwise.
+  open_state_subdir(context_.scratch_dir.parent_path(), context_.scratch_dir.filename().string());
   spec.working_directory = context_.scratch_dir;
   spec.timeout = timeout;
   spec.stdin_mode = stdin_mode;
@@ -233,16 +235,14 @@ std::string lima_driver::version() {
   ::stat(program.c_str(), &st);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   const auto mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-  const fs::path cache_file = context_.state_dir / "cache" / "limactl-version.json";
+  constexpr std::string_view cache_name = "limactl-version.json";
 
   std::string version;
   json::object cache;
-  {
-    std::ifstream in(cache_file);
-    std::stringstream text;
-    text << in.rdbuf();
+  // Read and written without following links (state/files.hpp): a planted link is refused.
+  if (auto text = read_state_file(context_.state_dir, "cache", cache_name)) {
     boost::system::error_code ec;
-    json::value v = json::parse(text.str(), ec);
+    json::value v = json::parse(*text, ec);
     if (!ec && v.is_object()) cache = v.as_object();
   }
   if (const auto* entry = cache.if_contains(program); entry && entry->is_object()) {
@@ -265,18 +265,11 @@ std::string lima_driver::version() {
     }
     version = *parsed;
     cache[program] = json::object{{"size", size}, {"mtime_ns", mtime}, {"version", version}};
-    std::error_code ec;
-    fs::create_directories(cache_file.parent_path(), ec);
-    // Unique per process and thread: sync --all checks the version from several threads.
-    fs::path tmp = cache_file;
-    tmp += ".tmp." + std::to_string(::getpid()) + "." +
-           std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << json::serialize(cache) << '\n';
+    try {
+      write_state_file(context_.state_dir, "cache", cache_name, json::serialize(cache) + "\n");
+    } catch (const error&) {
+      // Only a cache: the next call asks limactl again.
     }
-    fs::rename(tmp, cache_file, ec);
-    if (ec) fs::remove(tmp, ec);
   }
   if (!version_at_least(version, minimum_lima_version)) {
     throw lima_error(errc::lima_version, "--version", 0, "",
@@ -389,10 +382,12 @@ std::vector<std::string> lima_driver::edit_args(std::string_view instance,
 }
 
 void lima_driver::edit(std::string_view instance, const std::string& set_expression) {
+  // limactl edit drops the rejected file into its working directory: ours is a scratch dir.
+  // It is removed before the call too, so limactl never writes through an entry left there.
+  std::error_code ec;
+  fs::remove(context_.scratch_dir / "lima.REJECTED.yaml", ec);
   process_result r = run(edit_args(instance, set_expression), stdio_mode::null, nullptr,
                          context_.timeouts.change);
-  // limactl edit drops the rejected file into its working directory: ours is a scratch dir.
-  std::error_code ec;
   fs::remove(context_.scratch_dir / "lima.REJECTED.yaml", ec);
   if (r.exit_code != 0) fail("edit", r, "cannot change Lima instance " + std::string(instance));
 }

@@ -1,5 +1,7 @@
 #include "state/lock.hpp"
 
+#include "state/files.hpp"
+
 #include <dvm/error.hpp>
 
 #include <cerrno>
@@ -14,14 +16,10 @@ namespace dvm::detail {
 
 vm_lock::vm_lock(const std::filesystem::path& state_dir, const std::string& vm,
                  const std::string& purpose) {
-  std::filesystem::path dir = state_dir / "locks";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  std::filesystem::path file = dir / (vm + ".lock");
-  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) {
-    throw error(errc::io, "cannot open the lock file " + file.string() + ": " + std::strerror(errno));
-  }
+  // Never through a link: locks/ and the lock file are opened with O_NOFOLLOW (state/files.hpp).
+  unique_fd dir = open_state_subdir(state_dir, "locks");
+  const std::filesystem::path file = state_dir / "locks" / (vm + ".lock");
+  fd_ = open_state_file(dir.get(), state_dir / "locks", vm + ".lock", O_RDWR | O_CREAT).release();
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     char buffer[128] = {};
