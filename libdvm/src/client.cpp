@@ -847,9 +847,11 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
     if (key == "name") name = value;
     if (key == "staging") staging = value;
   }
-  if (stage.exit_code != 0 && staging.find("/.dvm-cp.") != std::string::npos) {
+  // A staging directory the copy will not use is removed at once (a later copy never reuses it).
+  auto discard_staging = [&] {
     impl.run_script(d, instance, "rm -rf -- " + detail::shell_quote(staging) + "\n", impl.lima.timeouts.command);
-  }
+  };
+  if (stage.exit_code != 0 && staging.find("/.dvm-cp.") != std::string::npos) discard_staging();
   if (auto refusal = copy_refusal(stage, "into")) throw *refusal;
   if (stage.exit_code != 0) {
     throw error(errc::guest_failed, "cannot prepare the copy in " + instance + ": " + last_lines(stage.err + stage.out, 3));
@@ -862,7 +864,7 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
   }
   if (staged) {
     if (kind == "name" && source_count > 1) {
-      impl.run_script(d, instance, "rm -rf -- " + detail::shell_quote(staging) + "\n", impl.lima.timeouts.command);
+      discard_staging();
       throw error(errc::usage, "cannot copy " + std::to_string(source_count) + " sources to " + target +
                                    ": it is not a directory");
     }
@@ -871,7 +873,7 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
   process_result r = d.copy(flags, operands);
   int status = exit_status(r);
   if (status != 0) {
-    if (staged) impl.run_script(d, instance, "rm -rf -- " + detail::shell_quote(staging) + "\n", impl.lima.timeouts.command);
+    if (staged) discard_staging();
     throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
                                        (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
   }
