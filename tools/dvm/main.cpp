@@ -146,7 +146,10 @@ int main(int argc, char** argv) {
 
   auto* rm = app.add_subcommand("rm",
       "Delete a VM's Lima instance. First checks every Git repository and loose file under the\n"
-      "code directory for unsaved work and refuses if there is any. Keeps vms/NAME.toml");
+      "code directory for unsaved work and refuses if there is any, or if it cannot look everywhere\n"
+      "(an unreadable directory, a symlinked .git or code directory, a check that did not finish).\n"
+      "Without vms/NAME.toml it checks the code directory the instance was created with.\n"
+      "Keeps vms/NAME.toml");
   rm->add_option("name", a.name, "VM name")->required();
   rm->add_flag("--yes", a.yes, "Required: confirms the deletion")->required();
   rm->add_flag("-f,--force", a.force, "Skip the unsaved-work check");
