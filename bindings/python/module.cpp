@@ -108,6 +108,7 @@ py::dict to_python(const dvm::vm_status& s) {
   d["ports"] = to_python(s.ports);
   d["code_dir"] = text(s.code_dir);
   d["recipes"] = text_list(s.recipes);
+  d["recreate_to_apply"] = text_list(s.recreate_to_apply);
   return d;
 }
 

@@ -8,6 +8,7 @@
 #include "guest/program.hpp"
 #include "guest/scripts.hpp"
 #include "guest/shell.hpp"
+#include "lima/effective.hpp"
 #include "state/lock.hpp"
 
 #include <algorithm>
@@ -204,38 +205,6 @@ void merge_dirty_report(dirty_report& into, dirty_report other, const std::strin
   }
 }
 
-// Decodes the word guest_path_expression() wrote ("$HOME"/'rest', or a shell-quoted absolute
-// path) back into "~/rest" or the path; nullopt for anything else.
-std::optional<std::string> decode_guest_path_expression(std::string_view text) {
-  std::string out;
-  if (text.starts_with("\"$HOME\"")) {
-    out = "~";
-    text.remove_prefix(7);
-    if (text.empty()) return out;
-    if (!text.starts_with("/")) return std::nullopt;
-    out += '/';
-    text.remove_prefix(1);
-  }
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '\'') {
-      std::size_t end = text.find('\'', i + 1);
-      if (end == std::string_view::npos) return std::nullopt;
-      out.append(text.substr(i + 1, end - i - 1));
-      i = end;
-    } else if (c == '\\') {
-      if (i + 1 >= text.size()) return std::nullopt;
-      out += text[++i];
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_@%+=:,./-").find(c) != std::string_view::npos) {
-      out += c;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (out.empty() || (out != "~" && !out.starts_with("~/") && !out.starts_with("/"))) return std::nullopt;
-  return out;
-}
-
 // The code dir and user an instance was created with, from its lima.yaml (dvm's user
 // provisioning script runs `mkdir -p -- <code dir>` at every boot). nullopt when not recorded.
 std::optional<vm_config> recorded_vm(const std::string& name, const instance_info& info) {
@@ -261,7 +230,7 @@ std::optional<vm_config> recorded_vm(const std::string& name, const instance_inf
       if (script.find("# dvm: the project's code directory.") == std::string::npos) continue;
       for (const auto& line : split_lines(script)) {
         if (!line.starts_with("mkdir -p -- ")) continue;
-        auto dir = decode_guest_path_expression(std::string_view(line).substr(12));
+        auto dir = detail::decode_guest_path_expression(std::string_view(line).substr(12));
         if (!dir) return std::nullopt;
         vm.code_dir = *dir;
         return vm;
@@ -321,7 +290,6 @@ client::impl::impl(client_options options)
   lima.limactl = !options.limactl.empty() ? options.limactl
                  : !env_value("LIMACTL").empty() ? env_value("LIMACTL")
                                                  : std::string("limactl");
-  lima.environment = detail::limactl_environment(env);
   lima.scratch_dir = where.state_dir / "scratch";
   lima.state_dir = where.state_dir;
   lima.timeouts = options.timeouts;
@@ -343,7 +311,38 @@ void client::impl::warn(const std::string& vm, const std::string& message) {
 }
 
 lima_driver client::impl::driver(const std::string& vm) {
+  // Built on first use: [lima] pass_env comes from config.toml, which may not validate (then
+  // this throws the config error, and the next call tries again).
+  std::call_once(lima_environment_once,
+                 [&] { lima.environment = detail::limactl_environment(env, store.lima_pass_env()); });
   return lima_driver(lima, vm, [this](event e) { emit(std::move(e)); });
+}
+
+std::vector<fs::path> client::impl::template_dirs() const {
+  std::vector<fs::path> dirs;
+  if (std::string list = env_value("LIMA_TEMPLATES_PATH"); !list.empty()) {
+    std::stringstream in(list);
+    for (std::string dir; std::getline(in, dir, ':');) {
+      if (!dir.empty()) dirs.emplace_back(dir);
+    }
+    return dirs;
+  }
+  dirs.push_back(lima_home() / "_templates");
+  fs::path limactl = lima.limactl;
+  if (!limactl.has_parent_path()) {
+    std::stringstream in(env_value("PATH"));
+    for (std::string dir; std::getline(in, dir, ':');) {
+      std::error_code ec;
+      if (!dir.empty() && fs::exists(fs::path(dir) / limactl, ec)) {
+        limactl = fs::path(dir) / limactl;
+        break;
+      }
+    }
+  }
+  std::error_code ec;
+  fs::path real = fs::canonical(limactl, ec);
+  if (!ec) dirs.push_back(real.parent_path().parent_path() / "share" / "lima" / "templates");
+  return dirs;
 }
 
 std::string client::impl::env_value(const std::string& name) const {
@@ -434,6 +433,7 @@ plan_result client::plan(const std::string& name_arg) {
   out.instance = vm.instance_name();
   out.lima_yaml = render_lima_yaml(vm);
   out.warnings = vm.warnings;
+  if (auto note = detail::base_template_note(vm.image, impl_->template_dirs())) out.warnings.push_back(*note);
 
   // The same secrets a sync would stage; plan never needs their values and never shows them.
   auto staged = impl_->collect_secrets(vm, {}, false);
@@ -539,6 +539,7 @@ vm_status client::status(const std::string& name_arg) {
     s.ports = vm->ports;
     s.code_dir = vm->code_dir;
     s.recipes = vm->recipes;
+    if (info) s.recreate_to_apply = detail::recreate_to_apply(*vm, *info);
   } else if (info && !info->dir.empty()) {
     std::ifstream in(fs::path(info->dir) / "lima.yaml");
     std::stringstream text;
@@ -660,6 +661,12 @@ remove_result client::remove(const std::string& name_arg, const remove_options& 
   d.version();
   auto info = d.query(instance_of(name));
   if (!info) throw missing_instance(impl_->store, name);
+  // Lima refuses to delete a protected instance (upstream/pkg/instance/delete.go:18-20), also
+  // with --force; say so before anything is started or stopped.
+  if (info->is_protected) {
+    throw error(errc::refused, "refusing to delete " + info->name + ": it is protected in Lima (limactl protect); "
+                               "run `limactl unprotect " + info->name + "` first if it should go");
+  }
   if (!options.force) {
     // Which code dir to check: the VM file's, or, without one (missing, or a dangling link),
     // the one the instance was created with. Neither: refuse, there is no telling where work is.
@@ -868,7 +875,10 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
       throw error(errc::usage, "cannot copy " + std::to_string(source_count) + " sources to " + target +
                                    ": it is not a directory");
     }
-    operands.back() = instance + ":" + staging + (kind == "name" ? "/" + name : "");
+    // Into the staging directory itself, the target ends with "/": then rsync (the `auto`
+    // backend's choice when host and guest have it) copies a directory as itself, as scp does,
+    // instead of merging its contents (upstream/pkg/copytool/rsync.go:149-169).
+    operands.back() = instance + ":" + staging + (kind == "name" ? "/" + name : "/");
   }
   process_result r = d.copy(flags, operands);
   int status = exit_status(r);
@@ -922,8 +932,10 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
   auto d = impl_->driver(name);
   auto running = impl_->require_running(d, name);
   const std::string& instance = running.info.name;
+  // limactl runs in dvm's scratch directory, so a relative host path is made absolute here,
+  // against the caller's working directory.
   auto endpoint = [&](const copy_endpoint& e) {
-    return e.guest ? instance + ":" + map_guest_path(running.config, e.path) : e.path;
+    return e.guest ? instance + ":" + map_guest_path(running.config, e.path) : fs::absolute(e.path).string();
   };
   std::vector<std::string> flags;
   if (options.recursive) flags.emplace_back("-r");

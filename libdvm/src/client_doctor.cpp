@@ -2,6 +2,8 @@
 // Findings are data; nothing here changes anything.
 #include "client_impl.hpp"
 
+#include "lima/effective.hpp"
+
 #include "state/files.hpp"
 
 #include <dvm/error.hpp>
@@ -121,6 +123,19 @@ doctor_report client::doctor(const std::string& name_arg) {
     add("", "limactl", "problem", e.what());
   }
 
+  // Lima's own config files, which apply to every instance (sync refuses to run with these).
+  {
+    auto found = detail::lima_config_file_findings(impl_->lima_home());
+    for (const auto& f : found) {
+      add("", "lima-config", "problem", f.source.string() + ": " + f.key + ": " + f.problem +
+                                          "; dvm sync refuses to run until it is removed");
+    }
+    if (found.empty()) {
+      add("", "lima-config", "ok", "no mounts, port rules or agent forwarding in " +
+                                       (impl_->lima_home() / "_config").string());
+    }
+  }
+
   // Permissions: config files another user could change would let them change what runs in
   // the VM and which ports it exposes.
   std::vector<fs::path> files{where.config_dir, where.config_dir / "config.toml", where.config_dir / "vms",
@@ -205,24 +220,46 @@ doctor_report client::doctor(const std::string& name_arg) {
       ++drift_problems;
       add(n, "drift", "problem", m);
     };
-    if (!actual.mounts.empty()) {
+    if (it->config.present) {
+      // What Lima runs, _config files included: the same findings sync repairs or refuses.
+      for (const auto& f : detail::check_effective(*vm, *it)) {
+        std::string fix = f.source.empty() ? "; `dvm sync " + n + "` repairs it"
+                                           : "; it comes from " + f.source.string() + " (" + f.key +
+                                                 "), which dvm does not edit";
+        if (f.widens || !f.source.empty()) {
+          problem(f.problem + fix);
+        } else {
+          add(n, "drift", "warning", f.problem + "; `dvm sync " + n + "` applies the config");
+          ++drift_problems;
+        }
+      }
+      for (const auto& extra : detail::template_extras(it->config)) {
+        bool breaks_promise = extra.starts_with("network") || extra.starts_with("socket");
+        if (breaks_promise) {
+          problem("the image brings a " + extra);
+        } else {
+          add(n, "drift", "warning", "the image brings " + extra);
+          ++drift_problems;
+        }
+      }
+    } else if (!actual.mounts.empty()) {
       std::string list;
       for (const auto& m : actual.mounts) list += (list.empty() ? "" : ", ") + m;
       problem("the instance mounts host directories (" + list + "); recreate it with `dvm rm " + n +
               " --yes` and `dvm sync " + n + "`");
     }
-    if (!actual.ignores_guest_any || !actual.ignores_guest_loopback) {
+    if (!it->config.present && (!actual.ignores_guest_any || !actual.ignores_guest_loopback)) {
       problem("the instance forwards every guest port to the host (the catch-all ignore rules are missing); `dvm sync " +
               n + "` restores them");
     }
-    if (actual.ssh_forward_agent.value_or(false)) problem("the instance forwards your ssh agent (ssh.forwardAgent)");
+    if (!it->config.present && actual.ssh_forward_agent.value_or(false)) problem("the instance forwards your ssh agent (ssh.forwardAgent)");
     if (actual.ssh_load_dot_ssh_pub_keys.value_or(false)) {
       problem("the instance trusts every key in your ~/.ssh (ssh.loadDotSSHPubKeys)");
     }
     if (actual.containerd_system.value_or(false) || actual.containerd_user.value_or(false)) {
       add(n, "drift", "warning", "containerd is enabled in the instance");
     }
-    for (const auto& p : actual.ports) {
+    for (const auto& p : it->config.present ? std::vector<port_forward>{} : actual.ports) {
       bool configured = std::find(vm->ports.begin(), vm->ports.end(), p) != vm->ports.end();
       if (!configured && !p.host_ip.starts_with("127.")) {
         problem("the instance forwards " + to_string(p) + " beyond loopback, which the config does not list");
@@ -237,7 +274,11 @@ doctor_report client::doctor(const std::string& name_arg) {
     auto key = [](const port_forward& p) { return to_string(p); };
     std::sort(want.begin(), want.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
     std::sort(have.begin(), have.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
-    if (want != have) differs.emplace_back("ports");
+    if (!it->config.present && want != have) differs.emplace_back("ports");
+    for (const auto& r : detail::recreate_to_apply(*vm, *it)) {
+      add(n, "drift", "warning", "recreate to apply: " + r + " (dvm rm " + n + ", then dvm sync " + n + ")");
+      ++drift_problems;
+    }
     if (!differs.empty()) {
       std::string list;
       for (const auto& d : differs) list += (list.empty() ? "" : ", ") + d;

@@ -21,7 +21,8 @@ struct client::impl {
   std::map<std::string, std::string> env;
   paths where;
   config_store store;
-  detail::lima_context lima;
+  detail::lima_context lima;  // its environment is set by the first driver()
+  std::once_flag lima_environment_once;
   event_sink sink;
   std::mutex sink_mutex;
   const cancel_token* cancel = nullptr;
@@ -29,6 +30,9 @@ struct client::impl {
   void emit(event e);
   void warn(const std::string& vm, const std::string& message);
   detail::lima_driver driver(const std::string& vm);
+  /// Where Lima looks up `template:NAME`: $LIMA_TEMPLATES_PATH, else $LIMA_HOME/_templates and
+  /// <prefix>/share/lima/templates beside the limactl on PATH.
+  std::vector<std::filesystem::path> template_dirs() const;
   std::string env_value(const std::string& name) const;
   std::filesystem::path lima_home() const;
 

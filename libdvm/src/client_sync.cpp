@@ -4,6 +4,7 @@
 
 #include <dvm/error.hpp>
 
+#include "lima/effective.hpp"
 #include "state/lock.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -15,6 +16,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 namespace dvm {
 
@@ -55,22 +58,22 @@ milliseconds since(clock::time_point t) {
 
 boost::json::array port_forwards_json(const vm_config& vm) {
   boost::json::array rules;
-  for (const auto& p : vm.ports) {
-    rules.push_back(boost::json::object{{"guestPort", p.guest_port},
-                                        {"hostPort", p.host_port},
-                                        {"hostIP", p.host_ip},
-                                        {"proto", p.proto},
-                                        {"static", true}});
+  for (const auto& rule : detail::dvm_port_rules(vm)) {
+    boost::json::object o;
+    for (const auto& [key, value] : detail::written_fields(rule)) {
+      std::visit(
+          [&, &key = key](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::array<int, 2>>) {
+              o[key] = boost::json::array{x[0], x[1]};
+            } else {
+              o[key] = x;
+            }
+          },
+          value);
+    }
+    rules.push_back(std::move(o));
   }
-  rules.push_back(boost::json::object{{"guestIP", "0.0.0.0"},
-                                      {"guestIPMustBeZero", true},
-                                      {"guestPortRange", boost::json::array{1, 65535}},
-                                      {"proto", "any"},
-                                      {"ignore", true}});
-  rules.push_back(boost::json::object{{"guestIP", "127.0.0.1"},
-                                      {"guestPortRange", boost::json::array{1, 65535}},
-                                      {"proto", "any"},
-                                      {"ignore", true}});
   return rules;
 }
 
@@ -80,6 +83,16 @@ bool same_rules(std::vector<port_forward> a, std::vector<port_forward> b) {
   std::sort(a.begin(), a.end(), less);
   std::sort(b.begin(), b.end(), less);
   return a == b;
+}
+
+std::string refusal_text(const std::string& instance, const std::vector<detail::instance_finding>& found) {
+  std::string text = "refusing to run " + instance + " with Lima settings that break dvm's rules:";
+  for (const auto& f : found) {
+    text += "\n  " + f.source.string() + ": " + f.key + ": " + f.problem;
+  }
+  text += "\ndvm does not edit Lima's own config files: remove these keys from them, or give dvm a "
+          "LIMA_HOME of its own";
+  return text;
 }
 
 // The `limactl edit --set` expression that brings the instance to the config, and the names of
@@ -113,8 +126,23 @@ std::string reconcile_expression(const vm_config& vm, const detail::instance_inf
     changes.emplace_back("disk");
     parts.push_back(".disk = \"" + format_size(vm.disk_bytes) + "\"");
   }
-  if (!same_rules(current.ports, vm.ports) || !current.ignores_guest_any ||
-      !current.ignores_guest_loopback) {
+  if (info.config.present) {
+    // What Lima runs (lima.yaml with _config/*.yaml merged in), not only what lima.yaml says;
+    // findings from _config files were refused before this.
+    for (const auto& f : detail::check_effective(vm, info)) {
+      if (f.key == "portForwards") {
+        changes.emplace_back("ports");
+        parts.push_back(".portForwards = " + boost::json::serialize(port_forwards_json(vm)));
+      } else if (f.key == "mounts") {
+        changes.emplace_back("mounts");
+        parts.emplace_back(".mounts = []");
+      } else if (f.key == "ssh.forwardAgent") {
+        changes.emplace_back("ssh.forwardAgent");
+        parts.emplace_back(".ssh.forwardAgent = false");
+      }
+    }
+  } else if (!same_rules(current.ports, vm.ports) || !current.ignores_guest_any ||
+             !current.ignores_guest_loopback) {
     changes.emplace_back("ports");
     parts.push_back(".portForwards = " + boost::json::serialize(port_forwards_json(vm)));
   }
@@ -227,6 +255,10 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
   result.vm = name;
   const std::string instance = vm.instance_name();
   auto info = d.query(instance);
+  // Lima's own config files apply to every instance and dvm must not edit them.
+  if (auto found = detail::lima_config_file_findings(lima_home()); !found.empty()) {
+    throw error(errc::refused, refusal_text(instance, found));
+  }
   if (!info) {
     emit(event{event_kind::vm_creating, name, "create", {}, 0, {}, "creating " + instance});
     d.create(instance, render_lima_yaml(vm));
@@ -235,6 +267,10 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
     d.start(instance, (lima_home() / instance).string());
     result.started = true;
   } else {
+    if (auto recreate = detail::recreate_to_apply(vm, *info); !recreate.empty()) {
+      warn(name, "recreate to apply: " + join(recreate, ", ") + " (Lima sets these only when it creates "
+                 "an instance: dvm rm " + name + ", then dvm sync " + name + ")");
+    }
     std::vector<std::string> changes;
     std::string expression = reconcile_expression(vm, *info, changes);
     bool running = info->status == "Running";

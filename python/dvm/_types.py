@@ -127,6 +127,9 @@ class VmStatus:
     ports: Tuple[PortForward, ...] = ()
     code_dir: str = ""
     recipes: Tuple[str, ...] = ()
+    #: create-only settings the config changed since the instance was made, e.g.
+    #: "vm_type (qemu in the VM, vz in the config)"; dvm rm + dvm sync applies them
+    recreate_to_apply: Tuple[str, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -142,7 +145,8 @@ class VmStatus:
         return cls(name=d["name"], instance=d["instance"], state=d["state"], configured=d["configured"],
                    ssh_address=d["ssh_address"], cpus=d["cpus"], memory_bytes=d["memory_bytes"],
                    disk_bytes=d["disk_bytes"], arch=d["arch"], vm_type=d["vm_type"], dir=d["dir"],
-                   ports=_ports(d["ports"]), code_dir=d["code_dir"], recipes=tuple(d["recipes"]))
+                   ports=_ports(d["ports"]), code_dir=d["code_dir"], recipes=tuple(d["recipes"]),
+                   recreate_to_apply=tuple(d["recreate_to_apply"]))
 
 
 Instance = VmStatus

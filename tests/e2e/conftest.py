@@ -6,11 +6,16 @@ simulator of tests/limasim, with private config, state and LIMA_HOME directories
         r = dvm.run("sync", "app")
         assert r.returncode == 0, r.stderr
         assert [c["subcommand"] for c in dvm.sim.calls()] == [...]
+
+With DVM_TEST_LIMACTL=<a real limactl> the same tests run against a real Lima instead
+(tests/real_lima, README-real-lima.md here): `dvm.sim` is then a RealLima, and every test marked
+`@pytest.mark.needs_simulator("what")` is skipped with that reason.
 """
 
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -20,16 +25,37 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("DVM_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "limasim"))
 
-from limasim_fixture import LimaSim, require_sandbox  # noqa: E402
+from limasim_fixture import LimaSim, require_sandbox as _require_simulator_sandbox  # noqa: E402
+
+sys.path.insert(0, os.path.join(SOURCE, "tests", "real_lima"))
+import real_lima_fixture  # noqa: E402
 
 DVM = os.environ.get("DVM_BINARY") or os.path.join(SOURCE, "build", "test", "dvm")
 
+# A real limactl to test against instead of the simulator (empty = the simulator).
+REAL_LIMACTL = os.environ.get("DVM_TEST_LIMACTL") or None
+if REAL_LIMACTL:  # the wrapper runs it from elsewhere: an absolute path
+    REAL_LIMACTL = shutil.which(REAL_LIMACTL) or os.path.abspath(REAL_LIMACTL)
+# Set by the ctest entry `real-lima.e2e`: without DVM_TEST_LIMACTL it has nothing to do.
+REAL_LIMA_ENTRY = os.environ.get("DVM_TEST_REAL_LIMA") == "1"
+# The guest user the tests expect; dvm's default is the host login (root: "developer"), and a
+# real limactl never runs as root.
+GUEST_USER = "developer"
+
 # Every variable limactl may receive from dvm (product spec §7 and the runner's allowlist).
-LIMACTL_ENV_ALLOWLIST = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TERM", "TMPDIR", "LIMA_HOME"}
+LIMACTL_ENV_ALLOWLIST = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TERM", "TMPDIR", "XDG_CONFIG_HOME"}
+PROXY_VARIABLES = {n for p in ("http", "https", "no", "ftp", "all") for n in (p + "_proxy", p.upper() + "_PROXY")}
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "AUTH", "PASSWD", "PASSPHRASE", "CREDENTIAL", "PRIVATE",
+                "COOKIE", "SESSION")
 
 
 def allowed_env_name(name):
-    return name in LIMACTL_ENV_ALLOWLIST or name.startswith("LC_")
+    """dvm's allowlist (libdvm/src/lima/driver.cpp): Lima's own LIMA_* except the TCP-only SSH
+    forwarder switch and anything secret-looking, the proxies, and the fixed names."""
+    if name in LIMACTL_ENV_ALLOWLIST or name in PROXY_VARIABLES or name.startswith("LC_"):
+        return True
+    return (name.startswith("LIMA_") and name != "LIMA_SSH_PORT_FORWARDER"
+            and not any(w in name for w in SECRET_WORDS))
 
 
 class DvmEnv:
@@ -45,6 +71,8 @@ class DvmEnv:
         for d in (self.config / "vms", self.state, self.home, self.tmpdir):
             d.mkdir(parents=True, exist_ok=True)
         self.extra = {}
+        if REAL_LIMACTL:
+            self.global_config(f'[defaults]\nuser = "{GUEST_USER}"\n')
 
     def environ(self, **extra):
         env = {
@@ -121,9 +149,23 @@ def install_guest_stubs(env, vm):
         assert r.returncode == 0, r.stderr
 
 
+def new_lima(tmp_path):
+    """The simulator, or with DVM_TEST_LIMACTL a real Lima behind the recording wrapper."""
+    if REAL_LIMACTL:
+        return real_lima_fixture.RealLima(tmp_path, REAL_LIMACTL)
+    return LimaSim(tmp_path)
+
+
+def require_sandbox():
+    """Call inside a test that runs guests: skips it where the simulator's guest sandbox cannot
+    run (a real Lima needs no sandbox)."""
+    if not REAL_LIMACTL:
+        _require_simulator_sandbox()
+
+
 @pytest.fixture
 def dvm(tmp_path):
-    sim = LimaSim(tmp_path)
+    sim = new_lima(tmp_path)
     env = DvmEnv(tmp_path, sim)
     try:
         yield env
@@ -160,7 +202,7 @@ def shared_env(tmp_path_factory, label, vms, sync=()):
     VMs named in `sync`, and cleans the simulator up at the end. Skips without the sandbox."""
     require_sandbox()
     tmp = tmp_path_factory.mktemp(label)
-    sim = LimaSim(tmp)
+    sim = new_lima(tmp)
     env = DvmEnv(tmp, sim)
     try:
         for name, text in vms.items():
@@ -170,3 +212,53 @@ def shared_env(tmp_path_factory, label, vms, sync=()):
         yield env
     finally:
         sim.cleanup()
+
+
+# --- a real Lima (DVM_TEST_LIMACTL; README-real-lima.md) ----------------------------------------
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "needs_simulator(what): the test needs the Lima simulator for `what` (fault "
+                   "injection, its fake version, the guest's files seen from the host, ...); it is "
+                   "skipped against a real Lima (DVM_TEST_LIMACTL)")
+    if REAL_LIMA_ENTRY and not REAL_LIMACTL:
+        # ctest maps this exit code (pytest's "no tests collected") to "skipped".
+        pytest.exit("real-lima: DVM_TEST_LIMACTL is not set, nothing to run "
+                    "(see tests/e2e/README-real-lima.md)", returncode=5)
+    if REAL_LIMACTL:
+        ok, what = real_lima_fixture.probe(REAL_LIMACTL)
+        if not ok:  # e.g. "must not run as the root user"
+            pytest.exit(f"real-lima: {what}", returncode=1)
+        config._dvm_real_lima_version = what
+
+
+def pytest_report_header(config):
+    if REAL_LIMACTL:
+        return [f"real Lima: {REAL_LIMACTL} ({getattr(config, '_dvm_real_lima_version', '?')}), "
+                f"download cache {real_lima_fixture.default_cache_dir()}"]
+    return []
+
+
+def pytest_collection_modifyitems(config, items):
+    if not REAL_LIMACTL:
+        return
+    for item in items:
+        for mark in item.iter_markers("needs_simulator"):
+            what = mark.args[0] if mark.args else "the simulator"
+            item.add_marker(pytest.mark.skip(reason=f"needs the Lima simulator: {what}"))
+            break
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # With a real limactl, "no tests collected" is a broken set-up, not a skip.
+    if REAL_LIMA_ENTRY and REAL_LIMACTL and exitstatus == 5:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if REAL_LIMACTL:
+        t = real_lima_fixture.totals
+        version = getattr(config, "_dvm_real_lima_version", "?")
+        terminalreporter.write_line(f"real Lima: {REAL_LIMACTL} ({version}): {t['create']} VMs created, "
+                                    f"{t['start']} started")

@@ -12,6 +12,7 @@ GUEST_USER = "developer"
 RECIPES = ["git", "node", "agent-user", "codex", "claude", "chezmoi"]
 
 
+@pytest.mark.needs_simulator("the call log of its dnf5 stand-in (sim.guest_calls)")
 def test_app_template_with_ai_recipes_syncs_twice(dvm):
     r = dvm.ok("init", "app")
     config = dvm.config / "vms" / "app.toml"

@@ -67,6 +67,7 @@ def secrets_left(env, vm):
     return out
 
 
+@pytest.mark.needs_simulator("the guest's /run read from the host (sim.guest_path)")
 def test_planted_programs_never_run_during_a_sync(shared):
     env = shared
     # A careless main user puts a directory of the code dir on its login PATH.
@@ -123,6 +124,7 @@ def cut_at(env, program, argv, offset):
         time.sleep(0.05)
 
 
+@pytest.mark.needs_simulator("fault injection (a connection that dies mid-stdin)")
 def test_no_secret_survives_a_connection_dropped_at_any_offset(shared):
     env = shared
     program, argv = program_with_secrets(env)
@@ -145,6 +147,7 @@ def test_no_secret_survives_a_connection_dropped_at_any_offset(shared):
     assert failed == {}, f"secrets left after a drop at these offsets from the reader's call: {failed}"
 
 
+@pytest.mark.needs_simulator("the guest's /run read from the host (sim.guest_path)")
 def test_the_watchdog_removes_the_secrets_when_the_main_shell_is_killed(shared, tmp_path):
     env = shared
     env.recipe("stall", 'echo "$$" >/tmp/dvm-main.pid\nsleep 30\n')

@@ -186,6 +186,7 @@ def test_a_code_dir_that_is_a_symlink_is_refused(app):
         app.guest("app", f'rm {app.code} && mv {app.code}.real {app.code}')
 
 
+@pytest.mark.needs_simulator("root commands that bypass the guest user's login profile, which this test breaks")
 def test_a_check_that_never_ran_is_not_a_verdict(app):
     # `exit 0` in the main user's login profile: `limactl shell ... bash -s` exits 0 without
     # running a line of the check. Only the check's nonce line counts as a verdict.

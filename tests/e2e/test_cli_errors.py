@@ -193,6 +193,7 @@ def test_limactl_is_found_on_path(dvm, tmp_path):
     assert dvm.sim.calls()[0]["argv0"] == str(bin_dir / "limactl")
 
 
+@pytest.mark.needs_simulator("a limactl of any version (sim.configure(version=...))")
 @pytest.mark.parametrize("version", ["1.2.3", "1.99.99", "0.23.2"])
 def test_limactl_too_old_exits_3(dvm, version):
     dvm.vm("app", "baseline = false\n")
@@ -210,6 +211,7 @@ def test_limactl_too_old_exits_3(dvm, version):
     assert "too old" in r.stdout
 
 
+@pytest.mark.needs_simulator("a limactl of any version (sim.configure(version=...))")
 def test_limactl_2_0_0_is_new_enough(dvm):
     dvm.sim.configure(version="2.0.0")
     assert dvm.json("ls") == []
@@ -232,6 +234,7 @@ def test_a_limactl_whose_version_cannot_be_read(dvm, tmp_path, script, says):
 # --- limactl failing ---------------------------------------------------------------------------
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_limactl_failing_reports_its_message(dvm):
     dvm.sim.add_fault(action="fail", subcommand="list", message="disk on fire")
     r = dvm.run("ls")
@@ -244,6 +247,7 @@ def test_limactl_failing_reports_its_message(dvm):
     assert "disk on fire" in err["message"]
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_limactl_failing_with_its_own_exit_code_and_plain_stderr(dvm):
     dvm.vm("app", "baseline = false\n")
     dvm.sim.add_fault(action="fail", subcommand="list", exit_code=42, stderr="plain text trouble\n")
@@ -252,6 +256,7 @@ def test_limactl_failing_with_its_own_exit_code_and_plain_stderr(dvm):
     assert "exited with status 42" in r.stderr and "plain text trouble" in r.stderr
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_limactl_failing_in_each_lifecycle_step(app, tmp_path):
     fault = app.sim.add_fault
     # start (for ssh into a stopped VM): dvm cleans up with `stop --force` and reports.
@@ -290,6 +295,7 @@ def test_limactl_failing_in_each_lifecycle_step(app, tmp_path):
     assert app.sim.status("dvm-app") is not None
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_ssh_passes_limactls_own_failure_through(app):
     app.sim.add_fault(action="fail", subcommand="shell", message="ssh: Connection refused", exit_code=255)
     r = app.run("ssh", "app", "--", "true", input="")
@@ -319,6 +325,7 @@ def limactl_calls_alive(sim, subcommand=None):
     return alive
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_a_hanging_limactl_is_killed_after_the_timeout(dvm):
     dvm.sim.add_fault(action="hang", subcommand="list")
     started = time.time()
@@ -335,6 +342,7 @@ def test_a_hanging_limactl_is_killed_after_the_timeout(dvm):
     wait_gone(dvm.sim)
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_a_hanging_check_never_deletes(app):
     app.sim.add_fault(action="hang", subcommand="shell", instance="dvm-app")
     r = subprocess.Popen([DVM, "rm", "app", "--yes"], env=app.environ(DVM_TIMEOUT="2"), cwd=str(app.tmp),
@@ -362,6 +370,7 @@ def test_a_hanging_check_never_deletes(app):
     assert limactl_calls_alive(app.sim) == []
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_a_hanging_graceful_stop_falls_back_to_force(app):
     app.sim.add_fault(action="hang", subcommand="stop", argv_contains=["dvm-app"], times=1)
     r = app.run("stop", "app", env={"DVM_TIMEOUT": "2"}, timeout=60)
@@ -370,6 +379,7 @@ def test_a_hanging_graceful_stop_falls_back_to_force(app):
     assert app.sim.status("dvm-app") == "Stopped"
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_ctrl_c_stops_limactl_and_leaves_nothing_behind(dvm):
     dvm.sim.add_fault(action="hang", subcommand="list")
     p = subprocess.Popen([DVM, "ls"], env=dvm.environ(), cwd=str(dvm.tmp), stdin=subprocess.DEVNULL,
@@ -390,12 +400,17 @@ def test_ctrl_c_stops_limactl_and_leaves_nothing_behind(dvm):
 
 POLLUTION = {
     "SECRET_TOKEN": "hunter2", "GITHUB_TOKEN": "ghp_x", "SSH_AUTH_SOCK": "/tmp/agent.sock", "SSH": "/bin/false",
-    "_LIMA_OUTPUT_IS_TTY": "1", "LIMA_INSTANCE": "default", "LIMA_SHELL": "/bin/false", "COLORTERM": "truecolor",
-    "DVM_TIMEOUT": "120", "XDG_CONFIG_HOME": "/tmp/xdg", "PYTHONPATH": "/nonexistent", "BASH_ENV": "/etc/passwd",
+    "_LIMA_OUTPUT_IS_TTY": "1", "COLORTERM": "truecolor", "LIMA_GITHUB_TOKEN": "ghp_y",
+    "DVM_TIMEOUT": "120", "PYTHONPATH": "/nonexistent", "BASH_ENV": "/etc/passwd",
     "CLOUDFLARED_TOKEN": "cf", "TAILSCALE_AUTH_KEY": "tskey-x",
+    # The TCP-only SSH forwarder would drop UDP ports (upstream/pkg/hostagent/hostagent.go:954-975).
+    "LIMA_SSH_PORT_FORWARDER": "true",
 }
+# Lima's own settings and the proxies pass (upstream/pkg/cidata/cidata.go:59-80 hands the proxies
+# on to the guest); LIMA_INSTANCE and LIMA_SHELL are read only by the `lima` wrapper, not limactl.
 PASSED = {"USER": "tester", "LOGNAME": "tester", "TERM": "xterm-256color", "LC_ALL": "C.UTF-8",
-          "LC_MESSAGES": "C", "LANG": "C.UTF-8"}
+          "LC_MESSAGES": "C", "LANG": "C.UTF-8", "LIMA_INSTANCE": "default", "LIMA_SHELL": "/bin/false",
+          "XDG_CONFIG_HOME": "/tmp/xdg", "https_proxy": "http://proxy.invalid:3128", "NO_PROXY": "localhost"}
 
 
 def test_every_limactl_call_gets_only_the_allowlisted_environment_and_fds(dvm, tmp_path):
@@ -450,4 +465,5 @@ def test_every_limactl_call_gets_only_the_allowlisted_environment_and_fds(dvm, t
         assert c["cwd"].startswith(str(dvm.state)), c["cwd"]
         for value in ("hunter2", "ghp_x", "tskey-x", "/tmp/agent.sock"):
             assert value not in " ".join(c["argv"])
-    assert LIMACTL_ENV_ALLOWLIST >= {k for c in calls for k in c["env"] if not k.startswith("LC_")}
+    # Everything that passed was asked for: the fixed names, the LC_* and what PASSED adds.
+    assert LIMACTL_ENV_ALLOWLIST | {"LIMA_HOME"} | set(PASSED) >= {k for c in calls for k in c["env"] if not k.startswith("LC_")}

@@ -220,6 +220,7 @@ def test_the_refusal_as_json(app):
     assert err["unsaved_work"]["clean"] is False and err["unsaved_work"]["loose_file_count"] == 0
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_a_clean_code_dir_is_not_refused_by_the_check(app):
     # Pushed work, ignored files and empty directories are not unsaved work. `rm` here would
     # delete the shared VM, so the check is observed through a deletion that fails on purpose.

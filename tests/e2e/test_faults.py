@@ -14,6 +14,7 @@ from conftest import DVM
 GUEST_USER = "developer"
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 @pytest.mark.parametrize("garbage", ["{not json", '{"name": "dvm-app", "status": "Runn', "[1, 2, 3]",
                                      '{"status": "Running"}', "\x00\x01\x02binary"])
 def test_garbage_or_truncated_list_json_is_a_clear_error(dvm, garbage):
@@ -51,6 +52,7 @@ def test_a_guest_program_that_hangs_times_out_and_cleans_up(dvm):
     dvm.ok("sync", "app")  # the lock was released
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_a_hanging_limactl_before_the_guest_is_killed(dvm):
     dvm.vm("app", "")
     dvm.sim.add_fault(action="hang", subcommand="list")

@@ -106,6 +106,7 @@ def test_lifecycle_commands(dvm):
     has(doc, schema=int, vm=str, removed=bool, checked=bool, warnings=list)
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage) and a limactl of any version (sim.configure(version=...))")
 def test_errors_use_the_stable_codes(dvm):
     check_error(dvm.run("sync", "--json"), "usage", 2)
     check_error(dvm.run("frobnicate", "--json"), "usage", 2)

@@ -246,7 +246,10 @@ def test_cp_host_to_guest_paths(env, tmp_path):
     # script moves the items into place (SECURITY.md, test_attack_cp.py); elsewhere it copies
     # straight to the target.
     staging = f"dvm-app:{os.path.dirname(code)}/.dvm-cp."
-    assert copies[0]["argv"][:2] == ["copy", str(src)] and copies[0]["argv"][2].startswith(staging)
+    # `--` ends limactl's flags (upstream/cmd/limactl/copy.go:43-56), and a staging directory
+    # as target ends with "/" so that rsync copies a directory as scp does.
+    assert copies[0]["argv"][:3] == ["copy", "--", str(src)] and copies[0]["argv"][3].startswith(staging)
+    assert copies[0]["argv"][3].endswith("/")
     assert copies[1]["argv"][-1].startswith(staging) and copies[1]["argv"][-1].endswith("/renamed.txt")
     assert copies[3]["argv"][-1] == f"dvm-app:{home}/in-home.txt"
     assert copies[4]["argv"][-1] == "dvm-app:/tmp/absolute.txt"
@@ -347,6 +350,7 @@ def journal_calls(env):
     return [c["argv"] for c in calls]
 
 
+@pytest.mark.needs_simulator("the call log of its journalctl stand-in (sim.guest_calls)")
 @pytest.mark.parametrize("recipe, env_lines, unit", [
     ("cloudflared", "", "dvm-cloudflared.service"),
     ("cloudflared", '[env]\nCLOUDFLARED_SERVICE = "tunnel.service"\n', "tunnel.service"),
@@ -363,6 +367,7 @@ def test_log_infers_the_unit_of_the_one_service_recipe(svc, recipe, env_lines, u
     assert calls[-1][-5:] == ["-u", unit, "--no-pager", "-n", "100"]
 
 
+@pytest.mark.needs_simulator("the call log of its journalctl stand-in (sim.guest_calls)")
 def test_log_default_and_explicit_arguments(svc):
     svc.vm("svc", 'baseline = false\nrecipes = ["tailscale"]\n')
     svc.guest("svc", "printf '[Unit]\\nDescription=Example\\n' >/etc/systemd/system/web.service && "
@@ -400,6 +405,7 @@ def test_log_refuses_a_unit_name_that_is_not_one(svc):
     assert svc.sim.calls() == []
 
 
+@pytest.mark.needs_simulator("its journalctl stand-in's empty sshd journal")
 def test_a_stopped_vm_is_started_for_ssh_cp_and_log(env, tmp_path):
     # Runs last of the tests on `app`: it leaves the VM running, but freshly booted.
     env.sim.stop("dvm-app", force=False)
@@ -425,6 +431,7 @@ def test_a_stopped_vm_is_started_for_ssh_cp_and_log(env, tmp_path):
 # --- version -----------------------------------------------------------------------------------
 
 
+@pytest.mark.needs_simulator("its version, 2.0.3")
 def test_version(dvm):
     r = dvm.ok("version")
     lines = r.stdout.splitlines()
@@ -513,6 +520,7 @@ def test_stop_all_stops_only_running_dvm_vms(fleet):
     assert (r["stopped"], r["skipped"], r["failed"], r["results"]) == (0, 0, 0, [])
 
 
+@pytest.mark.needs_simulator("its systemctl stand-in, which starts units without ExecStart")
 def test_stop_all_inactive_skips_vms_in_use(fleet):
     # a: a tmux server and the llama unit; b: a zellij session; c: its cloudflared unit, under
     # the name its config gives it; d: idle (a process merely named like tmux does not count).
@@ -554,6 +562,7 @@ def test_stop_all_inactive_sees_an_attached_shell(fleet):
     assert [by_vm[n]["action"] for n in "bcd"] == ["stopped"] * 3
 
 
+@pytest.mark.needs_simulator("fault injection (a limactl that fails, hangs or prints garbage)")
 def test_stop_all_inactive_when_the_probe_fails(fleet):
     # The probe of b cannot run (ssh-level failure); limactl failing outright on c.
     fleet.sim.add_fault(action="fail", subcommand="shell", instance="dvm-b", exit_code=255,

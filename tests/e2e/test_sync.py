@@ -64,6 +64,7 @@ def assert_nowhere_on_host(dvm, secret: bytes, outputs=()):
                 assert secret not in f.read(), f"secret written to host file {path}"
 
 
+@pytest.mark.needs_simulator("a LIMA_HOME without guest disk images to scan (assert_nowhere_on_host)")
 def test_secret_reaches_recipe_as_0600_file_and_is_gone_after(dvm):
     dvm.recipe("inspect", INSPECT_SECRET)
     dvm.vm("app", 'baseline = false\nrecipes = ["inspect"]\nsecrets = ["MY_TOKEN"]\n')
@@ -81,6 +82,7 @@ def test_secret_reaches_recipe_as_0600_file_and_is_gone_after(dvm):
     assert_nowhere_on_host(dvm, b"hunter2", [r.stdout, r.stderr])
 
 
+@pytest.mark.needs_simulator("a LIMA_HOME without guest disk images to scan (assert_nowhere_on_host)")
 def test_secret_values_arrive_byte_exact(dvm):
     dvm.recipe("dump", 'for n in A B C; do dvm_secret "$n" >"$HOME/$n.bin"; done\n')
     dvm.vm("app", 'baseline = false\nrecipes = ["dump"]\nsecrets = ["A", "B", "C"]\n')
@@ -100,6 +102,7 @@ def test_secret_values_arrive_byte_exact(dvm):
     no_secret_dirs(dvm)
 
 
+@pytest.mark.needs_simulator("a LIMA_HOME without guest disk images to scan (assert_nowhere_on_host)")
 def test_one_mebibyte_secret_through_the_api(dvm, tmp_path):
     dvm.recipe("size", 'dvm_secret BIG | sha256sum | cut -d" " -f1 >"$HOME/big.sha"\n')
     dvm.vm("app", 'baseline = false\nrecipes = ["size"]\n')
@@ -118,6 +121,7 @@ def test_one_mebibyte_secret_through_the_api(dvm, tmp_path):
     assert_nowhere_on_host(dvm, big[1000:1064], [r.stdout, r.stderr])
 
 
+@pytest.mark.needs_simulator("a LIMA_HOME without guest disk images to scan (assert_nowhere_on_host)")
 def test_secret_is_removed_when_a_recipe_fails(dvm):
     dvm.recipe("inspect", INSPECT_SECRET)
     dvm.recipe("broken", 'echo "about to fail"\nfalse\necho never\n')
@@ -132,6 +136,7 @@ def test_secret_is_removed_when_a_recipe_fails(dvm):
     assert_nowhere_on_host(dvm, b"s3cr3t-value", [r.stdout, r.stderr])
 
 
+@pytest.mark.needs_simulator("fault injection (a connection that dies mid-stdin)")
 def test_secret_is_removed_when_the_connection_dies_mid_stream(dvm):
     dvm.recipe("inspect", INSPECT_SECRET)
     dvm.recipe("slow", "sleep 2\n")
@@ -223,9 +228,11 @@ def test_port_change_makes_exactly_one_edit_and_unchanged_config_none(dvm):
     assert len(edits) == 1
     expression = edits[0]["argv"][edits[0]["argv"].index("--set") + 1]
     assert expression.startswith(".portForwards = [")
-    assert '"hostIP":"0.0.0.0","proto":"tcp","static":true' in expression.replace('"hostPort":9000,', "")
+    # Dynamic rules (no `static`): Lima's default forwarder carries TCP and UDP for every
+    # listener address (upstream/pkg/portfwd/forward.go:100-131).
+    assert '{"guestPort":9001,"hostPort":9000,"hostIP":"0.0.0.0","proto":"tcp"}' in expression
     stored = dvm.sim.lima_yaml("dvm-app")["portForwards"]
-    assert {"guestPort": 9001, "hostPort": 9000, "hostIP": "0.0.0.0", "proto": "tcp", "static": True} in stored
+    assert {"guestPort": 9001, "hostPort": 9000, "hostIP": "0.0.0.0", "proto": "tcp"} in stored
     assert any(r.get("guestIPMustBeZero") and r.get("ignore") for r in stored)
     assert "updating ports" in r.stderr
     status = dvm.json("status", "app")
@@ -344,6 +351,7 @@ def test_a_second_sync_of_the_same_vm_fails_fast_and_the_lock_is_released(dvm):
     dvm.ok("sync", "app")  # released
 
 
+@pytest.mark.needs_simulator("its barrier (_sim/go seen in the guest) and the guest's files seen from the host")
 def test_sync_all_runs_in_parallel_and_one_failure_does_not_stop_the_others(dvm):
     # A barrier instead of a stopwatch: each VM's recipe marks its arrival in its home (visible on
     # the host under the guest's file system) and waits for `_sim/go` (every guest sees _sim at
@@ -385,6 +393,7 @@ return 1
     assert {x["vm"]: x["ok"] for x in doc["results"]} == {"a": True, "b": True, "bad": False, "c": True}
 
 
+@pytest.mark.needs_simulator("a LIMA_HOME without guest disk images to scan (assert_nowhere_on_host)")
 def test_cloudflared_and_tailscale_tokens_are_staged_automatically(dvm):
     dvm.recipe("cloudflared", 'dvm_secret CLOUDFLARED_TOKEN | sha256sum | cut -d" " -f1 >"$HOME/cf"\n')
     dvm.recipe("tailscale", 'dvm_secret TAILSCALE_AUTH_KEY | sha256sum | cut -d" " -f1 >"$HOME/ts"\n')

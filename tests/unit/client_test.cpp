@@ -513,6 +513,19 @@ TEST_CASE("the environment limactl gets is an allowlist") {
                                                {"SSH", "evil"}, {"GITHUB_TOKEN", "t"}, {"LIMA_HOME", "/l"},
                                                {"_LIMA_OUTPUT_IS_TTY", "1"}, {"LD_PRELOAD", "x"}});
   CHECK(env == std::vector<std::string>{"HOME=/h", "LC_CTYPE=x", "LIMA_HOME=/l", "PATH=/bin"});
+
+  // Proxies (Lima hands them to the guest, upstream/pkg/cidata/cidata.go:59-80), Lima's own
+  // settings, XDG_CONFIG_HOME and [lima] pass_env pass; secret-looking names never do, and
+  // LIMA_SSH_PORT_FORWARDER (the TCP-only forwarder) does not either.
+  env = dvm::detail::limactl_environment(
+      {{"http_proxy", "h"}, {"HTTPS_PROXY", "s"}, {"no_proxy", "n"}, {"ALL_PROXY", "a"}, {"ftp_proxy", "f"},
+       {"LIMA_INSTANCE", "i"}, {"LIMA_TEMPLATES_PATH", "t"}, {"LIMA_SSH_PORT_FORWARDER", "true"},
+       {"LIMA_API_TOKEN", "secret"}, {"XDG_CONFIG_HOME", "/x"}, {"MY_SETTING", "m"},
+       {"MY_PASSWORD", "p"}, {"OTHER", "o"}},
+      {"MY_SETTING", "MY_PASSWORD"});
+  CHECK(env == std::vector<std::string>{"ALL_PROXY=a", "HTTPS_PROXY=s", "LIMA_INSTANCE=i",
+                                        "LIMA_TEMPLATES_PATH=t", "MY_SETTING=m", "XDG_CONFIG_HOME=/x",
+                                        "ftp_proxy=f", "http_proxy=h", "no_proxy=n"});
 }
 
 TEST_CASE("limactl versions and stderr tails") {

@@ -104,6 +104,16 @@ const bad_case bad_cases[] = {
     {"port not a number", "ports = [\"http:80\"]\n", nullptr, "\"http:80\"", false, "ports[0]", "is not a number"},
     {"bad IPv4 in port rule", "ports = [\"999.1.1.1:3000:3000\"]\n", nullptr, "\"999.1.1.1", false, "ports[0]", "not an IPv4 literal"},
     {"forwarding the ssh port", "ports = [\"2222:22\"]\n", nullptr, "\"2222:22\"", false, "ports[0]", "guest port 22"},
+    // Lima refuses 22 in every port field (upstream/pkg/limayaml/validate.go:651-659).
+    {"host port 22", "ports = [\"22:8080\"]\n", nullptr, "\"22:8080\"", false, "ports[0]", "host port 22 is refused"},
+    {"host port 22 in a table", "ports = [{host = 22, guest = 8080}]\n", nullptr, "22,", false, "ports[0].host", "host port 22"},
+    // Lima uses the first rule for a guest port (upstream/pkg/portfwd/forward.go:100-131).
+    {"two rules for one guest port", "ports = [\"3000:3000\", \"0.0.0.0:8080:3000\"]\n", nullptr, "\"0.0.0.0:8080:3000\"", false, "ports[1]", "guest port 3000/tcp is already forwarded by ports[0]"},
+    {"vz with a foreign arch", "arch = \"aarch64\"\nvm_type = \"vz\"\n", nullptr, "\"vz\"", false, "vm_type", "runs only this host's architecture (x86_64)"},
+    {"template braces in image", "image = \"template:{{.Name}}\"\n", nullptr, "\"template:", false, "image", "braces"},
+    {"secret-looking [lima] pass_env", "", "[lima]\npass_env = [\"GITHUB_TOKEN\"]\n", "\"GITHUB_TOKEN\"", true, "lima.pass_env[0]", "looks like a secret"},
+    {"bad name in [lima] pass_env", "", "[lima]\npass_env = [\"http-proxy\"]\n", "\"http-proxy\"", true, "lima.pass_env[0]", "not an environment variable name"},
+    {"unknown key under [lima]", "", "[lima]\npassenv = []\n", "passenv", true, "lima.passenv", "did you mean \"pass_env\""},
     {"two rules on one host port", "ports = [\"3000:3000\", \"3000:4000\"]\n", nullptr, "\"3000:4000\"", false, "ports[1]", "conflicts with ports[0]"},
     {"0.0.0.0 overlaps loopback", "ports = [\"0.0.0.0:3000:3000\", \"127.0.0.1:3000:4000\"]\n", nullptr, "\"127.0.0.1:3000:4000\"", false, "ports[1]", "conflicts with ports[0]"},
     {"table rule without guest", "ports = [{host = 3000}]\n", nullptr, "{host", false, "ports[0]", "needs guest = <port>"},
@@ -232,6 +242,13 @@ TEST_CASE("host-dependent defaults") {
   dvm::vm_config vm = dvm::config_store({dir.path(), dir.path() / "s"}, mac).load("app");
   CHECK(vm.vm_type == "vz");
   CHECK(vm.user == "developer");  // root is never the guest user
+  // A foreign arch defaults to qemu on a Mac: vz cannot run it
+  // (upstream/pkg/driver/vz/vz_driver_darwin.go:301-303).
+  dvm_test::write_file(dir.path() / "vms" / "app.toml", "arch = \"aarch64\"\n");
+  CHECK(dvm::config_store({dir.path(), dir.path() / "s"}, mac).load("app").vm_type == "qemu");
+  dvm_test::write_file(dir.path() / "vms" / "app.toml", "arch = \"x86_64\"\n");
+  CHECK(dvm::config_store({dir.path(), dir.path() / "s"}, mac).load("app").vm_type == "vz");
+  dvm_test::write_file(dir.path() / "vms" / "app.toml", "");
   mac.login_name = "Not Valid";
   CHECK(dvm::config_store({dir.path(), dir.path() / "s"}, mac).load("app").user == "developer");
 }

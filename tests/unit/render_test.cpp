@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <dvm/config.hpp>
+#include <dvm/error.hpp>
 
 #include "guest/shell.hpp"
 #include "lima/instance.hpp"
@@ -53,7 +54,10 @@ TEST_CASE("the instance config keeps the security defaults") {
   YAML::Node ports = doc["portForwards"];
   REQUIRE(ports.size() == 4);
   CHECK(ports[0]["hostIP"].as<std::string>() == "127.0.0.1");
-  CHECK(ports[0]["static"].as<bool>());
+  // Dynamic rules: a `static` rule is a TCP-only SSH forward that also stops Lima from forwarding
+  // its port for UDP (upstream/pkg/portfwd/forward.go:133-143, upstream/pkg/hostagent/port.go:90-94).
+  CHECK_FALSE(ports[0]["static"]);
+  CHECK_FALSE(ports[1]["static"]);
   CHECK(ports[1]["hostIP"].as<std::string>() == "0.0.0.0");
   // The two catch-all rules come last, so configured rules match first.
   CHECK(ports[2]["guestIP"].as<std::string>() == "0.0.0.0");
@@ -156,8 +160,12 @@ TEST_CASE("a hostile code_dir is created exactly by the guest user script") {
 
 TEST_CASE("an image locator with YAML specials is data") {
   config_tree t;
-  t.vm("app", "image = 'template:x\":y#z&*!|>{}'\n");
+  t.vm("app", "image = 'template:x\":y#z&*!|>[]'\n");
   YAML::Node doc = YAML::Load(dvm::render_lima_yaml(t.load("app")));
-  CHECK(doc["base"].as<std::string>() == "template:x\":y#z&*!|>{}");
+  CHECK(doc["base"].as<std::string>() == "template:x\":y#z&*!|>[]");
   CHECK(doc["mounts"].size() == 0);
+  // The image is also recorded in the user provision script, which Lima reads as a Go template:
+  // braces are refused.
+  t.vm("app", "image = 'template:{{.Name}}'\n");
+  CHECK_THROWS_WITH_AS(t.load("app"), doctest::Contains("braces"), dvm::config_error);
 }

@@ -148,7 +148,8 @@ int run_plan(const cli_state& state, arguments& a) {
     std::cout << '\n';
   }
   std::cout << "\n(An existing VM: `limactl list --json` and the `shell` call; `stop`, `edit --set` and `start`\n"
-               "only when ports, cpus, memory or disk differ. The version check is cached.)\n\n";
+               "only when cpus, memory or disk differ, or the instance's effective port rules, mounts or\n"
+               "ssh.forwardAgent differ from dvm's. The version check is cached.)\n\n";
   std::cout << "## guest program (stdin of the shell call; secrets: ";
   if (p.secrets.empty()) std::cout << "none";
   for (std::size_t i = 0; i < p.secrets.size(); ++i) std::cout << (i ? ", " : "") << p.secrets[i];
@@ -308,6 +309,7 @@ int run_status(const cli_state& state, arguments& a) {
     for (const auto& r : s.recipes) list += (list.empty() ? "" : " ") + r;
     rows.push_back({"recipes:", list});
   }
+  for (const auto& r : s.recreate_to_apply) rows.push_back({"recreate to apply:", r});
   if (s.ports.empty()) {
     rows.push_back({"ports:", "none forwarded"});
   } else {

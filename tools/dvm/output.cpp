@@ -52,6 +52,8 @@ json::array to_json(const std::vector<dvm::port_forward>& ports) {
 json::object to_json(const dvm::vm_status& s) {
   json::array recipes;
   for (const auto& r : s.recipes) recipes.emplace_back(r);
+  json::array recreate;
+  for (const auto& r : s.recreate_to_apply) recreate.emplace_back(r);
   return json::object{{"name", s.name},
                       {"instance", s.instance},
                       {"status", s.state},
@@ -65,6 +67,7 @@ json::object to_json(const dvm::vm_status& s) {
                       {"dir", s.dir},
                       {"code_dir", s.code_dir},
                       {"recipes", std::move(recipes)},
+                      {"recreate_to_apply", std::move(recreate)},
                       {"ports", to_json(s.ports)}};
 }
 

@@ -77,6 +77,10 @@ struct vm_status {
   std::vector<port_forward> ports;  ///< configured forwards (or, without config, the instance's)
   std::string code_dir;             ///< from the config
   std::vector<std::string> recipes; ///< from the config
+  /// Create-only settings (vm_type, arch, image, user, code_dir) whose config value differs from
+  /// the instance's, e.g. "vm_type (qemu in the VM, vz in the config)": only a new instance
+  /// (dvm rm, then dvm sync) applies them.
+  std::vector<std::string> recreate_to_apply;
 };
 
 /// The outcome of client::exec: the guest command's own status and output.

@@ -109,12 +109,20 @@ class DVM_EXPORT config_store {
   /// from several threads.
   const recipe_catalog& recipes() const;
 
+  /// `[lima] pass_env` of config.toml: host variables limactl gets besides its built-in
+  /// allowlist. Throws dvm::config_error when config.toml does not validate.
+  std::vector<std::string> lima_pass_env() const;
+
  private:
   struct lazy_catalog;
   paths paths_;
   host_info host_;
   std::shared_ptr<lazy_catalog> recipes_;  // shared by copies of this store
 };
+
+/// True for environment variable names that look like they hold a secret ("GITHUB_TOKEN",
+/// "DB_PASS", "AWS_CREDENTIALS"): such names are refused in [env] and never passed to limactl.
+DVM_EXPORT bool is_secret_looking_name(std::string_view name) noexcept;
 
 /// The Lima instance config (lima.yaml) for a VM, rendered with a structured emitter.
 DVM_EXPORT std::string render_lima_yaml(const vm_config& vm);

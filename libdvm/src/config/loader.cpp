@@ -96,7 +96,8 @@ constexpr std::array<std::string_view, 16> vm_keys = {
     "cpus",    "memory",   "disk",       "arch",     "vm_type",  "image",
     "user",    "code_root", "code_dir",  "ports",    "host_ip",  "baseline",
     "recipes", "agent_user", "secrets",  "env"};
-constexpr std::array<std::string_view, 2> global_keys = {"defaults", "recipe_sets"};
+constexpr std::array<std::string_view, 3> global_keys = {"defaults", "recipe_sets", "lima"};
+constexpr std::array<std::string_view, 1> lima_keys = {"pass_env"};
 constexpr std::array<std::string_view, 4> port_keys = {"host", "guest", "ip", "proto"};
 
 // [env] names that look like secrets are refused; these documented keys hold public key paths.
@@ -224,8 +225,13 @@ std::uint16_t port_number(const origin& at, const toml::node& node, std::string_
   return static_cast<std::uint16_t>(v);
 }
 
-void check_guest_port(const origin& at, std::uint16_t guest) {
-  if (guest == 22) fail(at, "guest port 22 is the guest's SSH port, which Lima does not forward");
+// Lima refuses 22 in every port field, host side included (upstream/pkg/limayaml/validate.go:651-659,
+// called for guestPort, hostPort and both range ends at validate.go:307-345).
+void check_not_ssh_port(const origin& at, std::uint16_t port, std::string_view which) {
+  if (port == 22) {
+    fail(at, std::string(which) + " port 22 is refused: Lima keeps port 22 for the guest's SSH and "
+                                  "rejects it in any port field");
+  }
 }
 
 raw_port parse_port_table(const fs::path& file, const toml::table& t, const origin& at) {
@@ -237,10 +243,11 @@ raw_port parse_port_table(const fs::path& file, const toml::table& t, const orig
     origin sub = origin_of(file, *node, at.key_path + "." + std::string(key->str()));
     if (key->str() == "host") {
       port.host = port_number(sub, *node, "host");
+      check_not_ssh_port(sub, port.host, "host");
       has_host = true;
     } else if (key->str() == "guest") {
       port.guest = port_number(sub, *node, "guest");
-      check_guest_port(sub, port.guest);
+      check_not_ssh_port(sub, port.guest, "guest");
       has_guest = true;
     } else if (key->str() == "ip") {
       std::string ip = get_string(sub, *node);
@@ -272,7 +279,8 @@ raw_port parse_port_string(const origin& at, const std::string& text) {
   if (std::count(text.begin(), text.end(), ':') == 2) port.ip = rule.host_ip;
   port.host = rule.host_port;
   port.guest = rule.guest_port;
-  check_guest_port(at, port.guest);
+  check_not_ssh_port(at, port.host, "host");
+  check_not_ssh_port(at, port.guest, "guest");
   return port;
 }
 
@@ -393,8 +401,9 @@ void parse_vm_key(const fs::path& file, const toml::key& key, const toml::node& 
   } else if (name == "image") {
     std::string v = string_value();
     if (v.empty()) fail(at, "must not be empty");
-    if (has_control_chars(v) || v.find_first_of(" \t") != std::string::npos) {
-      fail(at, "must not contain spaces or control characters");
+    // Braces too: the image is recorded in a provision script, which Lima reads as a Go template.
+    if (has_control_chars(v) || v.find_first_of(" \t{}") != std::string::npos) {
+      fail(at, "must not contain spaces, braces or control characters");
     }
     if (!(v.starts_with("template:") || v.starts_with("https://") || v.starts_with("file://") ||
           v.starts_with("/"))) {
@@ -506,8 +515,26 @@ struct global_config {
     origin where;
   };
   std::map<std::string, recipe_set> recipe_sets;
+  std::vector<std::string> lima_pass_env;  // [lima] pass_env
   std::unique_ptr<fs::path> file;  // stable address for origins
 };
+
+// [lima] pass_env: more host variables for limactl (and through it Lima's host agent). Names
+// that look like secrets are refused: limactl's environment is never a place for secrets.
+std::vector<std::string> parse_pass_env(const fs::path& f, const toml::node& node, const origin& at) {
+  std::vector<std::string> out;
+  for (const auto& name : parse_name_list(f, node, at)) {
+    if (!is_env_key(name.text)) {
+      fail(name.where, "\"" + name.text + "\" is not an environment variable name ([A-Z][A-Z0-9_]*)");
+    }
+    if (looks_like_secret_name(name.text)) {
+      fail(name.where, "\"" + name.text + "\" looks like a secret; secrets never reach limactl's "
+                                          "environment (list them in `secrets` to hand them to the guest)");
+    }
+    out.push_back(name.text);
+  }
+  return out;
+}
 
 void load_global(const fs::path& file, const recipe_catalog& catalog, global_config& out) {
   out.file = std::make_unique<fs::path>(file);
@@ -542,6 +569,13 @@ void load_global(const fs::path& file, const recipe_catalog& catalog, global_con
           }
         }
         out.recipe_sets[set_name] = {std::move(members), set_at};
+      }
+    } else if (key->str() == "lima") {
+      const auto* lima = node->as_table();
+      if (lima == nullptr) wrong_type(origin_of(f, *node, "lima"), *node, "a table");
+      for (const auto& [lima_key, lima_node] : in_file_order(*lima)) {
+        if (lima_key->str() != "pass_env") unknown_key(f, *lima_key, "lima", lima_keys, "[lima]");
+        out.lima_pass_env = parse_pass_env(f, *lima_node, origin_of(f, *lima_node, "lima.pass_env"));
       }
     } else {
       bool is_vm_key = std::find(vm_keys.begin(), vm_keys.end(), key->str()) != vm_keys.end();
@@ -607,8 +641,20 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
   }
   out.memory_bytes = pick(vm.memory, d.memory).value.value_or(2ULL << 30);
   out.disk_bytes = pick(vm.disk, d.disk).value.value_or(10ULL << 30);
-  out.arch = pick(vm.arch, d.arch).value.value_or("default");
-  out.vm_type = pick(vm.vm_type, d.vm_type).value.value_or(host.os == "darwin" ? "vz" : "qemu");
+  const auto& arch = pick(vm.arch, d.arch);
+  out.arch = arch.value.value_or("default");
+  // vz runs only the host's own architecture: Lima's vz driver fails with "unsupported arch"
+  // (upstream/pkg/driver/vz/vz_driver_darwin.go:301-303) after `limactl create` has already
+  // written the instance (upstream/cmd/limactl/start.go:571-579). So a foreign arch defaults to
+  // qemu, and an explicit vz with one is refused here.
+  const bool native_arch = out.arch == "default" || out.arch == host.arch;
+  const auto& vm_type = pick(vm.vm_type, d.vm_type);
+  out.vm_type = vm_type.value.value_or(host.os == "darwin" && native_arch ? "vz" : "qemu");
+  if (out.vm_type == "vz" && !native_arch) {
+    fail(vm_type.where, "vm_type = \"vz\" runs only this host's architecture (" + host.arch +
+                            "), not arch = \"" + out.arch + "\" (" + arch.where.key_path +
+                            "); use vm_type = \"qemu\" or leave vm_type out");
+  }
   out.image = pick(vm.image, d.image).value.value_or("template:_images/fedora");
 
   const auto& user = pick(vm.user, d.user);
@@ -643,6 +689,15 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
     for (const auto& p : *ports.value) {
       port_forward rule{p.ip.value_or(out.host_ip), p.host, p.guest, p.proto};
       for (std::size_t j = 0; j < out.ports.size(); ++j) {
+        // Lima resolves a guest listener to the first rule for its port and protocol
+        // (upstream/pkg/portfwd/forward.go:100-131); a second rule would never bind.
+        if (out.ports[j].guest_port == rule.guest_port && out.ports[j].proto == rule.proto) {
+          fail(p.where, "guest port " + std::to_string(rule.guest_port) + "/" + rule.proto +
+                            " is already forwarded by " + sources[j]->where.key_path + " (" +
+                            to_string(out.ports[j]) +
+                            "); Lima uses only the first rule for a guest port, so each guest port "
+                            "can have one host binding");
+        }
         if (host_bindings_conflict(out.ports[j], rule)) {
           fail(p.where, "host binding " + rule.host_ip + ":" + std::to_string(rule.host_port) + "/" +
                             rule.proto + " conflicts with " + sources[j]->where.key_path + " (" +
@@ -772,5 +827,13 @@ vm_config config_store::load(std::string_view name) const {
   parse_vm_table(file, t, "", "a VM file", vm);
   return merge_and_check(std::string(name), file, vm, global, catalog, host_);
 }
+
+std::vector<std::string> config_store::lima_pass_env() const {
+  global_config global;
+  load_global(paths_.config_dir / "config.toml", recipes(), global);
+  return global.lima_pass_env;
+}
+
+bool is_secret_looking_name(std::string_view name) noexcept { return looks_like_secret_name(name); }
 
 }  // namespace dvm

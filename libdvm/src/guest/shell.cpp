@@ -1,5 +1,6 @@
 #include "guest/shell.hpp"
 
+#include <cctype>
 #include <stdexcept>
 
 namespace dvm::detail {
@@ -34,6 +35,38 @@ std::string guest_path_expression(std::string_view path) {
   if (path == "~") return "\"$HOME\"";
   if (path.starts_with("~/")) return "\"$HOME\"/" + shell_quote(path.substr(2));
   return shell_quote(path);
+}
+
+// Decodes the word guest_path_expression() wrote ("$HOME"/'rest', or a shell-quoted absolute
+// path) back into "~/rest" or the path; nullopt for anything else.
+std::optional<std::string> decode_guest_path_expression(std::string_view text) {
+  std::string out;
+  if (text.starts_with("\"$HOME\"")) {
+    out = "~";
+    text.remove_prefix(7);
+    if (text.empty()) return out;
+    if (!text.starts_with("/")) return std::nullopt;
+    out += '/';
+    text.remove_prefix(1);
+  }
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\'') {
+      std::size_t end = text.find('\'', i + 1);
+      if (end == std::string_view::npos) return std::nullopt;
+      out.append(text.substr(i + 1, end - i - 1));
+      i = end;
+    } else if (c == '\\') {
+      if (i + 1 >= text.size()) return std::nullopt;
+      out += text[++i];
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_@%+=:,./-").find(c) != std::string_view::npos) {
+      out += c;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (out.empty() || (out != "~" && !out.starts_with("~/") && !out.starts_with("/"))) return std::nullopt;
+  return out;
 }
 
 }  // namespace dvm::detail

@@ -2,6 +2,7 @@
 // shell_quote(); no script pastes user text by hand.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,9 @@ std::string shell_quote(std::string_view value);
 /// A guest shell expression for a guest path that may start with "~": "$HOME" or
 /// "$HOME"/'rest', so the guest expands the home and nothing else.
 std::string guest_path_expression(std::string_view path);
+/// The inverse of guest_path_expression ("~/rest" or the absolute path); nullopt for a word it
+/// did not write.
+std::optional<std::string> decode_guest_path_expression(std::string_view text);
 
 /// The first lines of every program and script dvm runs in the guest (SECURITY.md, "Threat
 /// model inside the guest"). The main user's login shell may have put a directory the agent can

@@ -2,6 +2,7 @@
 
 #include "state/files.hpp"
 
+#include <dvm/config.hpp>
 #include <dvm/error.hpp>
 
 #include <boost/json/parse.hpp>
@@ -29,9 +30,21 @@ constexpr std::string_view minimum_lima_version = "2.0.0";
 
 bool allowed_variable(std::string_view name) {
   static constexpr std::string_view exact[] = {"PATH", "HOME",   "USER",   "LOGNAME",
-                                               "LANG", "TERM",   "TMPDIR", "LIMA_HOME"};
-  return std::find(std::begin(exact), std::end(exact), name) != std::end(exact) ||
-         name.starts_with("LC_");
+                                               "LANG", "TERM",   "TMPDIR", "XDG_CONFIG_HOME"};
+  // Lima hands these to the guest (upstream/pkg/cidata/cidata.go:59-80), so that a VM behind a
+  // proxy can still install packages.
+  static constexpr std::string_view proxies[] = {
+      "http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy",
+      "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "FTP_PROXY", "ALL_PROXY"};
+  if (std::find(std::begin(exact), std::end(exact), name) != std::end(exact)) return true;
+  if (name.starts_with("LC_")) return true;
+  if (std::find(std::begin(proxies), std::end(proxies), name) != std::end(proxies)) return true;
+  // Lima's own settings (LIMA_HOME, LIMA_INSTANCE, LIMA_TEMPLATES_PATH, ...), but never one
+  // that looks like a secret, and never LIMA_SSH_PORT_FORWARDER: it switches the host agent to
+  // the SSH forwarder, which cannot forward UDP (upstream/pkg/hostagent/hostagent.go:954-975,
+  // upstream/pkg/hostagent/port.go:90-94), so configured UDP ports would silently stop working.
+  return name.starts_with("LIMA_") && name != "LIMA_SSH_PORT_FORWARDER" &&
+         !is_secret_looking_name(name);
 }
 
 std::string go_duration(milliseconds d) {
@@ -74,10 +87,14 @@ std::optional<std::string> logfmt_field(std::string_view line, std::string_view 
 
 }  // namespace
 
-std::vector<std::string> limactl_environment(const std::map<std::string, std::string>& from) {
+std::vector<std::string> limactl_environment(const std::map<std::string, std::string>& from,
+                                             const std::vector<std::string>& pass_env) {
   std::vector<std::string> out;
   for (const auto& [name, value] : from) {
-    if (allowed_variable(name)) out.push_back(name + "=" + value);
+    bool listed = std::find(pass_env.begin(), pass_env.end(), name) != pass_env.end();
+    if (allowed_variable(name) || (listed && !is_secret_looking_name(name))) {
+      out.push_back(name + "=" + value);
+    }
   }
   return out;
 }
@@ -315,7 +332,19 @@ void lima_driver::create(std::string_view instance, std::string_view lima_yaml) 
   stdin_payload yaml;
   yaml.append(lima_yaml);
   process_result r = run(create_args(instance), stdio_mode::pipe, &yaml, context_.timeouts.create);
-  if (r.exit_code != 0) fail("create", r, "cannot create Lima instance " + std::string(instance));
+  if (r.exit_code == 0) return;
+  // `limactl create` writes the instance directory before the driver checks the config (e.g.
+  // vz with a foreign arch, upstream/cmd/limactl/start.go:571-579 then
+  // upstream/pkg/instance/start.go:81): a failed create can leave a broken instance behind.
+  // dvm asked for a new one, so whatever is there now is the failed attempt's and goes.
+  try {
+    if (query(instance)) {
+      run({"delete", "--force", std::string(instance)}, stdio_mode::null, nullptr, context_.timeouts.change);
+    }
+  } catch (const lima_error&) {
+    // The create error below is the one to report.
+  }
+  fail("create", r, "cannot create Lima instance " + std::string(instance));
 }
 
 std::vector<std::string> lima_driver::start_args(std::string_view instance, milliseconds timeout) {
@@ -407,8 +436,11 @@ process_result lima_driver::shell(std::string_view instance, const shell_request
 
 process_result lima_driver::copy(const std::vector<std::string>& flags,
                                  const std::vector<std::string>& operands) {
+  // `limactl copy` parses flags anywhere (cobra's interspersed parsing,
+  // upstream/cmd/limactl/copy.go:43-56): "--" keeps an operand such as "-x.txt" an operand.
   std::vector<std::string> args{"copy"};
   args.insert(args.end(), flags.begin(), flags.end());
+  args.emplace_back("--");
   args.insert(args.end(), operands.begin(), operands.end());
   return run(std::move(args), stdio_mode::null, nullptr, milliseconds(0));
 }

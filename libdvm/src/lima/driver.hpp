@@ -37,10 +37,13 @@ struct lima_context {
   const cancel_token* cancel = nullptr;
 };
 
-/// The environment limactl gets: only PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TMPDIR and
-/// LIMA_HOME from `from`. Never anything else (in particular no secret and no SSH or
-/// _LIMA_OUTPUT_IS_TTY, which change limactl's behaviour).
-std::vector<std::string> limactl_environment(const std::map<std::string, std::string>& from);
+/// The environment limactl gets from `from`: PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TMPDIR,
+/// XDG_CONFIG_HOME, the proxy variables (http_proxy, https_proxy, no_proxy, ftp_proxy, all_proxy,
+/// lower and upper case), LIMA_* except LIMA_SSH_PORT_FORWARDER, and the names in `pass_env`
+/// ([lima] pass_env). A name that looks like a secret never passes; nor do SSH or
+/// _LIMA_OUTPUT_IS_TTY, which change limactl's behaviour.
+std::vector<std::string> limactl_environment(const std::map<std::string, std::string>& from,
+                                             const std::vector<std::string>& pass_env = {});
 
 /// Parses "limactl version 2.0.3" (or a git-describe form); nullopt when there is no x.y.z.
 std::optional<std::string> parse_limactl_version(std::string_view output);

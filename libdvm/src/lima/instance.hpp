@@ -3,6 +3,8 @@
 
 #include <dvm/ports.hpp>
 
+#include "lima/port_rules.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +12,18 @@
 #include <vector>
 
 namespace dvm::detail {
+
+/// The instance's effective configuration as Lima runs it: `limactl list --json` `config`, which
+/// includes $LIMA_HOME/_config/default.yaml and override.yaml (upstream/pkg/limayaml/load.go:40-75).
+struct effective_config {
+  bool present = false;  ///< false when the record has no `config` object
+  std::vector<lima_port_rule> port_forwards;
+  std::vector<std::string> mounts;        ///< locations
+  bool forward_agent = false;             ///< ssh.forwardAgent
+  std::vector<std::string> networks;      ///< "lima: user-v2", "socket: /path", "vzNAT"
+  std::vector<std::string> copy_to_host;  ///< guest files
+  std::vector<std::string> provision;     ///< the scripts, as text
+};
 
 /// One record of `limactl list --json` (NDJSON). Unknown keys are ignored; missing optional
 /// keys keep their defaults.
@@ -27,6 +41,7 @@ struct instance_info {
   bool is_protected = false;
   std::string lima_version;
   std::vector<std::string> errors;
+  effective_config config;
 };
 
 /// Parses NDJSON. Empty input is an empty list. Throws dvm::lima_error (lima_failed) naming the

@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -77,6 +78,72 @@ std::string printable_excerpt(std::string_view line) {
   return out;
 }
 
+bool bool_at(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_bool() && v->as_bool();
+}
+
+std::array<int, 2> range_at(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_array() || v->as_array().size() != 2) return {0, 0};
+  const json::array& a = v->as_array();
+  auto as_int = [](const json::value& x) { return x.is_int64() ? static_cast<int>(x.as_int64()) : 0; };
+  return {as_int(a[0]), as_int(a[1])};
+}
+
+// `config` of a list record: Lima's LimaYAML after FillDefault (upstream/pkg/limatype/lima_yaml.go:
+// 17-62 for the keys, 301-315 for a port rule).
+effective_config parse_effective(const json::object& c) {
+  effective_config out;
+  out.present = true;
+  auto objects = [&](std::string_view key) {
+    std::vector<const json::object*> list;
+    if (const json::value* v = c.if_contains(key); v && v->is_array()) {
+      for (const auto& e : v->as_array()) {
+        if (e.is_object()) list.push_back(&e.as_object());
+      }
+    }
+    return list;
+  };
+  for (const json::object* r : objects("portForwards")) {
+    lima_port_rule rule;
+    if (r->contains("guestIP")) rule.guest_ip = string_at(*r, "guestIP");
+    if (const json::value* z = r->if_contains("guestIPMustBeZero"); z && z->is_bool()) {
+      rule.guest_ip_must_be_zero = z->as_bool();
+    }
+    rule.guest_port = number_at<int>(*r, "guestPort");
+    rule.guest_port_range = range_at(*r, "guestPortRange");
+    rule.guest_socket = string_at(*r, "guestSocket");
+    if (r->contains("hostIP")) rule.host_ip = string_at(*r, "hostIP");
+    rule.host_port = number_at<int>(*r, "hostPort");
+    rule.host_port_range = range_at(*r, "hostPortRange");
+    rule.host_socket = string_at(*r, "hostSocket");
+    rule.proto = string_at(*r, "proto");
+    rule.reverse = bool_at(*r, "reverse");
+    rule.ignore = bool_at(*r, "ignore");
+    rule.is_static = bool_at(*r, "static");
+    out.port_forwards.push_back(std::move(rule));
+  }
+  for (const json::object* m : objects("mounts")) out.mounts.push_back(string_at(*m, "location"));
+  if (const json::value* ssh = c.if_contains("ssh"); ssh && ssh->is_object()) {
+    out.forward_agent = bool_at(ssh->as_object(), "forwardAgent");
+  }
+  for (const json::object* n : objects("networks")) {
+    if (!string_at(*n, "lima").empty()) {
+      out.networks.push_back("lima: " + string_at(*n, "lima"));
+    } else if (!string_at(*n, "socket").empty()) {
+      out.networks.push_back("socket: " + string_at(*n, "socket"));
+    } else if (bool_at(*n, "vzNAT")) {
+      out.networks.push_back("vzNAT");
+    } else {
+      out.networks.push_back(json::serialize(*n));
+    }
+  }
+  for (const json::object* f : objects("copyToHost")) out.copy_to_host.push_back(string_at(*f, "guest"));
+  for (const json::object* p : objects("provision")) out.provision.push_back(string_at(*p, "script"));
+  return out;
+}
+
 [[noreturn]] void garbage(std::size_t line_number, std::string_view line, std::string_view why) {
   std::string excerpt = printable_excerpt(line);
   throw lima_error(errc::lima_failed, "list", 0, excerpt,
@@ -122,6 +189,9 @@ std::vector<instance_info> parse_list_json(std::string_view text) {
       for (const auto& e : errors->as_array()) {
         info.errors.push_back(e.is_string() ? std::string(e.as_string()) : json::serialize(e));
       }
+    }
+    if (const json::value* c = o.if_contains("config"); c && c->is_object()) {
+      info.config = parse_effective(c->as_object());
     }
     out.push_back(std::move(info));
   }

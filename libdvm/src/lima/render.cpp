@@ -2,7 +2,12 @@
 #include <dvm/config.hpp>
 
 #include "guest/shell.hpp"
+#include "lima/effective.hpp"
+#include "lima/port_rules.hpp"
 #include "lima/yaml.hpp"
+
+#include <type_traits>
+#include <variant>
 
 namespace dvm {
 
@@ -32,40 +37,39 @@ fi
 // Runs as the guest user at every boot. The code dir is a quoted shell word; "~" is expanded
 // here, in the guest.
 std::string user_script(const vm_config& vm) {
-  std::string script = "#!/bin/bash\n# dvm: the project's code directory.\nset -euo pipefail\n";
+  // The image line records what the instance was created from: Lima embeds the base template
+  // into lima.yaml and drops `base`, and sync reports a later change of image (a create-only
+  // setting). The config loader refuses spaces, controls and braces in images.
+  std::string script = "#!/bin/bash\n# dvm: the project's code directory.\n" +
+                       std::string(detail::created_from_prefix) + vm.image + "\nset -euo pipefail\n";
   script += "mkdir -p -- " + detail::guest_path_expression(vm.code_dir) + "\n";
   return script;
 }
 
-node port_rule(const port_forward& rule) {
-  return mapping{{"guestPort", static_cast<int>(rule.guest_port)},
-                 {"hostPort", static_cast<int>(rule.host_port)},
-                 {"hostIP", rule.host_ip},
-                 {"proto", rule.proto},
-                 {"static", true}};
-}
-
-node port_range() {
-  node range = sequence{1, 65535};
-  range.flow = true;
-  return range;
+node port_rule(const detail::lima_port_rule& rule) {
+  mapping out;
+  for (auto& [key, value] : detail::written_fields(rule)) {
+    node v = std::visit(
+        [](const auto& x) -> node {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::array<int, 2>>) {
+            node range = sequence{x[0], x[1]};
+            range.flow = true;
+            return range;
+          } else {
+            return node(x);
+          }
+        },
+        value);
+    out.emplace_back(key, std::move(v));
+  }
+  return out;
 }
 }  // namespace
 
 std::string render_lima_yaml(const vm_config& vm) {
   sequence ports;
-  for (const auto& rule : vm.ports) ports.push_back(port_rule(rule));
-  // Lima forwards every guest listener to the host unless told not to: these two rules switch
-  // that off for all ports not listed above (guest 0.0.0.0 needs its own rule).
-  ports.push_back(mapping{{"guestIP", "0.0.0.0"},
-                          {"guestIPMustBeZero", true},
-                          {"guestPortRange", port_range()},
-                          {"proto", "any"},
-                          {"ignore", true}});
-  ports.push_back(mapping{{"guestIP", "127.0.0.1"},
-                          {"guestPortRange", port_range()},
-                          {"proto", "any"},
-                          {"ignore", true}});
+  for (const auto& rule : detail::dvm_port_rules(vm)) ports.push_back(port_rule(rule));
 
   mapping doc{
       {"minimumLimaVersion", "2.0.0"},

@@ -5,6 +5,11 @@ the guest, reports events on stdout (`ha.stdout.log`, JSON lines like Lima's) an
 stderr (`ha.stderr.log`, logrus JSON).  It exits, taking the guest down with it, on SIGINT/
 SIGTERM (graceful stop), when its instance directory or `ha.pid` disappears (deleted temp
 LIMA_HOME), or when the sandbox dies.
+
+With the sandbox on it also forwards guest ports like Lima (portfwd.py): static TCP forwards at
+start, then the guest's listeners (polled from /proc/<guest pid>/net, as Lima's guest agent
+reports them) through the gRPC forwarder, or the SSH one when LIMA_SSH_PORT_FORWARDER is true.
+All host sockets live in this process, so they close when it ends.
 """
 
 import json
@@ -14,10 +19,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from . import log as logmod
-from . import sandbox, store
+from . import portfwd, sandbox, store
 from .simenv import parse_version
 
 
@@ -33,17 +39,31 @@ class Agent:
         self.driver = None
         self.port = 0
         self.vm_type = "qemu"
+        self.out_lock = threading.Lock()  # forwarder threads log and emit events too
+        self.status = {}
+        self.forwarder = None
 
     # -- output ---------------------------------------------------------------------------------
     def log(self, level, msg, **fields):
-        sys.stderr.write(logmod.json_record(level, msg, **fields) + "\n")
-        sys.stderr.flush()
+        with self.out_lock:
+            sys.stderr.write(logmod.json_record(level, msg, **fields) + "\n")
+            sys.stderr.flush()
 
     def event(self, **status):
         st = {"running": False, "degraded": False, "exiting": False}
         st.update(status)
         if self.port:
             st.setdefault("sshLocalPort", self.port)
+        with self.out_lock:
+            self.status = st
+            self._write_event(st)
+
+    def port_forward_event(self, pf):
+        # The current status plus the event (upstream/pkg/hostagent/hostagent.go:366-375).
+        with self.out_lock:
+            self._write_event(dict(self.status, portForward=pf))
+
+    def _write_event(self, st):
         sys.stdout.write(json.dumps({"time": logmod.rfc3339_now(), "status": st}) + "\n")
         sys.stdout.flush()
 
@@ -106,6 +126,7 @@ class Agent:
             mode, reason = sandbox.mode(self.sim)
             if mode == "on":
                 self.boot_sandbox(y, cfg, lv)
+                self.start_port_forwarding(cfg)
             else:
                 self.log("warning", "limasim: guest sandbox unavailable (%s); `shell` and `copy` will fail "
                                     "like an unreachable ssh" % reason)
@@ -176,6 +197,27 @@ class Agent:
                          "/var/log/cloud-init-output.log in the guest" % (p["mode"], p["index"], p["exit_code"]))
         self.write("guest/.boot-result.json", json.dumps(result))
 
+    def start_port_forwarding(self, cfg):
+        """After the essential requirements, like Lima (upstream/pkg/hostagent/hostagent.go:653-658)."""
+        rules = [portfwd.from_filled(r, self.dir) for r in cfg.get("portForwards") or []]
+        forwarder, warning = portfwd.forwarder_for_env(_limactl_env("LIMA_SSH_PORT_FORWARDER"))
+        plan = portfwd.Plan(rules, ssh_local_port=self.port, forwarder=forwarder, inst_dir=self.dir,
+                            plain=bool(cfg.get("plain")))
+        for msg in plan.messages:
+            self.log("info", msg)
+        if plan.plain:  # upstream/pkg/hostagent/hostagent.go:564-572
+            self.log("info", "Running in plain mode. Mounts, dynamic port forwarding, containerd, etc. will be "
+                             "ignored. Guest agent will not be running."
+                     + (" Static port forwarding is allowed." if plan.static_rules else ""))
+        if warning:
+            self.log("warning", warning)
+        try:
+            self.forwarder = portfwd.LiveForwarder(plan, self.init_pid, self.log, self.port_forward_event)
+        except OSError as e:
+            self.log("warning", "limasim: port forwarding unavailable: %s" % e)
+            return
+        self.forwarder.start()
+
     def loop(self):
         while True:
             sig = signal.sigtimedwait([signal.SIGINT, signal.SIGTERM, signal.SIGHUP], 1.0)
@@ -197,6 +239,9 @@ class Agent:
                 return 1
 
     def teardown(self, graceful):
+        if self.forwarder is not None:
+            self.forwarder.close()
+            self.forwarder = None
         self.event(exiting=True)
         if self.init_pid:
             if graceful:
@@ -231,6 +276,23 @@ class Agent:
             if not [p for p in pids if store.pid_alive(p)]:
                 break
             time.sleep(0.05)
+
+
+def _limactl_env(name):
+    """A variable of the `limactl start` that spawned us: real Lima's host agent inherits its
+    whole environment (upstream pkg/instance/start.go, no cmd.Env); the simulator's start passes
+    only a few variables, so fall back to the parent's initial environment."""
+    if name in os.environ:
+        return os.environ[name]
+    try:
+        with open("/proc/%d/environ" % os.getppid(), "rb") as f:
+            for item in f.read().split(b"\0"):
+                k, sep, v = item.partition(b"=")
+                if sep and k.decode(errors="replace") == name:
+                    return v.decode(errors="replace")
+    except OSError:
+        pass
+    return None
 
 
 def guest_pids(init_pid):

@@ -129,6 +129,12 @@ def build_config(ctx, text, where, exprs):
         y = load_yaml(text.decode("utf-8", "replace"), where)
     except TemplateError as e:
         ctx.log.fatal(str(e))
+    default_base = os.path.join(ctx.sim.lima_home, "_config", "base.yaml")
+    if os.path.isfile(default_base):
+        # `_config/base.yaml` is prepended to the template's bases at create
+        # (upstream/pkg/limatmpl/embed.go:49-66)
+        b = y.get("base")
+        y["base"] = [default_base] + ([] if b is None else [b] if isinstance(b, (str, dict)) else list(b))
     had_base = "base" in y
     try:
         y = embed(ctx.sim, y, os.path.dirname(where) if os.path.isabs(where) else None)
@@ -171,6 +177,9 @@ def create_instance(ctx, name, text, where, exprs):
     if not ctx.tty:
         ctx.log.info("Terminal is not available, proceeding without opening an editor")
     y, yaml_text = build_config(ctx, text, where, exprs)
+    _vm_type, err = store.resolve_vm_type(sim, store.merge_layers(sim, y, name, d))
+    if err:  # instance.Create resolves the driver before anything is written (ResolveVMType)
+        ctx.log.fatal("failed to accept config for %s: %s" % (_q(os.path.join(d, "lima.yaml")), err))
     validate_or_die(ctx, y, name, yaml_text, save_rejected=ctx.tty)
     os.makedirs(sim.lima_home, exist_ok=True)
     os.mkdir(d, 0o755)
@@ -187,8 +196,12 @@ def create_instance(ctx, name, text, where, exprs):
         shutil.rmtree(d, ignore_errors=True)
         raise
     store.drop_cache(sim, name)
+    # `limactl create` runs instance.Prepare only after instance.Create wrote the directory
+    # (upstream/cmd/limactl/start.go:571-579), so a driver that refuses the config leaves the
+    # instance behind, Stopped (upstream/pkg/instance/start.go:81).
+    prepare_or_die(ctx, name, y)
     # "prepare" phase: the disk image download (nothing to download here) and the guest root.
-    arch = y.get("arch") if y.get("arch") not in (None, "default") else store.host_arch()
+    arch = store.resolve_arch(sim, y.get("arch"))
     for im in y.get("images") or []:
         if isinstance(im, dict) and im.get("arch", arch) == arch:
             fields = {"arch": arch, "location": im.get("location")}
@@ -207,6 +220,16 @@ def create_instance(ctx, name, text, where, exprs):
     return d
 
 
+def prepare_or_die(ctx, name, y):
+    """instance.Prepare's driver validation (upstream/pkg/instance/start.go:81): vz refuses a
+    non-native arch (upstream/pkg/driver/vz/vz_driver_darwin.go:301-303)."""
+    sim = ctx.sim
+    cfg = store.fill_defaults(sim, y, name, sim.inst_dir(name), sim.info_version)
+    err = store.driver_validate(sim, cfg)
+    if err:
+        ctx.log.fatal(err)
+
+
 # --------------------------------------------------------------------------------------------
 # create
 
@@ -218,7 +241,7 @@ def cmd_create(ctx):
             sys.stdout.write(t["name"] + "\n")
         return 0
     if ctx.p.get("list-drivers"):
-        sys.stdout.write("qemu\n")
+        sys.stdout.write("".join(d + "\n" for d in store.registered_drivers(ctx.sim)))
         return 0
     if len(ctx.args) > 1:
         ctx.arg_error("accepts at most 1 arg(s), received %d" % len(ctx.args))
@@ -291,6 +314,8 @@ def boot(ctx, name, timeout, foreground=False, quiet_ready=False):
 def _boot(ctx, name, timeout, foreground, quiet_ready):
     sim = ctx.sim
     inst = store.inspect(sim, name)
+    if inst.raw is None and inst.errors and not inst.missing_yaml:  # upstream/cmd/limactl/start.go:598-600
+        ctx.log.fatal("errors inspecting instance: [%s]" % " ".join(inst.errors))
     if inst.status == "Running":
         ctx.log.info("The instance %s is already running. Run `%s` to open the shell."
                      % (ctx.sim.q(name), "limactl shell " + name if name != "default" else "lima"))
@@ -298,6 +323,8 @@ def _boot(ctx, name, timeout, foreground, quiet_ready):
     if inst.status == "Broken":
         ctx.log.warn("The instance %s is in status %s; trying to start it anyway" % (ctx.sim.q(name), _q(inst.status)))
     d = inst.dir
+    if inst.raw is not None:
+        prepare_or_die(ctx, name, inst.raw)
     for f in ("ha.pid", "%s.pid" % (getattr(inst, "vm_type", "qemu")), "ha.sock", "ha.stdout.log",
               "ha.stderr.log"):
         try:
@@ -583,7 +610,18 @@ def _edit_in_place(ctx, name, exprs, save_rejected=True):
         ctx.log.info("Aborting, no changes made to the instance")
         return False
     new_text = dump_yaml(new)
+    _vm_type, err = store.resolve_vm_type(sim, store.merge_layers(sim, new, name, sim.inst_dir(name)))
+    if err:  # upstream/cmd/limactl/edit.go:136 (before validation, no REJECTED file)
+        ctx.log.fatal(err)
     validate_or_die(ctx, new, name, new_text, save_rejected=save_rejected)
+    # edit also runs the driver's Validate on the new config (upstream/cmd/limactl/edit.go:150-152)
+    err = store.driver_validate(sim, store.fill_defaults(sim, new, name, sim.inst_dir(name), sim.info_version))
+    if err:
+        if save_rejected:
+            with open("lima.REJECTED.yaml", "w") as f:
+                f.write(new_text)
+            ctx.log.fatal("the YAML is invalid, saved the buffer as %s: %s" % (_q("lima.REJECTED.yaml"), err))
+        ctx.log.fatal(err)
     # Lima compares against the current disk: it cannot shrink it.
     try:
         old_disk = ram_in_bytes(old.get("disk") if old.get("disk") is not None else "100GiB")
@@ -640,32 +678,35 @@ def cmd_edit(ctx):
 
 
 def cmd_protect(ctx, protect=True):
+    """upstream/cmd/limactl/protect.go, unprotect.go: skip (with a warning) what is already in the
+    wanted state, collect the errors and fail once at the end."""
     if not ctx.args:
         ctx.arg_error("requires at least 1 arg(s), only received 0")
-    rc = 0
+    errs = []
     for name in ctx.args:
         try:
             inst = store.inspect(ctx.sim, name)
         except FileNotFoundError:
-            ctx.log.error("failed to inspect instance %s: open %s: no such file or directory"
-                          % (ctx.sim.q(name), os.path.join(ctx.sim.inst_dir(name), "lima.yaml")))
-            rc = 1
+            errs.append("failed to inspect instance %s: open %s: no such file or directory"
+                        % (ctx.sim.q(name), os.path.join(ctx.sim.inst_dir(name), "lima.yaml")))
             continue
         p = os.path.join(inst.dir, "protected")
         if protect:
-            if not os.path.exists(p):
-                with open(p, "w"):
-                    pass
-                os.chmod(p, 0o400)
+            if inst.protected:
+                ctx.log.warn("Instance %s is already protected. Skipping." % ctx.sim.q(name))
+                continue
+            with open(p, "w"):
+                pass
+            os.chmod(p, 0o400)
             ctx.log.info("Protected %s" % ctx.sim.q(name))
         else:
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                pass
+            if not inst.protected:
+                ctx.log.warn("Instance %s isn't protected. Skipping." % ctx.sim.q(name))
+                continue
+            os.unlink(p)
             ctx.log.info("Unprotected %s" % ctx.sim.q(name))
-    if rc:
-        raise Exit(1)
+    if errs:
+        ctx.log.fatal("\n".join(errs))
     return 0
 
 

@@ -20,7 +20,6 @@ KNOWN_KEYS = [
     "networks", "env", "param", "dns", "hostResolver", "propagateProxyEnv", "caCerts", "rosetta",
     "plain", "timezone", "nestedVirtualization", "user", "tpm",
 ]
-VM_TYPES = ("qemu", "vz", "wsl2", "krunkit")
 ARCHES = ("x86_64", "aarch64", "armv7l", "riscv64", "s390x", "ppc64le")
 PROVISION_MODES = ("system", "user", "boot", "dependency", "data", "yq", "ansible")
 DEFAULT_NETWORKS = ("user-v2", "shared", "bridged", "host")
@@ -31,9 +30,68 @@ class ValidationError(Exception):
     pass
 
 
-def host_arch():
+def host_arch(sim=None):
+    """The host's architecture: `_sim/config.json` `host_arch`, else this machine's."""
+    if sim is not None and sim.get("host_arch"):
+        return str(sim.get("host_arch"))
     m = platform.machine()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(m, m)
+
+
+def host_os(sim):
+    """"linux" or "darwin" (`_sim/config.json` `host_os`): which drivers exist and what they accept."""
+    return str(sim.get("host_os") or "linux").lower()
+
+
+def registered_drivers(sim):
+    # Lima registers vz only in darwin builds (pkg/driver/vz/*_darwin.go); qemu everywhere.
+    return ("qemu", "vz") if host_os(sim) == "darwin" else ("qemu",)
+
+
+def is_native_arch(sim, arch):
+    # upstream/pkg/limatype/lima_yaml.go:408-416 (compares with runtime.GOARCH)
+    return arch == host_arch(sim)
+
+
+def default_vm_type(sim, arch):
+    """The driver Lima picks for a config without vmType: vz on a Mac for the native arch,
+    qemu otherwise (upstream/pkg/driverutil/vm.go ResolveVMType, limatype.DefaultDriver)."""
+    if host_os(sim) == "darwin" and is_native_arch(sim, arch):
+        return "vz"
+    return "qemu"
+
+
+def resolve_arch(sim, arch):
+    # upstream/pkg/limayaml/defaults.go:1082-1087
+    return host_arch(sim) if not arch or arch == "default" else arch
+
+
+def resolve_vm_type(sim, y):
+    """Returns (vmType, error): upstream/pkg/driverutil/vm.go validateConfigAgainstDriver refuses a
+    vmType that no registered driver provides."""
+    vt = y.get("vmType")
+    if not vt:
+        return default_vm_type(sim, resolve_arch(sim, y.get("arch"))), None
+    if vt not in registered_drivers(sim):
+        return vt, "vmType %s is not a registered driver" % json.dumps(str(vt))
+    return vt, None
+
+
+def driver_validate(sim, cfg):
+    """The driver's Validate (run by `instance.Prepare`, upstream/pkg/instance/start.go:81, and by
+    `edit`): the vz checks of upstream/pkg/driver/vz/vz_driver_darwin.go:261-303. None when fine."""
+    from .log import go_quote
+    if cfg.get("vmType") != "vz":
+        return None
+
+    def bq(s):  # Go %#q
+        return "`%s`" % s if "`" not in s else go_quote(s)
+    if cfg.get("mountType") == "9p":
+        return "field `mountType` must be %s or %s for VZ driver , got %s" % (
+            bq("reverse-sshfs"), bq("virtiofs"), bq("9p"))
+    if not is_native_arch(sim, cfg["arch"]):
+        return "unsupported arch: %s" % bq(cfg["arch"])
+    return None
 
 
 def hostname_for(name):
@@ -186,6 +244,12 @@ def load_config(sim, name):
         y, err = load_yaml(text, path), None
     except TemplateError as e:
         y, err = None, str(e)
+    _write_parse_cache(cache, key, y, err)
+    return y, err
+
+
+def _write_parse_cache(cache, key, y, err):
+    """Remember a parsed YAML file (or its error) for the file state `key`; best effort."""
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         tmp = cache + ".%d.tmp" % os.getpid()
@@ -194,7 +258,139 @@ def load_config(sim, name):
         os.replace(tmp, cache)
     except OSError:
         pass
-    return y, err
+
+
+def _load_config_file(sim, fname):
+    """Parse `$LIMA_HOME/_config/<fname>` (cached like lima.yaml). {} when it does not exist;
+    raises ValidationError for a broken file (Lima refuses to load any instance then)."""
+    path = os.path.join(sim.lima_home, "_config", fname)
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    key = [st.st_mtime_ns, st.st_size, st.st_ino]
+    cache = os.path.join(sim.sim_dir, "cache", "_config-" + fname + ".json")
+    try:
+        with open(cache) as f:
+            c = json.load(f)
+        if c.get("key") == key:
+            if c.get("error"):
+                raise ValidationError(c["error"])
+            return c.get("config") or {}
+    except (FileNotFoundError, ValueError, NotADirectoryError):
+        pass
+    from .templates import TemplateError, load_yaml
+    kind = "default" if fname == "default.yaml" else "override"
+    try:
+        y, err = load_yaml(read_text(path, ""), "%s file %s" % (kind, path)), None
+    except TemplateError as e:
+        y, err = None, str(e)
+    _write_parse_cache(cache, key, y, err)
+    if err:
+        raise ValidationError(err)
+    return y
+
+
+def config_layers(sim):
+    """(d, o): `_config/default.yaml` and `_config/override.yaml`, read at every load
+    (upstream/pkg/limayaml/load.go:45-72)."""
+    return _load_config_file(sim, "default.yaml"), _load_config_file(sim, "override.yaml")
+
+
+# Lists that FillDefault concatenates o, y, d (upstream/pkg/limayaml/defaults.go:131-144):
+# the override's entries come first, so its portForwards win by first match (defaults.go:603).
+_LISTS_OYD = ("images", "additionalDisks", "provision", "probes", "portForwards", "copyToHost",
+              "mountTypesUnsupported")
+# Maps merged key by key: d, then y, then o (defaults.go:441-446, 823-839).
+_MAPS = ("env", "param", "vmOpts")
+
+
+def _pick(key, y, d, o):
+    """Scalar rule: y fills from d when unset, o overrides (e.g. defaults.go:391-399)."""
+    v = y.get(key)
+    if v is None:
+        v = d.get(key)
+    if o.get(key) is not None:
+        v = o[key]
+    return v
+
+
+def _merge_struct(y, d, o):
+    """A struct of scalars (ssh, containerd, user, hostResolver, …): field by field."""
+    y, d, o = y or {}, d or {}, o or {}
+    out = {}
+    for k in list(y) + [k for k in d if k not in y] + [k for k in o if k not in y and k not in d]:
+        yv, dv, ov = y.get(k), d.get(k), o.get(k)
+        if k in ("archives", "images") and any(isinstance(x, list) for x in (yv, dv, ov)):
+            out[k] = list(ov or []) + list(yv or []) + list(dv or [])
+        elif k in ("files", "certs") and any(isinstance(x, list) for x in (yv, dv, ov)):
+            seen = []
+            for x in list(dv or []) + list(yv or []) + list(ov or []):  # defaults.go:851-852
+                if x not in seen:
+                    seen.append(x)
+            out[k] = seen
+        elif k == "hosts" or any(isinstance(x, dict) for x in (yv, dv, ov)):
+            out[k] = _merge_struct(yv if isinstance(yv, dict) else {}, dv if isinstance(dv, dict) else {},
+                                   ov if isinstance(ov, dict) else {})
+        else:
+            out[k] = _pick(k, y, d, o)
+    return out
+
+
+def merge_layers(sim, y, name, inst_dir, layers=None):
+    """lima.yaml with default.yaml (d) and override.yaml (o) mixed in the way FillDefault does
+    (upstream/pkg/limayaml/defaults.go:145-890). The result is never written back: Lima keeps the
+    three files separate and merges them at every load."""
+    d, o = layers if layers is not None else config_layers(sim)
+    y = dict(y or {})
+    if not d and not o:
+        return y
+    out = {}
+    keys = list(y) + [k for k in d if k not in y] + [k for k in o if k not in y and k not in d]
+    for k in keys:
+        yv, dv, ov = y.get(k), d.get(k), o.get(k)
+        if k in _LISTS_OYD:
+            v = list(ov or []) + list(yv or []) + list(dv or [])
+        elif k == "networks":  # appended d, y, o (defaults.go:644-675)
+            v = list(dv or []) + list(yv or []) + list(ov or [])
+        elif k == "mounts":
+            v = _merge_mounts(list(dv or []) + list(yv or []) + list(ov or []), name, inst_dir)
+        elif k == "dns":  # highest priority non-empty list (defaults.go:815-821)
+            v = yv if yv else dv
+            if ov:
+                v = ov
+        elif k in _MAPS or any(isinstance(x, dict) for x in (yv, dv, ov)):
+            v = _merge_struct(yv if isinstance(yv, dict) else {}, dv if isinstance(dv, dict) else {},
+                              ov if isinstance(ov, dict) else {})
+        else:
+            v = _pick(k, y, d, o)
+        if v is not None:
+            out[k] = v
+    return out
+
+
+def _merge_mounts(mounts, name, inst_dir):
+    """Mounts appended d, y, o and combined by mount point; the later entry's fields win
+    (defaults.go:710-781)."""
+    out, index = [], {}
+    for m in mounts:
+        m = dict(m or {})
+        loc = os.path.normpath(_expand_host(_render_host_vars(str(m.get("location", "")), name, inst_dir)))
+        m["location"] = loc
+        mp = m.get("mountPoint") or loc
+        if mp in index:
+            prev = out[index[mp]]
+            for k, v in m.items():
+                if k == "location" or v is None:
+                    continue
+                if isinstance(v, dict) and isinstance(prev.get(k), dict):
+                    prev[k] = dict(prev[k], **{a: b for a, b in v.items() if b is not None})
+                else:
+                    prev[k] = v
+        else:
+            index[mp] = len(out)
+            out.append(m)
+    return out
 
 
 def drop_cache(sim, name):
@@ -221,8 +417,10 @@ def _render_host_vars(s, name, inst_dir):
     return re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: repl.get(m.group(1), m.group(0)), s)
 
 
-def guest_user_info(sim, y, name, lima_version):
+def guest_user_info(sim, y, name, lima_version, merged=False):
     from .simenv import parse_version
+    if not merged:
+        y = {"user": merge_layers(sim, {"user": (y or {}).get("user")}, name, sim.inst_dir(name)).get("user")}
     u = y.get("user") or {}
     dname, duid = default_user(sim)
     uname = u.get("name") or dname
@@ -246,8 +444,9 @@ def guest_user_info(sim, y, name, lima_version):
 def fill_port_forward(pf, sim):
     pf = dict(pf or {})
     out = {}
-    guest_ip = pf.get("guestIP") or "127.0.0.1"
     must_zero = pf.get("guestIPMustBeZero")
+    # upstream/pkg/limayaml/defaults.go:995-1001: guestIPMustBeZero alone implies 0.0.0.0
+    guest_ip = pf.get("guestIP") or ("0.0.0.0" if must_zero else "127.0.0.1")
     if must_zero is None and guest_ip == "0.0.0.0" and sim.at_least("2.0.0"):
         must_zero = True
     if must_zero:
@@ -281,16 +480,15 @@ def fill_port_forward(pf, sim):
     return out
 
 
-def fill_defaults(sim, y, name, inst_dir, lima_version):
-    """The defaults-filled config that `list --json` shows under `config`."""
-    y = dict(y or {})
-    arch = y.get("arch")
-    if not arch or arch == "default":
-        arch = host_arch()
+def fill_defaults(sim, y, name, inst_dir, lima_version, layers=None):
+    """The defaults-filled config that `list --json` shows under `config` and the host agent
+    runs: lima.yaml merged with `_config/default.yaml` and `override.yaml` (merge_layers)."""
+    y = merge_layers(sim, y, name, inst_dir, layers)
+    arch = resolve_arch(sim, y.get("arch"))
     cfg = {}
     if y.get("minimumLimaVersion"):
         cfg["minimumLimaVersion"] = y["minimumLimaVersion"]
-    cfg["vmType"] = y.get("vmType") or "qemu"
+    cfg["vmType"] = y.get("vmType") or default_vm_type(sim, arch)
     if y.get("vmOpts"):
         cfg["vmOpts"] = y["vmOpts"]
     cfg["os"] = y.get("os") or "Linux"
@@ -381,7 +579,7 @@ def fill_defaults(sim, y, name, inst_dir, lima_version):
     cfg["plain"] = bool(y.get("plain") or False)
     cfg["timezone"] = y.get("timezone") or host_timezone()
     cfg["nestedVirtualization"] = bool(y.get("nestedVirtualization") or False)
-    u = guest_user_info(sim, y, name, lima_version)
+    u = guest_user_info(sim, y, name, lima_version, merged=True)
     user = {"name": u["name"], "comment": u["comment"], "home": u["home"], "shell": u["shell"], "uid": u["uid"]}
     if sim.at_least("2.2.0"):
         user["passwordlessSudo"] = u["passwordlessSudo"]
@@ -415,6 +613,12 @@ def validate(sim, y, name, for_edit_of=None):
     unknown = [k for k in y if k not in KNOWN_KEYS]
     if unknown:
         warns.append("Non-strict YAML detected; please check for typos")
+    # Lima validates the loaded config, i.e. with default.yaml/override.yaml mixed in
+    # (upstream/pkg/limayaml/load.go:40-75 before Validate).
+    try:
+        y = merge_layers(sim, y, name, sim.inst_dir(name))
+    except ValidationError as e:
+        return [str(e)], warns
     mlv = y.get("minimumLimaVersion")
     if mlv:
         if not re.match(r"^v?\d+\.\d+\.\d+", str(mlv)):
@@ -422,9 +626,6 @@ def validate(sim, y, name, for_edit_of=None):
         elif parse_version(str(mlv)) > sim.vtuple:
             errs.append("template requires Lima version %s; this is only %s"
                         % (json.dumps(str(mlv)), json.dumps(sim.version)))
-    vm = y.get("vmType")
-    if vm is not None and vm not in VM_TYPES:
-        errs.append("field `vmType` must be one of %s; got %r" % (", ".join(VM_TYPES), vm))
     arch = y.get("arch")
     if arch is not None and arch != "default" and arch not in ARCHES:
         errs.append("field `arch` must be one of %s; got %r" % (", ".join(ARCHES), arch))
@@ -466,36 +667,7 @@ def validate(sim, y, name, for_edit_of=None):
         mp = m.get("mountPoint")
         if mp and str(mp).startswith("~"):
             errs.append("field `mounts[%d].mountPoint` must not start with \"~\"" % i)
-    for i, pf in enumerate(y.get("portForwards") or []):
-        if not isinstance(pf, dict):
-            errs.append("field `portForwards[%d]` must be a map" % i)
-            continue
-        for fld in ("guestPort", "hostPort"):
-            v = pf.get(fld)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 65535):
-                errs.append("field `portForwards[%d].%s` must be between 1 and 65535, got %r" % (i, fld, v))
-        for fld in ("guestPortRange", "hostPortRange"):
-            r = pf.get(fld)
-            if r is None:
-                continue
-            if (not isinstance(r, list) or len(r) != 2 or not all(isinstance(x, int) for x in r)
-                    or not (1 <= r[0] <= r[1] <= 65535)):
-                errs.append("field `portForwards[%d].%s` must be a [min, max] range within 1..65535, got %r"
-                            % (i, fld, r))
-        if pf.get("guestPort") == 22 and not pf.get("ignore"):
-            errs.append("field `portForwards[%d].guestPort` must not be 22 (reserved for ssh)" % i)
-        proto = pf.get("proto")
-        if proto is not None and str(proto).lower() not in ("tcp", "udp", "any"):
-            errs.append("field `portForwards[%d].proto` must be \"tcp\", \"udp\", or \"any\"" % i)
-        if pf.get("guestIPMustBeZero") and pf.get("guestIP", "0.0.0.0") != "0.0.0.0":
-            errs.append("field `portForwards[%d].guestIPMustBeZero` can only be true when field "
-                        "`portForwards[%d].guestIP` is 0.0.0.0" % (i, i))
-        gr = pf.get("guestPortRange")
-        hr = pf.get("hostPortRange")
-        if isinstance(gr, list) and isinstance(hr, list) and len(gr) == 2 and len(hr) == 2:
-            if all(isinstance(x, int) for x in gr + hr) and gr[1] - gr[0] != hr[1] - hr[0]:
-                errs.append("field `portForwards[%d].hostPortRange` must specify the same number of ports "
-                            "as field `portForwards[%d].guestPortRange`" % (i, i))
+    errs += validate_port_forwards(y.get("portForwards") or [])
     known_nets = set(DEFAULT_NETWORKS) | _configured_networks(sim)
     for i, n in enumerate(y.get("networks") or []):
         if not isinstance(n, dict):
@@ -542,6 +714,139 @@ def validate(sim, y, name, for_edit_of=None):
     if y.get("dns") and (y.get("hostResolver") or {}).get("enabled", True) is not False:
         errs.append("field `dns` must be empty when field `HostResolver.Enabled` is true")
     return errs, warns
+
+
+def validate_port(field, port):
+    """upstream/pkg/limayaml/validate.go:651-662 (validatePort)."""
+    if port < 0:
+        return "field `%s` must be > 0" % field
+    if port == 0:
+        return "field `%s` must be set" % field
+    if port == 22:
+        return "field `%s` must not be 22" % field
+    if port > 65535:
+        return "field `%s` must be < 65536" % field
+    return None
+
+
+def _ip_equal(a, b):
+    import ipaddress
+    try:
+        return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
+    except ValueError:
+        return False
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def port_rule_filled(pf):
+    """A rule as FillPortForwardDefaults leaves it (upstream/pkg/limayaml/defaults.go:991-1041),
+    in Lima's terms (validation runs on this, not on the stored text)."""
+    r = dict(pf)
+    r["proto"] = r.get("proto") or "any"
+    must_zero = r.get("guestIPMustBeZero")
+    if r.get("guestIP") is None:
+        r["guestIP"] = "0.0.0.0" if must_zero else "127.0.0.1"
+    if must_zero is None:
+        r["guestIPMustBeZero"] = _ip_equal(r["guestIP"], "0.0.0.0")
+    r["hostIP"] = r.get("hostIP") or "127.0.0.1"
+    gp, hp = r.get("guestPort") or 0, r.get("hostPort") or 0
+    gr = list(r.get("guestPortRange") or [0, 0])
+    if gr == [0, 0]:
+        gr = [1, 65535] if gp == 0 else [gp, gp]
+    r["guestPortRange"] = gr
+    hr = list(r.get("hostPortRange") or [0, 0])
+    if not r.get("hostSocket") and hr == [0, 0]:
+        hr = list(gr) if hp == 0 else [hp, hp]
+    r["hostPortRange"] = hr
+    return r
+
+
+def validate_port_forwards(rules):
+    """The portForwards part of limayaml.Validate (upstream/pkg/limayaml/validate.go:307-389),
+    applied to the filled rules; the messages are Lima's."""
+    errs = []
+    for i, pf in enumerate(rules):
+        field = "portForwards[%d]" % i
+        if not isinstance(pf, dict):
+            errs.append("field `%s` must be a map" % field)  # a YAML unmarshal error in Lima
+            continue
+        shape_ok = True
+        for fld in ("guestPort", "hostPort"):
+            v = pf.get(fld)
+            if v is not None and not _is_int(v):
+                errs.append("field `%s.%s` must be an integer, got %r" % (field, fld, v))
+                shape_ok = False
+        for fld in ("guestPortRange", "hostPortRange"):
+            v = pf.get(fld)
+            if v is not None and not (isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v)):
+                errs.append("field `%s.%s` must be a list of two integers, got %r" % (field, fld, v))
+                shape_ok = False
+        if not shape_ok:
+            continue
+        r = port_rule_filled(pf)
+        gr, hr = r["guestPortRange"], r["hostPortRange"]
+        if r.get("guestIPMustBeZero") and not _ip_equal(r["guestIP"], "0.0.0.0"):
+            errs.append("field `%s.guestIPMustBeZero` can only be true when field `%s.guestIP` is 0.0.0.0"
+                        % (field, field))
+        if r.get("guestPort"):
+            if r.get("guestSocket"):
+                errs.append("field `%s.guestPort` must be 0 when field `%s.guestSocket` is set" % (field, field))
+            if r["guestPort"] != gr[0]:
+                errs.append("field `%s.guestPort` must match field `%s.guestPortRange[0]`" % (field, field))
+            e = validate_port(field + ".guestPort", r["guestPort"])
+            if e:
+                errs.append(e)
+        if r.get("hostPort"):
+            if r.get("hostSocket"):
+                errs.append("field `%s.hostPort` must be 0 when field `%s.hostSocket` is set" % (field, field))
+            if r["hostPort"] != hr[0]:
+                errs.append("field `%s.hostPort` must match field `%s.hostPortRange[0]`" % (field, field))
+            e = validate_port(field + ".hostPort", r["hostPort"])
+            if e:
+                errs.append(e)
+        for j in range(2):
+            e = validate_port("%s.guestPortRange[%d]" % (field, j), gr[j])
+            if e:
+                errs.append(e)
+            if not r.get("hostSocket"):
+                e = validate_port("%s.hostPortRange[%d]" % (field, j), hr[j])
+                if e:
+                    errs.append(e)
+        if gr[0] > gr[1]:
+            errs.append("field `%s.guestPortRange[1]` must be greater than or equal to field `%s.guestPortRange[0]`"
+                        % (field, field))
+        if hr[0] > hr[1]:
+            errs.append("field `%s.hostPortRange[1]` must be greater than or equal to field `%s.hostPortRange[0]`"
+                        % (field, field))
+        gsock, hsock = r.get("guestSocket") or "", r.get("hostSocket") or ""
+        if gsock:
+            if not gsock.startswith("/"):
+                errs.append("field `%s.guestSocket` must be an absolute path, but is `%s`" % (field, gsock))
+            if not hsock and hr[1] - hr[0] > 0:
+                errs.append("field `%s.guestSocket` can only be mapped to a single port or socket. not a range"
+                            % field)
+        if hsock:
+            # (a relative hostSocket is made absolute by FillDefault, so Lima's "must be an absolute
+            # path" check for it is unreachable: validate.go:361-364)
+            if not gsock and gr[1] - gr[0] > 0:
+                errs.append("field `%s.hostSocket` can only be mapped from a single port or socket. not a range"
+                            % field)
+        elif gr[1] - gr[0] != hr[1] - hr[0]:
+            errs.append("field `%s.hostPortRange` must specify the same number of ports as field `%s.guestPortRange`"
+                        % (field, field))
+        if len(hsock) >= UNIX_PATH_MAX:
+            errs.append("field `%s.hostSocket` must be less than UNIX_PATH_MAX=%d characters, but is %d"
+                        % (field, UNIX_PATH_MAX, len(hsock)))
+        if r["proto"] not in ("tcp", "udp", "any"):
+            errs.append("field `%s.proto` must be `tcp`, `udp`, or `any`" % field)
+        if r.get("reverse") and not gsock:
+            errs.append("field `%s.reverse` must be false" % field)
+        if r.get("reverse") and not hsock:
+            errs.append("field `%s.reverse` must be false" % field)
+    return errs
 
 
 def _configured_networks(sim):
@@ -598,12 +903,16 @@ def inspect(sim, name):
         inst.missing_yaml = True
         return inst
     inst.missing_yaml = False
-    if err:
+    if err:  # an unreadable config leaves the status unknown (upstream/pkg/store/instance.go:51-57)
         inst.errors.append(err)
-        inst.status = "Broken"
+        return inst
+    try:
+        merged = merge_layers(sim, y, name, inst.dir)
+    except ValidationError as e:  # a broken _config/default.yaml or override.yaml: same
+        inst.errors.append(str(e))
         return inst
     inst.raw = y
-    vt = (y.get("vmType") or "qemu")
+    vt = merged.get("vmType") or default_vm_type(sim, resolve_arch(sim, merged.get("arch")))
     inst.vm_type = vt
     inst.ha_pid = read_pid(os.path.join(inst.dir, "ha.pid"), HA_MARKER)
     inst.driver_pid = driver_pid(inst.dir, vt)
@@ -668,8 +977,8 @@ def list_json(sim, inst):
     if cfg.get("param"):
         d["param"] = cfg["param"]
     if sim.at_least("2.0.0"):
-        d["HostOS"] = "linux"
-        d["HostArch"] = host_arch()
+        d["HostOS"] = host_os(sim)
+        d["HostArch"] = host_arch(sim)
         d["LimaHome"] = sim.lima_home
         d["IdentityFile"] = os.path.join(sim.lima_home, "_config", "user")
     return d

@@ -1,0 +1,67 @@
+// Lima's portForwards rules: the ones dvm writes, and the ones Lima reports back, compared after
+// Lima's own defaults are filled in (upstream/pkg/limayaml/defaults.go:991-1041).
+#pragma once
+
+#include <dvm/config.hpp>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace dvm::detail {
+
+/// One portForwards entry as written in YAML or reported in `limactl list --json` `config`.
+/// Unset optional fields take Lima's defaults in fill_defaults.
+struct lima_port_rule {
+  std::optional<std::string> guest_ip;
+  std::optional<bool> guest_ip_must_be_zero;
+  int guest_port = 0;
+  std::array<int, 2> guest_port_range{0, 0};
+  std::string guest_socket;
+  std::optional<std::string> host_ip;
+  int host_port = 0;
+  std::array<int, 2> host_port_range{0, 0};
+  std::string host_socket;
+  std::string proto;  ///< "" reads as "any"
+  bool reverse = false;
+  bool ignore = false;
+  bool is_static = false;
+};
+
+/// A rule after FillPortForwardDefaults: what Lima's forwarders act on.
+struct filled_port_rule {
+  std::string guest_ip;
+  bool guest_ip_must_be_zero = false;
+  std::array<int, 2> guest_port_range{0, 0};
+  std::string guest_socket;
+  std::string host_ip;
+  std::array<int, 2> host_port_range{0, 0};
+  std::string host_socket;
+  std::string proto;
+  bool reverse = false;
+  bool ignore = false;
+  bool is_static = false;
+  bool operator==(const filled_port_rule&) const = default;
+};
+
+filled_port_rule fill_defaults(const lima_port_rule& rule);
+
+/// The rules dvm gives every instance: each configured port, forwarded dynamically (Lima's
+/// default gRPC forwarder handles TCP and UDP and listeners on 0.0.0.0, ::, 127.0.0.1 and ::1,
+/// upstream/pkg/portfwd/forward.go:100-131; `static` rules would be TCP-only SSH forwards that
+/// also switch off dynamic forwarding of their port for every protocol, forward.go:133-143 and
+/// upstream/pkg/hostagent/port.go:90-94), then two catch-all ignore rules so that no other
+/// guest listener reaches the host.
+std::vector<lima_port_rule> dvm_port_rules(const vm_config& vm);
+
+/// The fields of a rule as dvm writes them, in order, for the YAML emitter and the JSON of
+/// `limactl edit --set`.
+using rule_value = std::variant<bool, int, std::string, std::array<int, 2>>;
+std::vector<std::pair<std::string, rule_value>> written_fields(const lima_port_rule& rule);
+
+/// "guest 127.0.0.1:3000/tcp -> host 127.0.0.1:3000", "ignore guest 0.0.0.0:1-65535/any", ...
+std::string describe(const filled_port_rule& rule);
+
+}  // namespace dvm::detail
