@@ -146,6 +146,31 @@ except ImportError:  # pragma: no cover - the fixture module is usable without p
     requires_sandbox = None
 
 
+def processes_of_lima_home(home):
+    """(pid, cmdline) of the live (non-zombie) processes with `home` in their argv or as their
+    LIMA_HOME, this process excepted (shared with tests/real_lima/real_lima_fixture.py)."""
+    needle = home.encode()
+    for e in os.listdir("/proc"):
+        if not e.isdigit() or int(e) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/stat" % e, "rb") as f:
+                st = f.read()
+            if st[st.rfind(b")") + 2:][:1] in (b"Z", b"X"):
+                continue
+            with open("/proc/%s/cmdline" % e, "rb") as f:
+                cmd = f.read()
+            try:
+                with open("/proc/%s/environ" % e, "rb") as f:
+                    env = f.read()
+            except OSError:
+                env = b""
+        except OSError:
+            continue
+        if needle in cmd or (b"LIMA_HOME=" + needle + b"\0") in env + b"\0":
+            yield int(e), cmd
+
+
 class LimaSim:
     """One simulated LIMA_HOME.
 
@@ -408,32 +433,17 @@ class LimaSim:
     def processes(self):
         """Live (non-zombie) processes that belong to this LIMA_HOME: simulator calls, host
         agents, sandboxes and everything inside the sandboxes."""
-        needle = self.home.encode()
         found = set()
         namespaces = set()
-        for e in os.listdir("/proc"):
-            if not e.isdigit() or int(e) == os.getpid():
-                continue
-            try:
-                with open("/proc/%s/stat" % e, "rb") as f:
-                    st = f.read()
-                if st[st.rfind(b")") + 2:][:1] in (b"Z", b"X"):
-                    continue
-                with open("/proc/%s/cmdline" % e, "rb") as f:
-                    cmd = f.read()
+        for pid, cmd in processes_of_lima_home(self.home):
+            found.add(pid)
+            if b"bwrap" in cmd:
                 try:
-                    with open("/proc/%s/environ" % e, "rb") as f:
-                        env = f.read()
+                    kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
+                    for k in kids:
+                        namespaces.add(os.readlink("/proc/%s/ns/pid" % k))
                 except OSError:
-                    env = b""
-                if needle in cmd or (b"LIMA_HOME=" + needle + b"\0") in env + b"\0":
-                    found.add(int(e))
-                    if b"bwrap" in cmd:
-                        kids = open("/proc/%s/task/%s/children" % (e, e)).read().split()
-                        for k in kids:
-                            namespaces.add(os.readlink("/proc/%s/ns/pid" % k))
-            except OSError:
-                continue
+                    continue
         if namespaces:
             for e in os.listdir("/proc"):
                 if e.isdigit():

@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import time
 
+from limasim_fixture import processes_of_lima_home
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WRAPPER = os.path.join(HERE, "limactl")
 RECORD_DIR = "_dvmtest"  # Lima ignores `_` entries of LIMA_HOME (shared/spec/lima-contract.md §6)
@@ -222,28 +224,7 @@ class RealLima:
     def processes(self):
         """Live processes that belong to this LIMA_HOME (its path in their argv or their
         LIMA_HOME): limactl calls, host agents, QEMU."""
-        needle = self.home.encode()
-        found = []
-        for e in os.listdir("/proc"):
-            if not e.isdigit() or int(e) == os.getpid():
-                continue
-            try:
-                with open("/proc/%s/stat" % e, "rb") as f:
-                    st = f.read()
-                if st[st.rfind(b")") + 2:][:1] in (b"Z", b"X"):
-                    continue
-                with open("/proc/%s/cmdline" % e, "rb") as f:
-                    cmd = f.read()
-                try:
-                    with open("/proc/%s/environ" % e, "rb") as f:
-                        env = f.read()
-                except OSError:
-                    env = b""
-            except OSError:
-                continue
-            if needle in cmd or (b"LIMA_HOME=" + needle + b"\0") in env + b"\0":
-                found.append(int(e))
-        return sorted(found)
+        return sorted(pid for pid, _cmd in processes_of_lima_home(self.home))
 
     def wait_no_processes(self, timeout=10.0):
         deadline = time.time() + timeout
