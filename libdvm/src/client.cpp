@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <yaml-cpp/yaml.h>
 
 
 namespace dvm {
@@ -205,40 +204,16 @@ void merge_dirty_report(dirty_report& into, dirty_report other, const std::strin
   }
 }
 
-// The code dir and user an instance was created with, from its lima.yaml (dvm's user
-// provisioning script runs `mkdir -p -- <code dir>` at every boot). nullopt when not recorded.
+// The code dir and user an instance was created with, as its lima.yaml records them. nullopt
+// when either is not recorded.
 std::optional<vm_config> recorded_vm(const std::string& name, const instance_info& info) {
-  try {
-    std::ifstream in(fs::path(info.dir) / "lima.yaml");
-    if (!in) return std::nullopt;
-    std::stringstream text;
-    text << in.rdbuf();
-    YAML::Node root = YAML::Load(text.str());
-    if (!root.IsMap()) return std::nullopt;
-    vm_config vm;
-    vm.name = name;
-    YAML::Node user = root["user"];
-    if (!user || !user.IsMap() || !user["name"] || !user["name"].IsScalar()) return std::nullopt;
-    vm.user = user["name"].as<std::string>();
-    if (!is_valid_user_name(vm.user)) return std::nullopt;
-    YAML::Node provision = root["provision"];
-    if (!provision || !provision.IsSequence()) return std::nullopt;
-    for (const auto& entry : provision) {
-      if (!entry.IsMap() || !entry["script"] || !entry["script"].IsScalar()) continue;
-      if (!entry["mode"] || !entry["mode"].IsScalar() || entry["mode"].as<std::string>() != "user") continue;
-      std::string script = entry["script"].as<std::string>();
-      if (script.find("# dvm: the project's code directory.") == std::string::npos) continue;
-      for (const auto& line : split_lines(script)) {
-        if (!line.starts_with("mkdir -p -- ")) continue;
-        auto dir = detail::decode_guest_path_expression(std::string_view(line).substr(12));
-        if (!dir) return std::nullopt;
-        vm.code_dir = *dir;
-        return vm;
-      }
-    }
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
+  detail::recorded_settings recorded = detail::read_recorded_settings(info);
+  if (!recorded.user || !is_valid_user_name(*recorded.user) || !recorded.code_dir) return std::nullopt;
+  vm_config vm;
+  vm.name = name;
+  vm.user = *recorded.user;
+  vm.code_dir = *recorded.code_dir;
+  return vm;
 }
 
 // The units of the VM's service recipes, with the names their [env] settings give them.

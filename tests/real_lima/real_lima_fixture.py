@@ -13,9 +13,8 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import time
 
-from limasim_fixture import processes_of_lima_home
+from limasim_fixture import LimaSim, processes_of_lima_home
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WRAPPER = os.path.join(HERE, "limactl")
@@ -226,13 +225,7 @@ class RealLima:
         LIMA_HOME): limactl calls, host agents, QEMU."""
         return sorted(pid for pid, _cmd in processes_of_lima_home(self.home))
 
-    def wait_no_processes(self, timeout=10.0):
-        deadline = time.time() + timeout
-        left = self.processes()
-        while left and time.time() < deadline:
-            time.sleep(0.05)
-            left = self.processes()
-        return left
+    wait_no_processes = LimaSim.wait_no_processes
 
     def cleanup(self):
         """Delete every instance of this LIMA_HOME (a real VM holds gigabytes of disk)."""

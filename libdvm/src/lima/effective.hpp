@@ -40,6 +40,18 @@ std::vector<instance_finding> check_effective(const vm_config& vm, const instanc
 /// forwards, copyToHost, provisioning other than dvm's own. One line each.
 std::vector<std::string> template_extras(const effective_config& config);
 
+/// What an instance's stored lima.yaml records of the settings it was created with: vmType,
+/// arch and user.name, and, from dvm's user provision script (render.cpp), the image and the code
+/// dir. nullopt: not recorded (or not readable).
+struct recorded_settings {
+  std::optional<std::string> vm_type;
+  std::optional<std::string> arch;
+  std::optional<std::string> user;
+  std::optional<std::string> image;
+  std::optional<std::string> code_dir;
+};
+recorded_settings read_recorded_settings(const instance_info& info);
+
 /// Create-only settings (vm_type, arch, image, user, code_dir) whose config value differs from
 /// the instance's, as "vm_type (qemu in the VM, vz in the config)", read from the instance's
 /// stored lima.yaml; settings it does not record (or an unreadable file) are not compared.
