@@ -2,7 +2,7 @@
 #
 #   -DMODE=build  -DSOURCE_DIR= -DBINARY_DIR= -DGENERATOR= -DCXX= -DOPTIONS=a|b|c -DJOBS=
 #       configures and builds a second build tree
-#   -DMODE=test   -DBINARY_DIR= -DLABELS= -DJOBS= [-DREPORTS=dir]
+#   -DMODE=test   -DBINARY_DIR= -DLABELS= [-DEXCLUDE=regex] -DJOBS= [-DREPORTS=dir]
 #       runs that tree's tests with the given labels; with REPORTS, also fails when a sanitizer
 #       wrote a report there (and prints it)
 #   -DMODE=fuzz   -DFUZZER= -DNAME= -DSEEDS= -DWORK= -DSECONDS=
@@ -28,7 +28,11 @@ elseif(MODE STREQUAL "test")
     file(REMOVE_RECURSE "${REPORTS}")
     file(MAKE_DIRECTORY "${REPORTS}")
   endif()
-  execute_process(COMMAND "${CMAKE_CTEST_COMMAND}" --output-on-failure -j "${JOBS}" -L "${LABELS}"
+  set(exclude "")
+  if(EXCLUDE)
+    set(exclude -E "${EXCLUDE}")
+  endif()
+  execute_process(COMMAND "${CMAKE_CTEST_COMMAND}" --output-on-failure -j "${JOBS}" -L "${LABELS}" ${exclude}
                   WORKING_DIRECTORY "${BINARY_DIR}" RESULT_VARIABLE rc)
   set(reports "")
   if(REPORTS)

@@ -132,6 +132,13 @@ py::dict to_python(const dvm::sync_result& r) {
   return d;
 }
 
+py::dict to_python(const dvm::start_result& r) {
+  py::dict d;
+  d["vm"] = text(r.vm);
+  d["started"] = r.started;
+  return d;
+}
+
 py::dict to_python(const dvm::sync_all_result& r) {
   py::list outcomes;
   for (const auto& o : r.outcomes) {
@@ -550,6 +557,16 @@ PYBIND11_MODULE(_dvm, m) {
         [](const std::string& s, const std::string& ip) { return to_python(dvm::parse_port_forward(s, ip)); },
         py::arg("text"), py::arg("default_ip") = "127.0.0.1");
   m.def("init_template_names", [] { return dvm::init_template_names(); });
+  m.def("init_templates", [] {
+    py::list out;
+    for (const auto& t : dvm::init_templates()) {
+      py::dict d;
+      d["name"] = text(t.name);
+      d["description"] = text(t.description);
+      out.append(d);
+    }
+    return out;
+  }, "Every bundled `dvm init` template: name and description, sorted by name.");
 
   py::class_<native_client>(m, "NativeClient")
       .def(py::init<std::optional<std::map<std::string, std::string>>, std::optional<std::string>,
@@ -605,20 +622,31 @@ PYBIND11_MODULE(_dvm, m) {
         d["limactl_problem"] = text(v.limactl_problem);
         return d;
       }, py::arg("on_event"))
-      .def("sync", [](native_client& self, const std::string& name, const py::object& secrets,
+      .def("sync", [](native_client& self, const std::string& name, const py::object& secrets, bool restart,
                       const py::object& on_event) {
         dvm::sync_options options;
         options.secrets = to_secrets(secrets);
+        options.restart = restart;
         return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync(name, std::move(options)); }));
-      }, py::arg("name"), py::arg("secrets"), py::arg("on_event"))
+      }, py::arg("name"), py::arg("secrets"), py::arg("restart"), py::arg("on_event"))
       .def("sync_all", [](native_client& self, unsigned jobs, const std::vector<std::string>& names,
-                          const py::object& secrets, const py::object& on_event) {
+                          const py::object& secrets, bool restart, const py::object& on_event) {
         dvm::sync_all_options options;
         options.jobs = jobs;
         options.names = names;
         options.secrets = to_secrets_per_vm(secrets);
+        options.restart = restart;
         return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync_all(std::move(options)); }));
-      }, py::arg("jobs"), py::arg("names"), py::arg("secrets"), py::arg("on_event"))
+      }, py::arg("jobs"), py::arg("names"), py::arg("secrets"), py::arg("restart"), py::arg("on_event"))
+      .def("start", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.start(name); }));
+      }, py::arg("name"), py::arg("on_event"))
+      .def("restart", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return to_python(self.call(on_event, [&](dvm::client& c) { return c.restart(name); }));
+      }, py::arg("name"), py::arg("on_event"))
+      .def("ssh_config", [](native_client& self, const std::string& name, const py::object& on_event) {
+        return text(self.call(on_event, [&](dvm::client& c) { return c.ssh_config(name); }));
+      }, py::arg("name"), py::arg("on_event"))
       .def("stop", [](native_client& self, const std::string& name, const py::object& on_event) {
         self.call(on_event, [&](dvm::client& c) {
           c.stop(name);

@@ -384,7 +384,11 @@ init_result client::init_config(const std::string& name_arg, const std::string& 
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) throw error(errc::io, "cannot create " + path.parent_path().string() + ": " + ec.message());
-  std::string content = render_template(text, name, impl_->store.host());
+  // A second VM from one template must not forward the host port the first one does: a host
+  // port another configured VM forwards moves to the next free one, said once the file exists.
+  std::vector<std::string> moved_ports;
+  std::string content =
+      impl_->with_free_host_ports(name, render_template(text, name, impl_->store.host()), path, moved_ports);
   // O_EXCL: never overwrite, not even a file created a moment ago by someone else.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -397,6 +401,7 @@ init_result client::init_config(const std::string& name_arg, const std::string& 
     fs::remove(path, ec);
     throw error(errc::io, "cannot write " + path.string());
   }
+  for (const auto& note : moved_ports) impl_->warn(name, note);
   return {path, true};
 }
 
@@ -443,44 +448,75 @@ plan_result client::plan(const std::string& name_arg) {
   return out;
 }
 
+namespace {
+
+// The one shape of a VM for list() and status(): the instance's live facts when it exists, the
+// config's when it does not, and always the config's ports, code dir and recipes (without a
+// config, the ports the instance's lima.yaml forwards).
+vm_status describe_vm(const std::string& name, const vm_config* vm, const instance_info* info) {
+  vm_status s;
+  s.name = name;
+  s.instance = instance_of(name);
+  s.configured = vm != nullptr;
+  s.state = "absent";
+  if (info != nullptr) fill_from_instance(s, *info);
+  if (vm != nullptr) {
+    if (info == nullptr) {
+      s.cpus = vm->cpus;
+      s.memory_bytes = vm->memory_bytes;
+      s.disk_bytes = vm->disk_bytes;
+      s.arch = vm->arch;
+      s.vm_type = vm->vm_type;
+    }
+    s.ports = vm->ports;
+    s.code_dir = vm->code_dir;
+    s.recipes = vm->recipes;
+    if (info != nullptr) s.recreate_to_apply = detail::recreate_to_apply(*vm, *info);
+  } else if (info != nullptr && !info->dir.empty()) {
+    std::ifstream in(fs::path(info->dir) / "lima.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      s.ports = detail::parse_instance_yaml(text.str()).ports;
+    } catch (const error&) {
+      // An unreadable lima.yaml: the VM is still listed, without ports.
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
 std::vector<vm_status> client::list() {
   auto d = impl_->driver("");
   d.version();
-  std::map<std::string, vm_status> by_name;
-  for (const auto& info : d.list()) {
+  std::map<std::string, instance_info> instances;
+  for (auto& info : d.list()) {
     std::string name = public_name(info.name);
-    if (name.empty()) continue;  // not ours: never listed
-    vm_status s;
-    s.name = name;
-    s.instance = info.name;
-    fill_from_instance(s, info);
-    by_name[name] = std::move(s);
+    if (!name.empty()) instances.emplace(name, std::move(info));  // not ours: never listed
   }
+  std::set<std::string> names;
+  for (const auto& [name, _] : instances) names.insert(name);
+  std::set<std::string> configured;
   for (const auto& name : impl_->store.vm_names()) {
-    auto it = by_name.find(name);
-    if (it != by_name.end()) {
-      it->second.configured = true;
-      continue;
-    }
-    vm_status s;
-    s.name = name;
-    s.instance = instance_of(name);
-    s.state = "absent";
-    s.configured = true;
-    try {
-      vm_config vm = impl_->store.load(name);
-      s.cpus = vm.cpus;
-      s.memory_bytes = vm.memory_bytes;
-      s.disk_bytes = vm.disk_bytes;
-      s.arch = vm.arch;
-      s.vm_type = vm.vm_type;
-    } catch (const error& e) {
-      impl_->warn(name, e.what());
-    }
-    by_name[name] = std::move(s);
+    names.insert(name);
+    configured.insert(name);
   }
   std::vector<vm_status> out;
-  for (auto& [_, s] : by_name) out.push_back(std::move(s));
+  for (const auto& name : names) {
+    std::optional<vm_config> vm;
+    if (configured.count(name) != 0) {
+      try {
+        vm = impl_->store.load(name);
+      } catch (const error& e) {
+        impl_->warn(name, e.what());  // one bad file does not hide the other VMs
+      }
+    }
+    auto it = instances.find(name);
+    vm_status s = describe_vm(name, vm ? &*vm : nullptr, it == instances.end() ? nullptr : &it->second);
+    s.configured = configured.count(name) != 0;
+    out.push_back(std::move(s));
+  }
   return out;
 }
 
@@ -497,34 +533,7 @@ vm_status client::status(const std::string& name_arg) {
                                      impl_->store.vm_file(name).string() + ") and no Lima instance " +
                                      instance_of(name));
   }
-  vm_status s;
-  s.name = name;
-  s.instance = instance_of(name);
-  s.configured = configured;
-  s.state = "absent";
-  if (info) fill_from_instance(s, *info);
-  if (vm) {
-    if (!info) {
-      s.cpus = vm->cpus;
-      s.memory_bytes = vm->memory_bytes;
-      s.disk_bytes = vm->disk_bytes;
-      s.arch = vm->arch;
-      s.vm_type = vm->vm_type;
-    }
-    s.ports = vm->ports;
-    s.code_dir = vm->code_dir;
-    s.recipes = vm->recipes;
-    if (info) s.recreate_to_apply = detail::recreate_to_apply(*vm, *info);
-  } else if (info && !info->dir.empty()) {
-    std::ifstream in(fs::path(info->dir) / "lima.yaml");
-    std::stringstream text;
-    text << in.rdbuf();
-    try {
-      s.ports = detail::parse_instance_yaml(text.str()).ports;
-    } catch (const error&) {
-    }
-  }
-  return s;
+  return describe_vm(name, vm ? &*vm : nullptr, info ? &*info : nullptr);
 }
 
 version_info client::versions() {
@@ -553,6 +562,76 @@ void client::stop(const std::string& name_arg) {
   d.stop(info->name);
 }
 
+start_result client::start(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  detail::vm_lock lock(impl_->where.state_dir, name, "dvm start");
+  auto d = impl_->driver(name);
+  d.version();
+  auto info = d.query(instance_of(name));
+  if (!info) throw missing_instance(impl_->store, name);
+  if (info->status == "Running") {
+    impl_->warn(name, "VM " + name + " is already running");
+    return {name, false};
+  }
+  impl_->emit(event{event_kind::vm_starting, name, info->status, {}, 0, {}, "starting " + info->name});
+  if (info->status == "Broken") d.stop(info->name);
+  d.start(info->name, info->dir);
+  return {name, true};
+}
+
+start_result client::restart(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  detail::vm_lock lock(impl_->where.state_dir, name, "dvm restart");
+  auto d = impl_->driver(name);
+  d.version();
+  auto info = d.query(instance_of(name));
+  if (!info) throw missing_instance(impl_->store, name);
+  if (info->status != "Stopped") {
+    impl_->emit(event{event_kind::vm_stopping, name, info->status, {}, 0, {}, "stopping " + info->name});
+    d.stop(info->name);
+  }
+  impl_->emit(event{event_kind::vm_starting, name, "Stopped", {}, 0, {}, "starting " + info->name});
+  d.start(info->name, info->dir);
+  return {name, true};
+}
+
+std::string client::ssh_config(const std::string& name_arg) {
+  std::string name = normalize_vm_name(name_arg);
+  auto d = impl_->driver(name);
+  d.version();
+  auto info = d.query(instance_of(name));
+  if (!info) throw missing_instance(impl_->store, name);
+  // Lima rewrites ssh.config with a new port at every start: only a running VM's is current.
+  if (info->status != "Running") {
+    throw error(errc::not_running, "VM " + name + " is " + (info->status.empty() ? "not running" : info->status) +
+                                       ": its SSH port is chosen when it starts; run `dvm start " + name +
+                                       "` first");
+  }
+  fs::path file = fs::path(info->dir) / "ssh.config";
+  std::ifstream in(file);
+  if (!in) throw error(errc::io, "cannot read " + file.string() + " (Lima writes it when the VM starts)");
+  // Lima's block is `Host lima-<instance>`; ours names the VM as dvm does. Lima's own comment
+  // lines are replaced by ours; every setting is kept as Lima wrote it.
+  std::string out = "# dvm " + name + ": `ssh dvm-" + name + "`, or this host in your editor's remote-SSH.\n"
+                    "# Generated from " + file.string() + "; the port changes when the VM restarts:\n"
+                    "# run `dvm ssh-config " + name + "` again after `dvm start " + name + "`.\n";
+  bool host_seen = false;
+  for (std::string line; std::getline(in, line);) {
+    std::string_view trimmed = line;
+    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
+    if (trimmed.empty() || trimmed.front() == '#') continue;
+    if (trimmed.starts_with("Host ") || trimmed.starts_with("Host\t")) {
+      if (host_seen) break;  // one block: the instance's own
+      host_seen = true;
+      out += "Host dvm-" + name + "\n";
+      continue;
+    }
+    if (host_seen) out += "  " + std::string(trimmed) + "\n";
+  }
+  if (!host_seen) throw error(errc::io, file.string() + " has no Host block");
+  return out;
+}
+
 stop_all_result client::stop_all(const stop_all_options& options) {
   auto d = impl_->driver("");
   d.version();
@@ -564,36 +643,21 @@ stop_all_result client::stop_all(const stop_all_options& options) {
     stop_outcome outcome{name, "stopped", ""};
     try {
       if (options.inactive_only) {
-        // The bundled service units under their default names, and the names this VM's config
-        // gives them (a unit from a recipe dropped from the config may still be running).
-        std::vector<std::string> units{"dvm-cloudflared.service", "dvm-llama.service", "tailscaled.service"};
+        std::optional<vm_config> vm;
         try {
-          if (impl_->store.has_vm(name)) {
-            for (auto& u : service_units(impl_->store.load(name))) {
-              if (std::find(units.begin(), units.end(), u) == units.end()) units.push_back(std::move(u));
-            }
-          }
+          if (impl_->store.has_vm(name)) vm = impl_->store.load(name);
         } catch (const error& e) {
           impl_->warn(name, std::string("checking only the default service units: ") + e.what());
         }
-        process_result probe = impl_->run_script(vm_driver, info.name, detail::activity_probe_script(units),
-                                                 impl_->lima.timeouts.command);
-        std::string said = last_lines(probe.out, 1);
-        // Exit 1 is also what limactl itself exits with when it fails: only the probe's own
-        // verdict line means "in use".
-        if (probe.exit_code == 1 && said.starts_with("active:")) {
+        client::impl::activity a = impl_->probe_activity(vm_driver, vm ? &*vm : nullptr, info.name);
+        if (a.in_use) {
           outcome.action = "skipped";
-          outcome.reason = said.empty() ? "active" : said;
-        } else if (probe.exit_code != 0) {
-          std::string why = "activity check failed (exit " + std::to_string(exit_status(probe)) + ")";
-          std::string detail_text = last_lines(probe.err.empty() ? probe.out : probe.err, 2);
-          if (!detail_text.empty()) why += ": " + detail_text;
-          if (!options.force) {
-            outcome.action = "failed";
-            outcome.reason = why;
-          } else {
-            impl_->warn(name, why + "; stopping anyway (--force)");
-          }
+          outcome.reason = "active: " + a.reason;
+        } else if (a.failed && !options.force) {
+          outcome.action = "failed";
+          outcome.reason = a.reason;
+        } else if (a.failed) {
+          impl_->warn(name, a.reason + "; stopping anyway (--force)");
         }
       }
       if (outcome.action == "stopped") {
@@ -787,6 +851,62 @@ std::string map_guest_path(const vm_config& vm, const std::string& path) {
 }
 
 // What a copy script reported on a refusal (exit 3), as an error; nullopt for anything else.
+// A host operand of `dvm cp` as the caller means it: relative to the caller's working
+// directory (limactl runs in dvm's scratch directory, so it must never see a relative path).
+fs::path host_path(const std::string& operand) {
+  fs::path p = fs::absolute(operand).lexically_normal();
+  // "dir/" stays a directory: the trailing separator tells scp and rsync so.
+  if (operand.ends_with("/") && !p.string().ends_with("/")) p += "/";
+  return p;
+}
+
+// dvm's scratch directory is where limactl runs; nothing is ever copied out of or into it.
+void refuse_scratch(const std::string& operand, const fs::path& absolute, const fs::path& scratch) {
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(absolute, ec);
+  fs::path scratch_real = fs::weakly_canonical(scratch, ec);
+  for (const fs::path& candidate : {absolute.lexically_normal(), real}) {
+    auto rel = candidate.lexically_relative(scratch_real);
+    if (!rel.empty() && *rel.begin() != "..") {
+      throw error(errc::usage, "cp: " + operand + " is in dvm's scratch directory (" + scratch_real.string() +
+                                   "), which is never copied from or to; run dvm cp from another directory");
+    }
+  }
+}
+
+void check_host_source(const std::string& operand, bool recursive, const fs::path& scratch) {
+  fs::path p = host_path(operand);
+  std::error_code ec;
+  auto st = fs::status(p, ec);
+  if (!fs::exists(st)) {
+    throw error(errc::usage, "cp: host source " + operand + " does not exist" +
+                                 (fs::path(operand).is_absolute() ? "" : " (" + p.string() + ")"));
+  }
+  if (fs::is_directory(st) && !recursive) {
+    throw error(errc::usage, "cp: host source " + operand + " is a directory: use `dvm cp -r`");
+  }
+  refuse_scratch(operand, p, scratch);
+}
+
+void check_host_target(const std::string& operand, std::size_t sources, const fs::path& scratch) {
+  fs::path p = host_path(operand);
+  std::error_code ec;
+  bool is_dir = fs::is_directory(p, ec);
+  if (!is_dir) {
+    if (operand.ends_with("/")) {
+      throw error(errc::usage, "cp: host directory " + operand + " does not exist");
+    }
+    if (sources > 1) {
+      throw error(errc::usage, "cp: copying " + std::to_string(sources) + " sources needs a host directory as the target, not " + operand);
+    }
+    fs::path parent = p.parent_path();
+    if (!fs::is_directory(parent, ec)) {
+      throw error(errc::usage, "cp: host directory " + parent.string() + " (for " + operand + ") does not exist");
+    }
+  }
+  refuse_scratch(operand, p, scratch);
+}
+
 std::optional<error> copy_refusal(const process_result& r, std::string_view direction) {
   if (r.exit_code != 3) return std::nullopt;
   for (const auto& [key, value] : tab_fields(r.out)) {
@@ -823,11 +943,15 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
   std::string kind;
   std::string name;
   std::string staging;
+  std::string dirs;  // directories the copy creates below base (relative, "" for none)
+  std::string base;  // the deepest existing directory of the target
   for (const auto& [key, value] : tab_fields(stage.out)) {
     if (key == "mode") mode = value;
     if (key == "kind") kind = value;
     if (key == "name") name = value;
     if (key == "staging") staging = value;
+    if (key == "dirs") dirs = value;
+    if (key == "base") base = value;
   }
   // A staging directory the copy will not use is removed at once (a later copy never reuses it).
   auto discard_staging = [&] {
@@ -844,6 +968,11 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
                  (kind == "name" && (name.empty() || name.find('/') != std::string::npos)))) {
     throw error(errc::guest_failed, "the guest did not report a staging directory for the copy");
   }
+  if (staged && !dirs.empty() && (mode != "inside" || base.empty() || dirs.starts_with("/"))) {
+    discard_staging();
+    throw error(errc::guest_failed, "the guest reported new directories for " + target + " outside the code dir");
+  }
+  std::string install_target = target;
   if (staged) {
     if (kind == "name" && source_count > 1) {
       discard_staging();
@@ -853,7 +982,14 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
     // Into the staging directory itself, the target ends with "/": then rsync (the `auto`
     // backend's choice when host and guest have it) copies a directory as itself, as scp does,
     // instead of merging its contents (upstream/pkg/copytool/rsync.go:149-169).
-    operands.back() = instance + ":" + staging + (kind == "name" ? "/" + name : "/");
+    std::string into = staging + (dirs.empty() ? "" : "/" + dirs);
+    operands.back() = instance + ":" + into + (kind == "name" ? "/" + name : "/");
+    if (!dirs.empty()) {
+      // The staged tree starts with the first new directory: it is placed into base, the
+      // deepest directory that exists, like the entries of a copy into a directory.
+      install_target = base;
+      kind = "dir";
+    }
   }
   process_result r = d.copy(flags, operands);
   int status = exit_status(r);
@@ -864,7 +1000,8 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
   }
   if (!staged) return status;
   process_result install = impl.run_script(
-      d, instance, detail::copy_install_script(running.config, target, staging, mode, kind), impl.lima.timeouts.command);
+      d, instance, detail::copy_install_script(running.config, install_target, staging, mode, kind),
+      impl.lima.timeouts.command);
   if (auto refusal = copy_refusal(install, "into")) throw *refusal;
   if (install.exit_code != 0 || install.out.find("installed") == std::string::npos) {
     throw error(errc::guest_failed, "copied into " + staging + ", but moving it into place failed: " +
@@ -903,6 +1040,14 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
                                       : "cp needs a VM path on one side");
   }
 
+  // Host paths are checked before the VM is even started: a typo is the caller's error (exit 2),
+  // not a failed limactl copy.
+  std::size_t guest_source_count = any_guest_source ? from.size() : 0;
+  for (const auto& e : from) {
+    if (!e.guest) check_host_source(e.path, options.recursive, impl_->lima.scratch_dir);
+  }
+  if (!to.guest) check_host_target(to.path, guest_source_count, impl_->lima.scratch_dir);
+
   std::string name = *vms.begin();
   auto d = impl_->driver(name);
   auto running = impl_->require_running(d, name);
@@ -910,7 +1055,7 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
   // limactl runs in dvm's scratch directory, so a relative host path is made absolute here,
   // against the caller's working directory.
   auto endpoint = [&](const copy_endpoint& e) {
-    return e.guest ? instance + ":" + map_guest_path(running.config, e.path) : fs::absolute(e.path).string();
+    return e.guest ? instance + ":" + map_guest_path(running.config, e.path) : host_path(e.path).string();
   };
   std::vector<std::string> flags;
   if (options.recursive) flags.emplace_back("-r");

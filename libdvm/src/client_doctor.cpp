@@ -2,6 +2,7 @@
 // Findings are data; nothing here changes anything.
 #include "client_impl.hpp"
 
+#include "config/port_claims.hpp"
 #include "lima/effective.hpp"
 
 #include "state/files.hpp"
@@ -165,6 +166,10 @@ doctor_report client::doctor(const std::string& name_arg) {
   std::vector<std::string> listed_values;
   std::size_t secret_findings = 0;
 
+  // Host ports of every configured VM (one that does not load has no claims), for the clashes
+  // between VMs that sync refuses.
+  const std::vector<detail::port_claim> all_claims = detail::other_vms_claims(store, "");
+
   // Config validation, exposure and drift per VM.
   for (const auto& n : names) {
     std::optional<vm_config> vm;
@@ -194,6 +199,16 @@ doctor_report client::doctor(const std::string& name_arg) {
       }
     }
     if (exposed == 0) add(n, "ports", "ok", "every forwarded port binds to loopback");
+    // Each clash once: under the first of its two VMs when both are checked.
+    std::vector<detail::port_claim> theirs;
+    for (const auto& c : all_claims) {
+      bool reported_before = c.vm < n && std::find(names.begin(), names.end(), c.vm) != names.end();
+      if (c.vm != n && !reported_before) theirs.push_back(c);
+    }
+    for (const auto& clash : detail::find_port_clashes(detail::claims_of(*vm), theirs)) {
+      add(n, "ports", "problem", detail::describe(clash) + "; only one VM can listen there, and `dvm sync` refuses "
+                                     "both VMs until one of them forwards another host port");
+    }
 
     if (!instances) continue;
     auto it = std::find_if(instances->begin(), instances->end(),

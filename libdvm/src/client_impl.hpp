@@ -62,6 +62,20 @@ struct client::impl {
   /// The secrets a sync stages. With require_listed, a listed secret that is not set is an error.
   staged_secrets collect_secrets(const vm_config& vm, secret_map direct, bool require_listed) const;
   sync_result sync_one(const std::string& name, sync_options options);
+  /// A rendered `dvm init` template for VM `name`, with each host port that another configured
+  /// VM forwards moved to the next free one; `notes` gets one line per move (for warnings).
+  std::string with_free_host_ports(const std::string& name, std::string text, const std::filesystem::path& file,
+                                   std::vector<std::string>& notes) const;
+
+  /// What the activity probe (guest/scripts.hpp, activity_probe_script) found in a running VM.
+  struct activity {
+    bool in_use = false;   ///< a shell, tmux/zellij or an active service unit
+    bool failed = false;   ///< the probe itself did not give a verdict
+    std::string reason;    ///< "tmux dvm-llama.service", or why the probe failed
+  };
+  /// Probes a running instance for shells, tmux/zellij and the bundled service units, plus the
+  /// units `vm`'s [env] names (vm may be null: an instance without a config file).
+  activity probe_activity(detail::lima_driver& d, const vm_config* vm, const std::string& instance);
 };
 
 /// The limactl instance name for a public name ("app" -> "dvm-app").

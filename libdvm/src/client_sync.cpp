@@ -4,6 +4,8 @@
 
 #include <dvm/error.hpp>
 
+#include "config/port_claims.hpp"
+#include "guest/scripts.hpp"
 #include "lima/effective.hpp"
 #include "state/lock.hpp"
 
@@ -172,7 +174,84 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
   return out;
 }
 
+// The service units that mean "in use": the bundled ones under their default names, and the
+// names this VM's [env] gives them (as `dvm stop --all --inactive` probes).
+std::vector<std::string> units_to_probe(const vm_config* vm) {
+  std::vector<std::string> units{"dvm-cloudflared.service", "dvm-llama.service", "tailscaled.service"};
+  auto add = [&](const std::string& unit) {
+    if (std::find(units.begin(), units.end(), unit) == units.end()) units.push_back(unit);
+  };
+  if (vm == nullptr) return units;
+  for (const auto& [key, value] : vm->env) {
+    if (key == "CLOUDFLARED_SERVICE" || key == "LLAMA_SERVICE") add(value);
+  }
+  return units;
+}
+
+std::string last_line(const std::string& text) {
+  std::string_view rest(text);
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r')) rest.remove_suffix(1);
+  std::size_t nl = rest.rfind('\n');
+  return std::string(nl == std::string_view::npos ? rest : rest.substr(nl + 1));
+}
+
+// Refuses (before any limactl call) a VM whose host ports another configured VM binds too:
+// only one of them could listen there. A config error: the fix is an edit of one of the files.
+void refuse_port_clashes(const vm_config& vm, const config_store& store) {
+  auto ours = detail::claims_of(vm);
+  auto theirs = detail::other_vms_claims(store, vm.name);
+  auto clashes = detail::find_port_clashes(ours, theirs);
+  if (clashes.empty()) return;
+  std::string text = "VM " + vm.name + " forwards a host port that another VM forwards too (only one VM can "
+                     "listen on it):";
+  for (const auto& c : clashes) text += "\n  " + detail::describe(c);
+  const detail::port_claim& first = clashes.front().ours;
+  std::vector<detail::port_claim> taken = theirs;
+  taken.insert(taken.end(), ours.begin(), ours.end());
+  if (std::uint16_t free = detail::free_host_port(first.rule, taken); free != 0) {
+    text += "\nchange the host port in one of the files, e.g. ports[" + std::to_string(first.index) + "] = \"" +
+            (first.rule.host_ip == vm.host_ip ? "" : first.rule.host_ip + ":") + std::to_string(free) + ":" +
+            std::to_string(first.rule.guest_port) + "\" in " + vm.file.string();
+  }
+  throw config_error(vm.file, 0, 0, "ports[" + std::to_string(first.index) + "]", text);
+}
+
 }  // namespace
+
+std::string client::impl::with_free_host_ports(const std::string& name, std::string text, const fs::path& file,
+                                              std::vector<std::string>& notes) const {
+  auto spread = detail::spread_template_ports(std::move(text), detail::other_vms_claims(store, name), file);
+  notes.insert(notes.end(), spread.notes.begin(), spread.notes.end());
+  return std::move(spread.text);
+}
+
+client::impl::activity client::impl::probe_activity(detail::lima_driver& d, const vm_config* vm,
+                                                   const std::string& instance) {
+  activity out;
+  process_result probe;
+  try {
+    probe = run_script(d, instance, detail::activity_probe_script(units_to_probe(vm)), lima.timeouts.command);
+  } catch (const error& e) {
+    if (e.code() == errc::cancelled) throw;
+    out.failed = true;
+    out.reason = std::string("activity check failed: ") + e.what();
+    return out;
+  }
+  std::string said = last_line(probe.out);
+  // Exit 1 is also what limactl itself exits with when it fails: only the probe's own verdict
+  // line means "in use".
+  if (probe.exit_code == 1 && said.starts_with("active: ")) {
+    out.in_use = true;
+    out.reason = said.substr(8);
+  } else if (probe.exit_code != 0 || said != "inactive") {
+    out.failed = true;
+    out.reason = "activity check failed (exit " +
+                 std::to_string(probe.exit_code >= 0 ? probe.exit_code : 128 + probe.term_signal) + ")";
+    std::string why = detail::stderr_tail(probe.err.empty() ? probe.out : probe.err, 2);
+    if (!why.empty()) out.reason += ": " + why;
+  }
+  return out;
+}
 
 std::vector<detail::named_secret> client::impl::staged_secrets::list() const {
   std::vector<detail::named_secret> out;
@@ -243,6 +322,7 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
   std::string name = normalize_vm_name(name_arg);
   // Everything that can be refused is checked before the first limactl call.
   vm_config vm = store.load(name);
+  refuse_port_clashes(vm, store);
   for (const auto& w : vm.warnings) warn(name, w);
   for (const auto& w : exposure_warnings(vm)) warn(name, w);
   staged_secrets staged = collect_secrets(vm, std::move(options.secrets), true);
@@ -274,6 +354,16 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
     std::vector<std::string> changes;
     std::string expression = reconcile_expression(vm, *info, changes);
     bool running = info->status == "Running";
+    if (!changes.empty() && running && !options.restart) {
+      // The change needs a stop: not of a VM someone is using, unless they said so. When the
+      // probe cannot tell, the VM counts as in use.
+      activity a = probe_activity(d, &vm, instance);
+      if (a.in_use || a.failed) {
+        throw error(errc::busy, name + (a.in_use ? " is in use (" : " may be in use (") + a.reason +
+                                    "): applying " + join(changes, ", ") + " needs a restart; run `dvm sync " +
+                                    name + " --restart` to restart it anyway");
+      }
+    }
     if (!changes.empty()) {
       emit(event{event_kind::vm_reconciling, name, "edit", {}, 0, {}, "updating " + join(changes, ", ")});
       if (info->status != "Stopped") d.stop(instance);
@@ -397,6 +487,7 @@ sync_all_result client::sync_all(sync_all_options options) {
   }
   // Each VM's secrets move into its own sync_options before any thread starts.
   std::vector<sync_options> per_vm(names.size());
+  for (auto& o : per_vm) o.restart = options.restart;
   for (auto& [vm, secrets] : options.secrets) {
     auto at = std::find(names.begin(), names.end(), normalize_vm_name(vm));
     if (at == names.end()) {

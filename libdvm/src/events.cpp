@@ -11,6 +11,7 @@ std::string_view event_kind_name(event_kind kind) noexcept {
     case event_kind::vm_stopping: return "vm_stopping";
     case event_kind::vm_reconciling: return "vm_reconciling";
     case event_kind::vm_deleting: return "vm_deleting";
+    case event_kind::lima_progress: return "lima_progress";
     case event_kind::guest_started: return "guest_started";
     case event_kind::recipe_started: return "recipe_started";
     case event_kind::recipe_finished: return "recipe_finished";

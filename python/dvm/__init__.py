@@ -35,6 +35,7 @@ from ._types import (
     ExecResult,
     GpgKey,
     InitResult,
+    InitTemplate,
     Instance,
     LogsResult,
     Plan,
@@ -44,6 +45,7 @@ from ._types import (
     RecipeTiming,
     RemoveResult,
     SshKeys,
+    StartResult,
     StopAllResult,
     StopOutcome,
     SyncAllResult,
@@ -80,6 +82,7 @@ __all__ = [
     "ExecResult",
     "GpgKey",
     "InitResult",
+    "InitTemplate",
     "Instance",
     "LogsResult",
     "Plan",
@@ -89,6 +92,7 @@ __all__ = [
     "RecipeTiming",
     "RemoveResult",
     "SshKeys",
+    "StartResult",
     "StopAllResult",
     "StopOutcome",
     "SyncAllResult",
@@ -105,6 +109,7 @@ __all__ = [
     "is_valid_vm_name",
     "parse_port_forward",
     "parse_size",
+    "templates",
 ]
 
 
@@ -131,8 +136,14 @@ def parse_port_forward(text: str, default_ip: str = "127.0.0.1") -> PortForward:
 
 
 def init_templates() -> List[str]:
-    """The bundled templates of :meth:`Client.init_config`."""
+    """The names of the bundled templates of :meth:`Client.init_config`."""
     return list(_dvm.init_template_names())
+
+
+def templates() -> List[InitTemplate]:
+    """The bundled templates of :meth:`Client.init_config` with what each is for (``dvm
+    templates``), sorted by name."""
+    return [InitTemplate(t["name"], t["description"]) for t in _dvm.init_templates()]
 
 
 def error_codes() -> Dict[str, int]:

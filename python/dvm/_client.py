@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Union, overload
 
 from . import _dvm
 from ._types import (
@@ -26,6 +26,7 @@ from ._types import (
     Recipe,
     RemoveResult,
     SshKeys,
+    StartResult,
     StopAllResult,
     SyncAllResult,
     SyncResult,
@@ -44,6 +45,7 @@ time. If it raises, the operation is cancelled and the exception is raised by th
 SecretValue = Union[str, bytes, bytearray, memoryview]
 StrPath = Union[str, "os.PathLike[str]"]
 NameLike = Union[str, VmStatus, VmConfig]
+InputData = Union[str, bytes, bytearray]
 
 _NativeSink = Optional[Callable[[Dict[str, Any]], None]]
 
@@ -60,8 +62,8 @@ def _path(value: Optional[StrPath]) -> Optional[str]:
     return None if value is None else os.fspath(value)
 
 
-def _decode(data: bytes, text: bool) -> Union[str, bytes]:
-    return data.decode("utf-8", errors="replace") if text else data
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 class Client:
@@ -98,9 +100,10 @@ class Client:
         return f"dvm.Client(config_dir={config_dir!r}, limactl={limactl!r}, state_dir={state_dir!r})"
 
     def _sink(self, on_event: Optional[EventCallback]) -> _NativeSink:
-        callback = on_event if on_event is not None else self._on_event
-        if callback is None:
+        chosen = on_event if on_event is not None else self._on_event
+        if chosen is None:
             return None
+        callback: EventCallback = chosen  # not Optional inside the closure
 
         def deliver(raw: Dict[str, Any]) -> None:
             callback(Event._from(raw))
@@ -170,7 +173,7 @@ class Client:
     # --- lifecycle --------------------------------------------------------------------------
 
     def sync(self, name: NameLike, secrets: Optional[Mapping[str, SecretValue]] = None,
-             on_event: Optional[EventCallback] = None) -> SyncResult:
+             on_event: Optional[EventCallback] = None, *, restart: bool = False) -> SyncResult:
         """Creates the VM if missing, applies changed ports/cpus/memory/disk, starts it, and runs
         its recipes in the guest.
 
@@ -180,14 +183,19 @@ class Client:
                 they are copied straight into libdvm's wiped buffers when the call starts and
                 reach the guest only over limactl's stdin.
             on_event: progress callback (recipe_started, recipe_finished, output, ...).
+            restart: a change that needs a restart (cpus, memory, disk, port rules) is applied
+                to a VM in use (a shell, tmux/zellij, a service unit) only with ``restart=True``;
+                without it such a sync raises :class:`Error` with code ``"busy"`` and changes
+                nothing. A VM nobody uses is restarted either way.
         """
         if secrets is not None and not isinstance(secrets, dict):
             secrets = dict(secrets)  # references to the same value objects, not copies
-        return SyncResult._from(self._native.sync(_name(name), secrets, self._sink(on_event)))
+        return SyncResult._from(self._native.sync(_name(name), secrets, restart, self._sink(on_event)))
 
     def sync_all(self, jobs: int = 4, names: Optional[Iterable[NameLike]] = None,
                  on_event: Optional[EventCallback] = None, *,
-                 secrets: Optional[Mapping[NameLike, Mapping[str, SecretValue]]] = None) -> SyncAllResult:
+                 secrets: Optional[Mapping[NameLike, Mapping[str, SecretValue]]] = None,
+                 restart: bool = False) -> SyncAllResult:
         """Syncs every configured VM (or ``names``), ``jobs`` at a time. One failure does not stop
         the others: look at ``result.failed`` and each outcome. Events come from several threads
         (one at a time).
@@ -196,6 +204,7 @@ class Client:
             secrets: VM name -> that VM's secrets, as :meth:`sync` takes them. Each VM gets only
                 its own; a name that is not synced raises :class:`UsageError` before anything
                 is done.
+            restart: as for :meth:`sync`, for every VM (a busy VM is a failed outcome).
         """
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
@@ -203,7 +212,18 @@ class Client:
         per_vm = None
         if secrets is not None:  # references to the same value objects, not copies
             per_vm = {_name(vm): dict(values) for vm, values in secrets.items()}
-        return SyncAllResult._from(self._native.sync_all(jobs, wanted, per_vm, self._sink(on_event)))
+        return SyncAllResult._from(self._native.sync_all(jobs, wanted, per_vm, restart, self._sink(on_event)))
+
+    def start(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> StartResult:
+        """Starts an existing, stopped VM without running its recipes (``started`` is False, with
+        a warning event, when it was already running). Raises :class:`NotFoundError`: code
+        ``"not_created"`` when the VM is configured but its instance does not exist yet
+        (:meth:`sync` creates it), ``"not_found"`` when there is no such VM."""
+        return StartResult._from(self._native.start(_name(name), self._sink(on_event)))
+
+    def restart(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> StartResult:
+        """Stops the VM when it runs and starts it again, without running its recipes."""
+        return StartResult._from(self._native.restart(_name(name), self._sink(on_event)))
 
     def stop(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> None:
         """Stops one VM (a warning event when it is already stopped)."""
@@ -228,15 +248,31 @@ class Client:
 
     # --- in the guest -----------------------------------------------------------------------
 
-    def exec(self, name: NameLike, argv: Sequence[str], input: Union[str, bytes, bytearray, None] = None, *,
+    @overload
+    def exec(self, name: NameLike, argv: Sequence[str], input: Optional[InputData] = None, *,
+             text: Literal[True] = True, interactive: bool = False,
+             on_event: Optional[EventCallback] = None) -> ExecResult[str]: ...
+
+    @overload
+    def exec(self, name: NameLike, argv: Sequence[str], input: Optional[InputData] = None, *,
+             text: Literal[False], interactive: bool = False,
+             on_event: Optional[EventCallback] = None) -> ExecResult[bytes]: ...
+
+    @overload
+    def exec(self, name: NameLike, argv: Sequence[str], input: Optional[InputData] = None, *,
+             text: bool, interactive: bool = False,
+             on_event: Optional[EventCallback] = None) -> Union[ExecResult[str], ExecResult[bytes]]: ...
+
+    def exec(self, name: NameLike, argv: Sequence[str], input: Optional[InputData] = None, *,
              text: bool = True, interactive: bool = False,
-             on_event: Optional[EventCallback] = None) -> ExecResult:
+             on_event: Optional[EventCallback] = None) -> Union[ExecResult[str], ExecResult[bytes]]:
         """Runs ``argv`` in the VM's code directory and returns its exit status and output. A
         non-zero exit is data, not an exception (use ``.check()`` to raise).
 
         Args:
             input: bytes-like (or str, sent as UTF-8) for the command's stdin; default: none.
-            text: decode stdout/stderr as UTF-8 (True) or return bytes.
+            text: decode stdout/stderr as UTF-8 into ``ExecResult[str]`` (True, undecodable
+                bytes replaced) or return ``ExecResult[bytes]`` (False).
             interactive: connect the command to this process's stdin/stdout/stderr; the result
                 then holds no output.
         """
@@ -245,8 +281,11 @@ class Client:
         args = [str(a) for a in argv]
         data = input.encode() if isinstance(input, str) else (None if input is None else bytes(input))
         r = self._native.exec(_name(name), args, data, interactive, self._sink(on_event))
-        return ExecResult(r["exit_code"], _decode(r["stdout"], text), _decode(r["stderr"], text),
-                          r["duration"], tuple(args))
+        stdout: bytes = r["stdout"]
+        stderr: bytes = r["stderr"]
+        if text:
+            return ExecResult(r["exit_code"], _text(stdout), _text(stderr), r["duration"], tuple(args))
+        return ExecResult(r["exit_code"], stdout, stderr, r["duration"], tuple(args))
 
     def shell(self, name: NameLike) -> int:
         """An interactive login shell in the code directory, on this process's terminal; returns
@@ -264,12 +303,37 @@ class Client:
         return int(self._native.copy([os.fspath(s) for s in sources], os.fspath(target), recursive, verbose,
                                      backend or "", self._sink(on_event)))
 
+    @overload
     def logs(self, name: NameLike, unit: Optional[str] = None, args: Optional[Sequence[str]] = None, *,
-             text: bool = True, on_event: Optional[EventCallback] = None) -> LogsResult:
+             text: Literal[True] = True, on_event: Optional[EventCallback] = None) -> LogsResult[str]: ...
+
+    @overload
+    def logs(self, name: NameLike, unit: Optional[str] = None, args: Optional[Sequence[str]] = None, *,
+             text: Literal[False], on_event: Optional[EventCallback] = None) -> LogsResult[bytes]: ...
+
+    @overload
+    def logs(self, name: NameLike, unit: Optional[str] = None, args: Optional[Sequence[str]] = None, *,
+             text: bool, on_event: Optional[EventCallback] = None) -> Union[LogsResult[str], LogsResult[bytes]]: ...
+
+    def logs(self, name: NameLike, unit: Optional[str] = None, args: Optional[Sequence[str]] = None, *,
+             text: bool = True,
+             on_event: Optional[EventCallback] = None) -> Union[LogsResult[str], LogsResult[bytes]]:
         """``journalctl -u UNIT`` in the guest, captured. ``unit`` defaults to the VM's one service
-        recipe's unit; ``args`` default to ``--no-pager -n 100``."""
+        recipe's unit; ``args`` default to ``--no-pager -n 100``. ``output`` is str
+        (``text=True``) or bytes (``text=False``)."""
         r = self._native.logs(_name(name), unit or "", list(args or []), False, self._sink(on_event))
-        return LogsResult(r["exit_code"], _decode(r["output"], text))
+        output: bytes = r["output"]
+        if text:
+            return LogsResult(r["exit_code"], _text(output))
+        return LogsResult(r["exit_code"], output)
+
+    def ssh_config(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> str:
+        """An OpenSSH config block ``Host dvm-NAME`` for a running VM (from its instance's own
+        ``ssh.config``), for ``ssh dvm-NAME`` and editors with remote-SSH support. Save it in a
+        file that an ``Include`` line of ``~/.ssh/config`` names; the port changes when the VM
+        restarts.
+        Raises :class:`Error` with code ``"not_running"`` for a stopped VM."""
+        return str(self._native.ssh_config(_name(name), self._sink(on_event)))
 
     def ssh_key(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> SshKeys:
         """Creates (once) the VM's Git access key and commit-signing key; returns the public keys."""

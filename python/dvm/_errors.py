@@ -13,7 +13,7 @@ compiled extension, which calls
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Type
 
 from ._types import DirtyReport
 
@@ -143,7 +143,7 @@ _LIMA_CODES = frozenset({"lima_failed", "lima_missing", "lima_version", "timeout
 _NOT_FOUND_CODES = frozenset({"not_found", "not_created"})
 
 
-def _rebuild(cls: type, state: Dict[str, Any]) -> Error:
+def _rebuild(cls: Type[Error], state: Dict[str, Any]) -> Error:
     error: Error = cls.__new__(cls)
     Exception.__init__(error, state.get("message", ""))
     error.__dict__.update(state)

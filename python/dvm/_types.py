@@ -8,7 +8,7 @@ import enum
 import subprocess
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Generic, Iterator, Mapping, Optional, Tuple, TypeVar
 
 __all__ = [
     "EventKind",
@@ -16,6 +16,8 @@ __all__ = [
     "PortForward",
     "VmStatus",
     "Instance",
+    "StartResult",
+    "InitTemplate",
     "ExecResult",
     "RecipeTiming",
     "SyncResult",
@@ -51,6 +53,9 @@ class EventKind(str, enum.Enum):
     VM_STOPPING = "vm_stopping"
     VM_RECONCILING = "vm_reconciling"      #: message: what differs ("ports, cpus")
     VM_DELETING = "vm_deleting"
+    #: name: the limactl subcommand ("create", "start"); message: one of Lima's progress lines;
+    #: duration: since that limactl call began
+    LIMA_PROGRESS = "lima_progress"
     GUEST_STARTED = "guest_started"        #: the guest program of a sync started
     RECIPE_STARTED = "recipe_started"      #: name: the recipe
     RECIPE_FINISHED = "recipe_finished"    #: name, duration
@@ -111,7 +116,9 @@ def _ports(items: Any) -> Tuple[PortForward, ...]:
 
 @dataclass(frozen=True)
 class VmStatus:
-    """A VM as ``dvm ls`` / ``dvm status`` show it."""
+    """A VM as ``dvm ls`` / ``dvm status`` show it: :meth:`Client.list` and :meth:`Client.status`
+    return the same fields, named as in C++ ``dvm::vm_status`` and in the CLI's JSON
+    (docs/json.md)."""
 
     name: str  #: without "dvm-"
     instance: str  #: "dvm-<name>"
@@ -153,18 +160,39 @@ Instance = VmStatus
 """Another name for :class:`VmStatus`."""
 
 
-Output = Union[str, bytes]
+@dataclass(frozen=True)
+class StartResult:
+    """What :meth:`Client.start` / :meth:`Client.restart` did."""
+
+    vm: str
+    started: bool = False  #: False: it was already running (start); restart always starts
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "StartResult":
+        return cls(d["vm"], d["started"])
 
 
 @dataclass(frozen=True)
-class ExecResult:
+class InitTemplate:
+    """A bundled template of :meth:`Client.init_config` (``dvm templates``)."""
+
+    name: str
+    description: str = ""  #: e.g. "a llama.cpp server on port 8080"
+
+
+#: ``str`` (``text=True``, undecodable bytes replaced) or ``bytes`` (``text=False``)
+OutputT = TypeVar("OutputT", str, bytes)
+
+
+@dataclass(frozen=True)
+class ExecResult(Generic[OutputT]):
     """A guest command's outcome. A non-zero ``exit_code`` is data, not an exception (255: the
     ssh connection failed). ``stdout``/``stderr`` are str (``text=True``, undecodable bytes
-    replaced) or bytes."""
+    replaced) or bytes (``text=False``): ``ExecResult[str]`` or ``ExecResult[bytes]``."""
 
     exit_code: int
-    stdout: Output
-    stderr: Output
+    stdout: OutputT
+    stderr: OutputT
     duration: float = 0.0  #: seconds
     argv: Tuple[str, ...] = ()
 
@@ -172,7 +200,7 @@ class ExecResult:
     def ok(self) -> bool:
         return self.exit_code == 0
 
-    def check(self) -> "ExecResult":
+    def check(self) -> "ExecResult[OutputT]":
         """Returns self when ``exit_code`` is 0, else raises :class:`subprocess.CalledProcessError`."""
         if self.exit_code != 0:
             raise subprocess.CalledProcessError(self.exit_code, list(self.argv), self.stdout, self.stderr)
@@ -233,7 +261,7 @@ class SyncAllResult:
     ok: int  #: how many VMs synced
     failed: int  #: how many did not
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[SyncOutcome]:
         return iter(self.outcomes)
 
     def __len__(self) -> int:
@@ -347,11 +375,12 @@ class RemoveResult:
 
 
 @dataclass(frozen=True)
-class LogsResult:
-    """``journalctl -u UNIT`` in the guest: its exit status and its captured output."""
+class LogsResult(Generic[OutputT]):
+    """``journalctl -u UNIT`` in the guest: its exit status and its captured output (str with
+    ``text=True``, bytes with ``text=False``)."""
 
     exit_code: int
-    output: Output
+    output: OutputT
 
     @property
     def ok(self) -> bool:
@@ -463,7 +492,7 @@ class DoctorReport:
         """No problem was found (warnings allowed)."""
         return not self.problems
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[DoctorCheck]:
         return iter(self.checks)
 
 

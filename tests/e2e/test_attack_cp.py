@@ -182,3 +182,26 @@ done' </dev/null >/dev/null 2>&1 &
         app.guest("app", "pkill -u dvm-agent -f 'rm -rf data' || true", user="root")
     assert home_snapshot(app) == before
     assert app.guest("app", f"test ! -e {app.home_dir}/planted.txt && test ! -e {app.home_dir}/sub && echo absent").strip() == "absent"
+
+
+def test_new_directories_raced_with_a_link_are_never_written_through(app, tmp_path):
+    """`dvm cp notes.md app:docs/new/` creates docs/new (issue 12). The agent races it: `docs`
+    appears as a link to the main home between the check and the move into place."""
+    host_tree(tmp_path)
+    before = home_snapshot(app)
+    agent(app, f"""
+cd {app.code}
+setsid /usr/bin/timeout 40 /bin/bash -c '
+while :; do
+  ln -sfn {app.home_dir} docs; rm -f docs
+done' </dev/null >/dev/null 2>&1 &
+""")
+    try:
+        for _ in range(10):
+            r = app.run("cp", str(tmp_path / "notes.md"), "app:docs/new/")
+            assert "Traceback" not in r.stderr
+            assert r.returncode in (0, 1), r.stderr
+    finally:
+        app.guest("app", "pkill -u dvm-agent -f 'ln -sfn' || true", user="root")
+    assert home_snapshot(app) == before
+    assert app.guest("app", f"test ! -e {app.home_dir}/new && echo absent").strip() == "absent"

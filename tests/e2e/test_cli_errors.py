@@ -84,6 +84,21 @@ USAGE_ERRORS = [
     ["init", "new", "--template", "nope"],
     ["help", "nope"],
     ["version", "extra"],
+    ["shell"],
+    ["exec", "app"],
+    ["delete", "app"],
+    ["start"],
+    ["start", "app", "--all"],
+    ["start", "app", "web"],
+    ["restart"],
+    ["ssh-config"],
+    ["ssh-config", "Bad"],
+    ["edit"],
+    ["edit", "nope"],
+    ["templates", "extra"],
+    ["sync", "app", "nope"],
+    ["sync", "app", "Bad"],
+    ["plan", "app", "--summary", "extra"],
 ]
 
 
@@ -128,7 +143,7 @@ def test_help_is_not_an_error(dvm):
 
 
 @pytest.mark.parametrize("args", [
-    ["status", "nope"], ["ssh", "nope", "--", "true"], ["cp", "/tmp/x", "nope:"], ["cp", "nope:x", "/tmp/"],
+    ["status", "nope"], ["ssh", "nope", "--", "true"], ["cp", "/etc/passwd", "nope:"], ["cp", "nope:x", "/tmp/"],
     ["log", "nope", "x.service"], ["stop", "nope"], ["rm", "nope", "--yes"], ["ssh-key", "nope"],
     ["gpg-key", "nope"], ["sync", "nope"],
 ], ids=lambda a: a[0])
@@ -140,7 +155,7 @@ def test_a_vm_that_is_not_configured_is_a_usage_error(dvm, args):
 
 
 @pytest.mark.parametrize("args", [
-    ["ssh", "ghost", "--", "true"], ["cp", "/tmp/x", "ghost:"], ["cp", "ghost:x", "/tmp/"],
+    ["ssh", "ghost", "--", "true"], ["cp", "/etc/passwd", "ghost:"], ["cp", "ghost:x", "/tmp/"],
     ["log", "ghost", "x.service"], ["ssh-key", "ghost"], ["gpg-key", "ghost"],
     ["stop", "ghost"], ["rm", "ghost", "--yes"],
 ], ids=lambda a: a[0])

@@ -26,7 +26,8 @@ def test_commands_flags_vm_names_and_templates(dvm):
     dvm.vm("app", "")
     dvm.vm("api", "")
     dvm.vm("web", "")
-    assert bash_complete(dvm, ["dvm", "s"]) == ["sh", "ssh", "ssh-key", "status", "stop", "sync"]
+    assert bash_complete(dvm, ["dvm", "s"]) == ["sh", "shell", "ssh", "ssh-config", "ssh-key", "start", "status",
+                                                "stop", "sync"]
     assert "doctor" in bash_complete(dvm, ["dvm", ""])
     assert bash_complete(dvm, ["dvm", "sync", "a"]) == ["api", "app"]
     assert bash_complete(dvm, ["dvm", "--json", "status", ""]) == ["api", "app", "web"]
@@ -38,6 +39,20 @@ def test_commands_flags_vm_names_and_templates(dvm):
     assert bash_complete(dvm, ["dvm", "completion", ""]) == ["bash", "fish", "zsh"]
     # After the VM name, ssh's words belong to the guest command: no VM names there.
     assert bash_complete(dvm, ["dvm", "ssh", "app", ""]) == []
+    # The aliases complete as their commands do.
+    assert bash_complete(dvm, ["dvm", "ex"]) == ["exec"]
+    assert bash_complete(dvm, ["dvm", "exec", "app", ""]) == []
+    assert bash_complete(dvm, ["dvm", "shell", "a"]) == ["api", "app"]
+    assert bash_complete(dvm, ["dvm", "logs", "w"]) == ["web"]
+    assert bash_complete(dvm, ["dvm", "delete", "app", "--y"]) == ["--yes"]
+    assert "--recipes" in bash_complete(dvm, ["dvm", "list", "--"])
+    # The new commands: VM names where they take one, none after templates.
+    assert bash_complete(dvm, ["dvm", "ssh-config", "a"]) == ["api", "app"]
+    assert bash_complete(dvm, ["dvm", "edit", "w"]) == ["web"]
+    assert bash_complete(dvm, ["dvm", "start", "--"]) == sorted(["--all", "--help", "--json", "--verbose"])
+    assert bash_complete(dvm, ["dvm", "sync", "--r"]) == ["--restart"]
+    assert bash_complete(dvm, ["dvm", "sync", "app", "w"]) == ["web"]
+    assert bash_complete(dvm, ["dvm", "templates", ""]) == []
     # Completion never calls limactl.
     assert dvm.sim.calls() == []
 

@@ -270,7 +270,7 @@ printf x >build.log
     assert pair.sim.calls("delete")[0]["argv"] == ["delete", "dvm-gone"]
     assert pair.sim.status("dvm-gone") is None
     assert (pair.config / "vms" / "gone.toml").exists()
-    assert [(v["name"], v["status"]) for v in pair.json("ls")] == [("gone", "absent"), ("keep", "Running")]
+    assert [(v["name"], v["state"]) for v in pair.json("ls")] == [("gone", "absent"), ("keep", "Running")]
 
 
 def test_force_deletes_dirty_work_without_checking(pair):
@@ -279,7 +279,7 @@ def test_force_deletes_dirty_work_without_checking(pair):
     assert r.returncode == 1 and "unsaved.txt" in r.stderr
     pair.sim.clear_calls()
     r = pair.json("rm", "gone", "--yes", "--force")
-    assert r == {"schema": 1, "vm": "gone", "removed": True, "checked": False, "warnings": []}
+    assert r == {"schema": 2, "vm": "gone", "removed": True, "checked": False, "warnings": []}
     assert pair.subcommands() == ["list", "list", "stop", "delete"]  # no guest check at all
     assert pair.sim.status("dvm-gone") is None
     assert pair.sim.status("dvm-keep") == "Running"

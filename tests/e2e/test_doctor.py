@@ -10,7 +10,7 @@ import yaml
 def doctor(dvm, *args, env=None):
     r = dvm.run("doctor", *args, "--json", env=env)
     doc = json.loads(r.stdout)
-    assert doc["schema"] == 1
+    assert doc["schema"] == 2
     return r.returncode, doc
 
 

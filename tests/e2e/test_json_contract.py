@@ -1,6 +1,7 @@
 """The JSON contract: with --json every command prints one document (sync: JSON lines, then
-the result), every object carries "schema": 1, and errors are {"error": {"code", "message",
-"exit_code", ...}} with the stable codes."""
+the result; ssh, sh and log print the guest's own output), every object carries "schema": 2, and
+errors are {"error": {"code", "message", "exit_code", ...}} with the stable codes. A VM is one
+object with the field names of dvm::vm_status, in `status --json` and in `ls --json`."""
 
 import json
 import os
@@ -10,7 +11,12 @@ import pytest
 
 from conftest import DVM
 
-SCHEMA = 1
+SCHEMA = 2
+# dvm::vm_status's fields (libdvm/include/dvm/client.hpp), and the schema version.
+VM_FIELDS = {"schema": int, "name": str, "instance": str, "state": str, "configured": bool, "ssh_address": str,
+             "cpus": int, "memory_bytes": int, "disk_bytes": int, "arch": str, "vm_type": str, "dir": str,
+             "code_dir": str, "recipes": list, "recreate_to_apply": list, "ports": list}
+PORT_FIELDS = {"host_ip": str, "host_port": int, "guest_port": int, "proto": str}
 STABLE_CODES = {"usage", "config", "not_found", "not_created", "not_running", "lima_missing",
                 "lima_version", "lima_failed", "guest_failed", "timeout", "busy", "refused",
                 "cancelled", "io", "internal"}
@@ -62,6 +68,22 @@ def test_config_commands_without_lima(dvm):
     has(doc, schema=int, dvm=str, limactl=str)
     doc = document(dvm.run("version", "--json", env={"LIMACTL": "/nonexistent"}))
     assert doc["limactl"] is None and "limactl_problem" in doc
+    doc = document(dvm.ok("templates", "--json"))
+    has(doc, schema=int, templates=list)
+    for t in doc["templates"]:
+        assert set(t) == {"name", "description"}
+    doc = document(dvm.ok("edit", "app", "--json", env={"EDITOR": "true", "VISUAL": None}))
+    has(doc, schema=int, vm=str, path=str, valid=bool)
+    doc = document(dvm.ok("plan", "app", "--summary", "--json"))
+    has(doc, vm=str, lima_yaml=str)
+
+
+def check_vm(vm):
+    assert set(vm) == set(VM_FIELDS), sorted(set(vm) ^ set(VM_FIELDS))
+    has(vm, **VM_FIELDS)
+    for port in vm["ports"]:
+        assert set(port) == set(PORT_FIELDS)
+        has(port, **PORT_FIELDS)
 
 
 @pytest.mark.usefixtures("sandbox")
@@ -82,14 +104,26 @@ def test_lifecycle_commands(dvm):
     has(summary, schema=int, results=list, ok=int, failed=int)
     assert summary["ok"] == 2
 
-    listing = json.loads(dvm.ok("ls", "--json").stdout)
+    listing = document(dvm.ok("ls", "--json"))
     assert isinstance(listing, list) and len(listing) == 2
     for vm in listing:
-        has(vm, schema=int, name=str, status=str, ssh_address=str, cpus=int, memory=int, disk=int)
+        check_vm(vm)
         assert not vm["name"].startswith("dvm-")
+    # `status --json` is the very object `ls --json` lists.
+    for vm in listing:
+        assert document(dvm.ok("status", vm["name"], "--json")) == vm
+    app = document(dvm.ok("info", "app", "--json"))
+    assert app["state"] == "Running" and app["memory_bytes"] > 0
 
-    doc = document(dvm.ok("status", "app", "--json"))
-    has(doc, schema=int, name=str, status=str, ports=list, configured=bool)
+    (dvm.tmp / "notes.md").write_text("notes\n")
+    doc = document(dvm.ok("cp", "notes.md", "app:", "--json"))
+    assert doc == {"schema": SCHEMA, "vm": "app", "sources": ["notes.md"], "target": "app:", "exit_code": 0}
+    doc = document(dvm.ok("cp", "app:notes.md", "back.md", "--json"))
+    has(doc, vm=str, exit_code=int)
+    doc = document(dvm.ok("ssh-config", "app", "--json"))
+    has(doc, schema=int, vm=str, host=str, ssh_config=str)
+    doc = document(dvm.ok("restart", "web", "--json"))
+    assert doc == {"schema": SCHEMA, "vm": "web", "started": True}
 
     doc = document(dvm.ok("ssh-key", "app", "--json"))
     has(doc, schema=int, access_public_key=str, signing_public_key=str, created=bool)
@@ -100,8 +134,14 @@ def test_lifecycle_commands(dvm):
 
     doc = document(dvm.ok("stop", "web", "--json"))
     has(doc, schema=int, vm=str, stopped=bool)
+    doc = document(dvm.ok("start", "web", "--json"))
+    assert doc == {"schema": SCHEMA, "vm": "web", "started": True}
     doc = document(dvm.ok("stop", "--all", "--json"))
     has(doc, schema=int, results=list, stopped=int, skipped=int, failed=int)
+    doc = document(dvm.ok("start", "--all", "--json"))
+    has(doc, schema=int, results=list, started=int, failed=int)
+    assert doc["started"] == 2
+    dvm.ok("stop", "web")
     doc = document(dvm.ok("rm", "web", "--yes", "--json"))
     has(doc, schema=int, vm=str, removed=bool, checked=bool, warnings=list)
 
@@ -153,3 +193,18 @@ def test_guest_failures_refusals_and_busy(dvm):
         check_error(dvm.run("sync", "app", "--json"), "busy", 1)
     finally:
         first.wait(timeout=60)
+
+
+# The commands whose --json is checked above; ssh, sh and log print the guest's own output, help
+# and completion print text for people and shells.
+COVERED = {"init", "plan", "recipes", "version", "templates", "edit", "sync", "ls", "status", "cp", "ssh-config",
+           "restart", "ssh-key", "gpg-key", "doctor", "stop", "start", "rm"}
+GUEST_OUTPUT = {"ssh", "sh", "log"}
+TEXT_ONLY = {"help", "completion"}
+
+
+def test_every_command_is_covered(dvm):
+    out = dvm.ok("--help").stdout.split("Subcommands:\n")[1].split("\n\n")[0]
+    names = {line.split()[0].rstrip(",") for line in out.splitlines() if line[:3].strip() and not line.startswith(" " * 6)}
+    every = COVERED | GUEST_OUTPUT | TEXT_ONLY
+    assert names == every, sorted(names ^ every)

@@ -49,12 +49,12 @@ def test_ls_json_lists_dvm_vms_without_prefix_and_absent_configured_ones(env):
     app, ghost = vms
     port = instance_by_name(env.sim, "dvm-app")["sshLocalPort"]
     assert port > 0
-    assert app["status"] == "Running"
+    assert app["state"] == "Running"
     assert app["ssh_address"] == f"127.0.0.1:{port}"
-    assert (app["cpus"], app["memory"], app["disk"]) == (1, GIB, 12 * GIB)
-    assert ghost["status"] == "absent"
+    assert (app["cpus"], app["memory_bytes"], app["disk_bytes"]) == (1, GIB, 12 * GIB)
+    assert ghost["state"] == "absent"
     assert ghost["ssh_address"] == ""
-    assert (ghost["cpus"], ghost["memory"], ghost["disk"]) == (3, 3 * GIB, 20 * GIB)
+    assert (ghost["cpus"], ghost["memory_bytes"], ghost["disk_bytes"]) == (3, 3 * GIB, 20 * GIB)
     # One state query for everything (the version check is cached).
     assert env.subcommands() == ["list"]
     assert env.sim.calls()[0]["argv"] == ["list", "--json"]
@@ -81,9 +81,9 @@ def test_ls_shows_a_dvm_instance_without_config_and_a_stopped_one(dvm):
     dvm.sim.create_instance("dvm-orphan", running=False)
     dvm.sim.create_instance("not-dvm", running=False)
     vms = dvm.json("ls")
-    assert [(v["name"], v["status"], v["configured"]) for v in vms] == [("orphan", "Stopped", False)]
+    assert [(v["name"], v["state"], v["configured"]) for v in vms] == [("orphan", "Stopped", False)]
     s = dvm.json("status", "orphan")
-    assert (s["name"], s["status"], s["configured"], s["code_dir"]) == ("orphan", "Stopped", False, "")
+    assert (s["name"], s["state"], s["configured"], s["code_dir"]) == ("orphan", "Stopped", False, "")
     assert "instance: dvm-orphan (no config file)" in [" ".join(l.split()) for l in dvm.ok("status", "orphan").stdout.splitlines()]
 
 
@@ -96,10 +96,10 @@ def test_status_json_of_a_running_vm(env):
     port = instance_by_name(env.sim, "dvm-app")["sshLocalPort"]
     assert s["name"] == "app"
     assert s["instance"] == "dvm-app"
-    assert s["status"] == "Running"
+    assert s["state"] == "Running"
     assert s["configured"] is True
     assert s["ssh_address"] == f"127.0.0.1:{port}"
-    assert (s["cpus"], s["memory"], s["disk"]) == (1, GIB, 12 * GIB)
+    assert (s["cpus"], s["memory_bytes"], s["disk_bytes"]) == (1, GIB, 12 * GIB)
     assert s["code_dir"] == "~/code/app"
     assert s["ports"] == [
         {"host_ip": "127.0.0.1", "host_port": 18081, "guest_port": 80, "proto": "tcp"},
@@ -121,8 +121,8 @@ def test_status_text_and_the_dvm_prefix(env):
 
 def test_status_of_a_configured_vm_that_does_not_exist_yet(env):
     s = env.json("status", "ghost")
-    assert s["status"] == "absent"
-    assert (s["cpus"], s["memory"], s["disk"]) == (3, 3 * GIB, 20 * GIB)
+    assert s["state"] == "absent"
+    assert (s["cpus"], s["memory_bytes"], s["disk_bytes"]) == (3, 3 * GIB, 20 * GIB)
     assert "status: absent" in [" ".join(line.split()) for line in env.ok("status", "ghost").stdout.splitlines()]
 
 
@@ -484,7 +484,7 @@ def test_stop_one_vm_and_its_errors(fleet):
     assert "stopping dvm-a" in r.stderr
     assert [c["argv"] for c in fleet.sim.calls()] == [["list", "--json", "dvm-a"], ["stop", "dvm-a"]]
     assert states(fleet)["dvm-a"] == "Stopped"
-    assert fleet.json("stop", "dvm-b") == {"schema": 1, "vm": "b", "stopped": True}
+    assert fleet.json("stop", "dvm-b") == {"schema": 2, "vm": "b", "stopped": True}
     assert states(fleet)["dvm-b"] == "Stopped"
     # Stopping a stopped VM is a warning, not an error, and calls no `limactl stop`.
     fleet.sim.clear_calls()

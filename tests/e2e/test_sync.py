@@ -223,7 +223,7 @@ def test_port_change_makes_exactly_one_edit_and_unchanged_config_none(dvm):
     dvm.vm("app", 'baseline = false\nports = ["3000:3000", "0.0.0.0:9000:9001"]\n')
     dvm.sim.clear_calls()
     r = dvm.ok("sync", "app")
-    assert dvm.subcommands() == ["list", "stop", "edit", "start", "shell"]
+    assert dvm.subcommands() == ["list", "shell", "stop", "edit", "start", "shell"]  # the activity probe first
     edits = calls_of(dvm, "edit")
     assert len(edits) == 1
     expression = edits[0]["argv"][edits[0]["argv"].index("--set") + 1]
@@ -274,7 +274,7 @@ def test_progress_events_as_json_lines(dvm):
     dvm.vm("app", 'baseline = false\nrecipes = ["one", "two"]\n')
     r = dvm.ok("sync", "app", "--json")
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert all(line["schema"] == 1 for line in lines)
+    assert all(line["schema"] == 2 for line in lines)
     events = [(e["event"], e.get("name")) for e in lines if "event" in e]
     assert ("recipe_started", "one") in events and ("recipe_finished", "two") in events
     assert events.index(("recipe_finished", "one")) < events.index(("recipe_started", "two"))

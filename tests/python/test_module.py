@@ -47,7 +47,7 @@ def test_public_names():
         assert hasattr(dvm, name), name
     for method in ("list", "status", "sync", "sync_all", "plan", "exec", "stop", "stop_all", "remove",
                    "check_unsaved_work", "copy", "logs", "ssh_key", "gpg_key", "init_config", "versions",
-                   "shell", "config", "recipes", "vm_names"):
+                   "shell", "config", "recipes", "vm_names", "start", "restart", "ssh_config"):
         assert callable(getattr(dvm.Client, method)), method
 
 

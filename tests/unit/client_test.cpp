@@ -67,6 +67,8 @@ struct fake_lima {
       status[instance] = "Stopped";
     } else if (sub == "delete") {
       status.erase(instance);
+    } else if (sub == "shell" && c.stdin_bytes.find("# dvm activity probe") != std::string::npos) {
+      r.out = "inactive\n";  // nobody uses the fake VM: a change may restart it
     } else if (sub == "shell") {
       std::size_t at = c.stdin_bytes.find("__dvm_nonce=");
       std::string nonce = at == std::string::npos ? "" : c.stdin_bytes.substr(at + 12, 32);
@@ -194,9 +196,10 @@ TEST_CASE("changed ports: stop, one edit with the new rules, start") {
   f.config.vm("app", "ports = [\"3000:3000\", \"0.0.0.0:9000:9000\"]\ncpus = 3\n");
   f.lima.runner->calls.clear();
   dvm::sync_result r = f.make().sync("app");
-  CHECK(f.lima.subcommands() == std::vector<std::string>{"list", "stop", "edit", "start", "shell"});
+  // The activity probe (a shell call) first: the change needs a restart.
+  CHECK(f.lima.subcommands() == std::vector<std::string>{"list", "shell", "stop", "edit", "start", "shell"});
   CHECK(r.reconciled == std::vector<std::string>{"cpus", "ports"});
-  const auto& edit = f.lima.runner->calls[2].argv;
+  const auto& edit = f.lima.runner->calls[3].argv;
   REQUIRE(edit.size() == 6);
   CHECK(edit[2] == "--tty=false");
   CHECK(edit[3] == "--set");

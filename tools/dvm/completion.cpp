@@ -13,6 +13,7 @@ struct command_info {
   std::string name;
   std::string description;  // first line
   std::vector<std::string> flags;
+  std::vector<std::string> aliases;  // `shell` for `sh`: the names users of the peers type
 };
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -21,7 +22,7 @@ std::vector<command_info> commands_of(const CLI::App& app) {
   std::vector<command_info> out;
   for (const CLI::App* sub : app.get_subcommands({})) {
     if (sub->get_name().starts_with("__")) continue;  // hidden helpers
-    command_info info{sub->get_name(), first_line(sub->get_description()), {"--help"}};
+    command_info info{sub->get_name(), first_line(sub->get_description()), {"--help"}, sub->get_aliases()};
     for (const CLI::Option* opt : sub->get_options()) {
       for (const auto& l : opt->get_lnames()) {
         if (l != "help") info.flags.push_back("--" + l);
@@ -44,7 +45,24 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 // Commands whose positional arguments are VM names (init names a new one; cp takes NAME:path).
 bool takes_vm_name(const std::string& command) {
   return command != "init" && command != "cp" && command != "completion" && command != "help" &&
-         command != "ls" && command != "recipes" && command != "version";
+         command != "ls" && command != "recipes" && command != "version" && command != "templates";
+}
+
+// Every word that names a command: names and aliases.
+std::vector<std::string> command_words(const std::vector<command_info>& commands) {
+  std::vector<std::string> out;
+  for (const auto& c : commands) {
+    out.push_back(c.name);
+    out.insert(out.end(), c.aliases.begin(), c.aliases.end());
+  }
+  return out;
+}
+
+// `sh|shell`: a case pattern for the command and its aliases.
+std::string case_pattern(const command_info& c) {
+  std::string out = c.name;
+  for (const auto& a : c.aliases) out += "|" + a;
+  return out;
 }
 
 std::string single_quoted(const std::string& text) {
@@ -54,8 +72,7 @@ std::string single_quoted(const std::string& text) {
 }
 
 std::string bash_script(const std::vector<command_info>& commands) {
-  std::vector<std::string> names;
-  for (const auto& c : commands) names.push_back(c.name);
+  std::vector<std::string> names = command_words(commands);
   std::string out = R"SH(# bash completion for dvm. Load it with: source <(dvm completion bash)
 _dvm() {
   local cur prev cmd i
@@ -81,7 +98,7 @@ _dvm() {
   case $cmd in
 )SH";
   for (const auto& c : commands) {
-    out += "    " + c.name + ") flags=" + single_quoted(join(c.flags, " ") + " --json --verbose") + " ;;\n";
+    out += "    " + case_pattern(c) + ") flags=" + single_quoted(join(c.flags, " ") + " --json --verbose") + " ;;\n";
   }
   out += R"SH(  esac
   if [[ $cur == -* ]]; then
@@ -100,8 +117,13 @@ _dvm() {
 )SH";
   std::vector<std::string> vm_commands;
   for (const auto& c : commands) {
-    if (takes_vm_name(c.name)) vm_commands.push_back(c.name);
+    if (takes_vm_name(c.name) && c.name != "sync") vm_commands.push_back(case_pattern(c));
   }
+  out += R"SH(    sync)
+      # Several names: `dvm sync app web`.
+      COMPREPLY=($(compgen -W "$(dvm __complete vms 2>/dev/null)" -- "$cur"))
+      ;;
+)SH";
   out += "    " + join(vm_commands, "|") + R"SH()
       # Only the first positional word is a VM name (ssh/log pass the rest to the guest).
       local seen=0
@@ -126,8 +148,7 @@ std::string zsh_script(const std::vector<command_info>& commands) {
 }
 
 std::string fish_script(const std::vector<command_info>& commands) {
-  std::vector<std::string> names;
-  for (const auto& c : commands) names.push_back(c.name);
+  std::vector<std::string> names = command_words(commands);
   std::string out =
       "# fish completion for dvm. Load it with: dvm completion fish | source\n"
       "complete -c dvm -f\n"
@@ -135,12 +156,17 @@ std::string fish_script(const std::vector<command_info>& commands) {
       "complete -c dvm -l verbose -d 'Show every limactl call'\n";
   for (const auto& c : commands) {
     out += "complete -c dvm -n '__fish_use_subcommand' -a " + c.name + " -d " + single_quoted(c.description) + "\n";
+    for (const auto& a : c.aliases) {
+      out += "complete -c dvm -n '__fish_use_subcommand' -a " + a + " -d " + single_quoted("alias of " + c.name) + "\n";
+    }
+    std::string all_names = c.name;
+    for (const auto& a : c.aliases) all_names += " " + a;
     for (const auto& f : c.flags) {
       std::string spec = f.starts_with("--") ? "-l " + f.substr(2) : "-s " + f.substr(1);
-      out += "complete -c dvm -n '__fish_seen_subcommand_from " + c.name + "' " + spec + "\n";
+      out += "complete -c dvm -n '__fish_seen_subcommand_from " + all_names + "' " + spec + "\n";
     }
     if (takes_vm_name(c.name)) {
-      out += "complete -c dvm -n '__fish_seen_subcommand_from " + c.name + "' -a '(dvm __complete vms 2>/dev/null)'\n";
+      out += "complete -c dvm -n '__fish_seen_subcommand_from " + all_names + "' -a '(dvm __complete vms 2>/dev/null)'\n";
     }
   }
   out += "complete -c dvm -n '__fish_seen_subcommand_from init' -l template -a '(dvm __complete templates 2>/dev/null)'\n";

@@ -1,43 +1,54 @@
-// dvm: the reference command-line tool of libdvm. It parses arguments (CLI11), calls the library
-// and presents the result; it holds no logic of its own.
-#include <dvm/client.hpp>
+// dvm: the reference command-line tool of libdvm. main() only parses arguments and hands over
+// to a command (tools/dvm/commands/*.cpp); every operation is a libdvm call.
 #include <dvm/error.hpp>
 #include <dvm/version.hpp>
 
-#include "commands.hpp"
-#include "completion.hpp"
+#include "cli.hpp"
 #include "output.hpp"
+#include "style.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include <sys/resource.h>
+#include <unistd.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
 
 namespace {
 
-using dvm_cli::arguments;
 using dvm_cli::cli_state;
 
 int report_error(const dvm::error& e, const cli_state& state) {
   if (state.json) {
     dvm_cli::print_json(dvm_cli::error_json(e));
   } else {
-    std::cerr << "dvm: error: " << e.what() << '\n';
+    std::cerr << dvm_cli::paint(STDERR_FILENO, dvm_cli::colour::red, "dvm: error:") << ' ' << e.what() << '\n';
   }
   return e.exit_code();
 }
 
-// `dvm ssh NAME [--] CMD...` and `dvm log NAME [UNIT] [ARGS...]` pass the words after NAME
-// through untouched (they may look like options: `ls -la`, `-f`). Those words are split off
-// before CLI11 sees the rest.
+// The index of the command word: the first word after the global flags (0 when there is none).
+std::size_t command_index(const std::vector<std::string>& args) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--") return 0;
+    if (!args[i].starts_with("-")) return i;
+  }
+  return 0;
+}
+
+// `dvm ssh NAME [--] CMD...` and `dvm log NAME [UNIT] [ARGS...]` (and their aliases) pass the
+// words after NAME through untouched (they may look like options: `ls -la`, `-f`). Those words
+// are split off before CLI11 sees the rest.
 std::vector<std::string> split_passthrough(std::vector<std::string>& args) {
-  std::size_t i = 1;
-  while (i < args.size() && args[i].starts_with("-")) ++i;  // global flags
-  if (i >= args.size() || (args[i] != "ssh" && args[i] != "log")) return {};
+  std::size_t i = command_index(args);
+  if (i == 0) return {};
+  const std::string& command = args[i];
+  if (command != "ssh" && command != "exec" && command != "log" && command != "logs") return {};
   ++i;
   while (i < args.size() && args[i].starts_with("-") && args[i] != "--") ++i;  // its own flags
   if (i >= args.size() || args[i] == "--") return {};
@@ -64,8 +75,8 @@ void disable_core_dumps() {
 int main(int argc, char** argv) {
   disable_core_dumps();
   std::vector<std::string> args(argv, argv + argc);
-  arguments a;
-  a.passthrough = split_passthrough(args);
+  cli_state state;
+  state.passthrough = split_passthrough(args);
 
   CLI::App app{"dvm keeps each software project in its own Lima VM, with safe defaults: no host\n"
                "mounts, ports closed unless listed, secrets only over stdin, AI agents sandboxed.",
@@ -73,7 +84,6 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(dvm::version()));
   app.require_subcommand(0, 1);
   app.fallthrough();
-  cli_state state;
   app.add_flag("--json", state.json, "Print JSON (one document, or JSON lines for progress events)");
   app.add_flag("--verbose", state.verbose, "Also show every limactl call");
   app.footer(
@@ -84,100 +94,22 @@ int main(int argc, char** argv) {
       "too old; `dvm ssh` exits with the guest command's status.\n"
       "Run `dvm COMMAND --help` for a command's options.");
 
-  bool list_recipes = false;
-  std::string help_topic;
+  dvm_cli::command_list commands;
+  for (auto add : {dvm_cli::add_init, dvm_cli::add_edit, dvm_cli::add_templates, dvm_cli::add_plan,
+                   dvm_cli::add_sync, dvm_cli::add_start, dvm_cli::add_restart, dvm_cli::add_sh,
+                   dvm_cli::add_ssh, dvm_cli::add_ssh_config, dvm_cli::add_cp, dvm_cli::add_log,
+                   dvm_cli::add_ls, dvm_cli::add_status, dvm_cli::add_stop, dvm_cli::add_rm,
+                   dvm_cli::add_ssh_key, dvm_cli::add_gpg_key, dvm_cli::add_doctor, dvm_cli::add_recipes,
+                   dvm_cli::add_completion, dvm_cli::add_version, dvm_cli::add_help}) {
+    add(app, commands);
+  }
 
-  auto* init = app.add_subcommand("init", "Write vms/NAME.toml from a bundled template; never overwrites");
-  init->add_option("name", a.name, "VM name: [a-z][a-z0-9-]*, at most 30 characters")->required();
-  init->add_option("-t,--template", a.template_name, "app, llama, cloudflared or tailscale")
-      ->capture_default_str();
-  init->add_flag("--edit", a.edit, "Open the new file in $VISUAL or $EDITOR");
-
-  auto* plan = app.add_subcommand("plan",
-      "Show what `dvm sync NAME` would do: the lima.yaml, the limactl calls and the guest program\n"
-      "(secrets as <redacted>). Changes nothing and works without Lima");
-  plan->add_option("name", a.name, "VM name")->required();
-
-  auto* sync = app.add_subcommand("sync",
-      "Create the VM if missing, apply changed ports/cpus/memory/disk, start it, then run its\n"
-      "recipes in the guest (one limactl call; secrets only over stdin)");
-  sync->add_option("name", a.name, "VM name");
-  sync->add_flag("--all", a.all, "Sync every configured VM");
-  sync->add_option("-j,--jobs", a.jobs, "With --all: VMs synced at the same time")
-      ->capture_default_str()
-      ->check(CLI::Range(1U, 64U));
-
-  auto* sh = app.add_subcommand("sh", "Open an interactive login shell in the VM's code directory");
-  sh->add_option("name", a.name, "VM name")->required();
-
-  auto* ssh = app.add_subcommand("ssh",
-      "Run one command in the VM's code directory: dvm ssh NAME [--] CMD [ARGS...].\n"
-      "dvm exits with the command's own status");
-  ssh->add_option("name", a.name, "VM name")->required();
-
-  auto* cp = app.add_subcommand("cp",
-      "Copy between the host and one VM: dvm cp [-r] SRC... DST, where VM paths are NAME:path\n"
-      "(relative to the code directory; ~ is the guest home). Files copied into the VM are\n"
-      "made accessible to the AI agent user. A symlink in the code directory is never followed:\n"
-      "a copy into or out of the VM through one is refused");
-  cp->add_flag("-r,--recursive", a.recursive, "Copy directories");
-  cp->add_flag("-v", a.copy_verbose, "Verbose scp/rsync output");
-  cp->add_option("--backend", a.backend, "auto, scp or rsync (limactl copy)");
-  cp->add_option("operands", a.operands, "SRC... DST")->required()->expected(2, -1);
-
-  auto* log = app.add_subcommand("log",
-      "Show a systemd unit's journal in the VM: dvm log NAME [UNIT] [journalctl args...].\n"
-      "The unit is inferred for VMs with one service recipe (cloudflared, llama, tailscale);\n"
-      "default args: --no-pager -n 100");
-  log->add_option("name", a.name, "VM name")->required();
-
-  auto* ls = app.add_subcommand("ls", "List DVM VMs (configured VMs that do not exist yet show as absent)");
-  ls->add_flag("--recipes", list_recipes, "List recipes instead (same as `dvm recipes`)");
-
-  auto* status = app.add_subcommand("status", "Show one VM: state, resources, ports and their host binding");
-  status->add_option("name", a.name, "VM name")->required();
-
-  auto* stop = app.add_subcommand("stop", "Stop one VM, or every DVM VM with --all");
-  stop->add_option("name", a.name, "VM name");
-  stop->add_flag("--all", a.all, "Stop every running DVM VM");
-  stop->add_flag("--inactive", a.inactive,
-                 "With --all: skip VMs in use (a shell, a tmux/zellij session, an active service unit)");
-  stop->add_flag("-f,--force", a.force, "With --inactive: also stop VMs whose activity check failed");
-
-  auto* rm = app.add_subcommand("rm",
-      "Delete a VM's Lima instance. First checks every Git repository and loose file under the\n"
-      "code directory for unsaved work and refuses if there is any, or if it cannot look everywhere\n"
-      "(an unreadable directory, a symlinked .git or code directory, a check that did not finish).\n"
-      "Without vms/NAME.toml it checks the code directory the instance was created with.\n"
-      "Keeps vms/NAME.toml");
-  rm->add_option("name", a.name, "VM name")->required();
-  rm->add_flag("--yes", a.yes, "Required: confirms the deletion")->required();
-  rm->add_flag("-f,--force", a.force, "Skip the unsaved-work check");
-
-  auto* ssh_key = app.add_subcommand("ssh-key",
-      "Create (once) the VM's own Git access key and commit-signing key and print the public keys");
-  ssh_key->add_option("name", a.name, "VM name")->required();
-  auto* gpg_key = app.add_subcommand("gpg-key",
-      "Create (once) a disposable GPG signing key in the VM (ed25519, no passphrase, 1 year)");
-  gpg_key->add_option("name", a.name, "VM name")->required();
-
-  auto* doctor = app.add_subcommand("doctor",
-      "Check the state dir, limactl, the config files (validity, permissions, secret-looking\n"
-      "values), ports exposed beyond loopback, and drift between each instance and its config.\n"
-      "Exit 1 when a problem is found");
-  doctor->add_option("name", a.name, "Only this VM");
-  std::string shell_name;
-  auto* completion = app.add_subcommand("completion",
-      "Print a completion script: source <(dvm completion bash), or zsh / fish");
-  completion->add_option("shell", shell_name, "bash, zsh or fish")->required();
-  std::string complete_what;
-  auto* complete = app.add_subcommand("__complete", "Words for the completion scripts");
-  complete->group("");  // hidden
-  complete->add_option("what", complete_what, "vms or templates")->required();
-  auto* recipes = app.add_subcommand("recipes", "List the bundled and user recipes");
-  auto* version = app.add_subcommand("version", "Print the versions of dvm and limactl");
-  auto* help = app.add_subcommand("help", "Show help for dvm or one command");
-  help->add_option("command", help_topic, "Command name");
+  // An unknown command is named, with the closest ones (CLI11 would only say "not expected").
+  if (std::size_t i = command_index(args); i != 0 && !args[i].starts_with("__") &&
+                                           dvm_cli::find_command(app, args[i]) == nullptr) {
+    state.json = std::find(args.begin(), args.end(), "--json") != args.end();
+    return report_error(dvm_cli::unknown_command(app, args[i]), state);
+  }
 
   std::vector<const char*> parse_argv;
   for (const auto& word : args) parse_argv.push_back(word.c_str());
@@ -191,56 +123,24 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string where = app.get_subcommands().empty() ? "dvm" : "dvm " + app.get_subcommands().front()->get_name();
-    dvm::error usage(dvm::errc::usage, std::string(e.what()) + " (see `" + where + " --help`)");
-    return report_error(usage, state);
+    return report_error(dvm::error(dvm::errc::usage, std::string(e.what()) + " (see `" + where + " --help`)"), state);
   }
 
-  if (app.get_subcommands().empty() || help->parsed()) {
-    if (!help_topic.empty()) {
-      for (auto* sub : app.get_subcommands({})) {
-        if (sub->get_name() == help_topic) {
-          std::cout << sub->help(app.get_name());  // "Usage: dvm rm ...", as `dvm rm --help` says
-          return 0;
-        }
-      }
-      return report_error(dvm::error(dvm::errc::usage, "unknown command \"" + help_topic + "\""), state);
-    }
+  if (app.get_subcommands().empty()) {
     std::cout << app.help();
     return 0;
   }
+  const CLI::App* chosen = app.get_subcommands().front();
 
   dvm_cli::install_signal_handlers();
-
   try {
-    // One handler per command (tools/dvm/commands.cpp); completion needs the CLI11 app itself.
-    const std::pair<CLI::App*, int (*)(const cli_state&, arguments&)> handlers[] = {
-        {init, dvm_cli::run_init},       {plan, dvm_cli::run_plan},       {sync, dvm_cli::run_sync},
-        {sh, dvm_cli::run_sh},           {ssh, dvm_cli::run_ssh},         {cp, dvm_cli::run_cp},
-        {log, dvm_cli::run_log},         {recipes, dvm_cli::run_recipes}, {status, dvm_cli::run_status},
-        {stop, dvm_cli::run_stop},       {rm, dvm_cli::run_rm},           {ssh_key, dvm_cli::run_ssh_key},
-        {gpg_key, dvm_cli::run_gpg_key}, {doctor, dvm_cli::run_doctor},   {version, dvm_cli::run_version},
-    };
-    if (ls->parsed()) return list_recipes ? dvm_cli::run_recipes(state, a) : dvm_cli::run_ls(state, a);
-    for (const auto& [command, handler] : handlers) {
-      if (command->parsed()) return handler(state, a);
+    // Help and completion work whatever the environment says; every other command checks it.
+    const std::string& name = chosen->get_name();
+    if (name != "help" && name != "completion" && name != "__complete") {
+      state.timeout_cap = dvm_cli::read_timeout_cap(std::getenv("DVM_TIMEOUT"));
     }
-
-    if (completion->parsed()) {
-      std::cout << dvm_cli::completion_script(app, shell_name);
-      return 0;
-    }
-
-    if (complete->parsed()) {
-      // Config files only: completion must be instant and never call limactl.
-      if (complete_what == "vms") {
-        auto client = dvm_cli::make_client(state, nullptr);
-        for (const auto& n : client.configs().vm_names()) std::cout << n << '\n';
-      } else if (complete_what == "templates") {
-        for (const auto& t : dvm::init_template_names()) std::cout << t << '\n';
-      } else {
-        throw dvm::error(dvm::errc::usage, "__complete takes vms or templates");
-      }
-      return 0;
+    for (const auto& c : commands) {
+      if (c.app == chosen) return c.run(state);
     }
   } catch (const dvm::error& e) {
     return dvm_cli::exit_code_after_signal(report_error(e, state));

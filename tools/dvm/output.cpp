@@ -49,19 +49,20 @@ json::array to_json(const std::vector<dvm::port_forward>& ports) {
   return out;
 }
 
-json::object to_json(const dvm::vm_status& s) {
+json::object vm_json(const dvm::vm_status& s) {
   json::array recipes;
   for (const auto& r : s.recipes) recipes.emplace_back(r);
   json::array recreate;
   for (const auto& r : s.recreate_to_apply) recreate.emplace_back(r);
-  return json::object{{"name", s.name},
+  return json::object{{"schema", json_schema},
+                      {"name", s.name},
                       {"instance", s.instance},
-                      {"status", s.state},
+                      {"state", s.state},
                       {"configured", s.configured},
                       {"ssh_address", s.ssh_address},
                       {"cpus", s.cpus},
-                      {"memory", s.memory_bytes},
-                      {"disk", s.disk_bytes},
+                      {"memory_bytes", s.memory_bytes},
+                      {"disk_bytes", s.disk_bytes},
                       {"arch", s.arch},
                       {"vm_type", s.vm_type},
                       {"dir", s.dir},

@@ -13,14 +13,16 @@
 namespace dvm_cli {
 
 /// Version of every JSON document and event line the CLI prints.
-inline constexpr int json_schema = 1;
+inline constexpr int json_schema = 2;
 
 /// Prints one JSON document (schema added) on stdout.
 void print_json(boost::json::object document);
-/// The error object {"schema": 1, "error": {"code", "message", ...}}.
+/// The error object {"schema": 2, "error": {"code", "message", ...}}.
 boost::json::object error_json(const dvm::error& e);
 
-boost::json::object to_json(const dvm::vm_status& s);
+/// One VM as `status --json` prints it and `ls --json` lists it (with "schema"), with the
+/// field names of dvm::vm_status.
+boost::json::object vm_json(const dvm::vm_status& s);
 boost::json::object to_json(const dvm::sync_result& r);
 boost::json::object to_json(const dvm::plan_result& p);
 boost::json::object to_json(const dvm::dirty_report& r);

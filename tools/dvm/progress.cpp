@@ -1,6 +1,7 @@
 #include "progress.hpp"
 
 #include "output.hpp"
+#include "style.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -28,6 +29,14 @@ std::string printable(std::string_view text) {
     out += (u < 0x20 || u == 0x7f) ? ' ' : c;
   }
   return out;
+}
+
+// Room for `text` on the live line after a prefix of `used` columns.
+std::string fit(std::string text, std::size_t used) {
+  std::size_t width = terminal_width();
+  std::size_t room = width - std::min<std::size_t>(width - 1, used);
+  if (text.size() > room) text.resize(room);
+  return text;
 }
 
 std::string argv_text(const std::vector<std::string>& argv) {
@@ -97,6 +106,9 @@ void progress_view::plain(const dvm::event& e) {
     case k::vm_reconciling:
       std::cerr << p << e.message << " (the VM restarts)\n";
       return;
+    case k::lima_progress:
+      std::cerr << p << "limactl " << e.name << ": " << printable(e.message) << '\n';
+      return;
     case k::recipe_started:
       std::cerr << p << "recipe " << e.name << " started\n";
       return;
@@ -104,7 +116,8 @@ void progress_view::plain(const dvm::event& e) {
       std::cerr << p << "recipe " << e.name << " finished (" << seconds_text(e.duration) << ")\n";
       return;
     case k::recipe_failed:
-      std::cerr << p << e.name << " failed (exit " << e.exit_code << ", " << seconds_text(e.duration) << ")\n";
+      std::cerr << p << e.name << ' ' << paint(STDERR_FILENO, colour::red, "failed") << " (exit " << e.exit_code
+                << ", " << seconds_text(e.duration) << ")\n";
       return;
     case k::hook_started:
       std::cerr << p << "project hook " << e.name << " started\n";
@@ -121,12 +134,34 @@ void progress_view::plain(const dvm::event& e) {
   }
 }
 
+void progress_view::close_line() {
+  if (line_open_) std::cerr << "\r\033[K";
+  line_open_ = false;
+  lima_step_open_ = false;
+}
+
+// A first boot takes minutes: the limactl call's elapsed time and Lima's latest line, dimmed.
+void progress_view::show_lima_progress(const dvm::event& e) {
+  if (!lima_step_open_) close_line();
+  open_step_ = "limactl " + e.name;
+  std::string elapsed = seconds_text(e.duration);
+  std::cerr << "\r\033[K  \xe2\x96\xb8 " << open_step_ << "  " << elapsed << "  "
+            << paint(STDERR_FILENO, colour::dim, fit(printable(e.message), open_step_.size() + elapsed.size() + 10))
+            << std::flush;
+  line_open_ = lima_step_open_ = true;
+}
+
+// The limactl call whose progress was shown ended: its line stays, with how it ended.
+void progress_view::finish_lima_step(const dvm::event& e) {
+  std::string step = open_step_;
+  close_line();
+  bool ok = e.exit_code == 0;
+  std::cerr << "  " << paint(STDERR_FILENO, ok ? colour::green : colour::red, (ok ? "\xe2\x9c\x93 " : "\xe2\x9c\x97 ") + step)
+            << "  " << seconds_text(e.duration) << '\n';
+}
+
 void progress_view::live(const dvm::event& e) {
   using k = dvm::event_kind;
-  auto close_line = [&] {
-    if (line_open_) std::cerr << "\r\033[K";
-    line_open_ = false;
-  };
   switch (e.kind) {
     case k::recipe_started:
     case k::hook_started:
@@ -136,21 +171,23 @@ void progress_view::live(const dvm::event& e) {
       line_open_ = true;
       return;
     case k::output:
-      if (line_open_) {
-        std::string line = printable(e.message);
-        std::size_t room = terminal_width() - std::min<std::size_t>(terminal_width() - 1, open_step_.size() + 8);
-        if (line.size() > room) line = line.substr(0, room);
-        std::cerr << "\r\033[K  \xe2\x96\xb8 " << open_step_ << "  \033[2m" << line << "\033[0m" << std::flush;
+      if (line_open_ && !lima_step_open_) {
+        std::cerr << "\r\033[K  \xe2\x96\xb8 " << open_step_ << "  "
+                  << paint(STDERR_FILENO, colour::dim, fit(printable(e.message), open_step_.size() + 8)) << std::flush;
       }
+      return;
+    case k::lima_progress:
+      show_lima_progress(e);
       return;
     case k::recipe_finished:
       close_line();
-      std::cerr << "  \xe2\x9c\x93 " << e.name << "  " << seconds_text(e.duration) << '\n';  // ✓
+      std::cerr << "  " << paint(STDERR_FILENO, colour::green, "\xe2\x9c\x93 " + e.name) << "  "
+                << seconds_text(e.duration) << '\n';  // ✓
       return;
     case k::recipe_failed: {
       close_line();
-      std::cerr << "  \xe2\x9c\x97 " << e.name << "  failed (exit " << e.exit_code << ", "
-                << seconds_text(e.duration) << ")\n";  // ✗
+      std::cerr << "  " << paint(STDERR_FILENO, colour::red, "\xe2\x9c\x97 " + e.name) << "  failed (exit "
+                << e.exit_code << ", " << seconds_text(e.duration) << ")\n";  // ✗
       std::size_t pos = 0;
       while (pos < e.message.size()) {
         std::size_t end = e.message.find('\n', pos);
@@ -162,6 +199,7 @@ void progress_view::live(const dvm::event& e) {
     }
     case k::limactl_started:
     case k::limactl_finished:
+      if (e.kind == k::limactl_finished && lima_step_open_) finish_lima_step(e);
       if (verbose_) {
         close_line();
         plain(e);

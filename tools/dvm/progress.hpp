@@ -14,7 +14,8 @@ namespace dvm_cli {
 class progress_view {
  public:
   enum class style {
-    live,   ///< stderr is a terminal and one VM is synced: one line per recipe, updated in place
+    live,   ///< stderr is a terminal and one VM is synced: one line per step (a limactl call
+            ///< with Lima's progress, a recipe), updated in place
     plain,  ///< one line per event on stderr, guest output included
     json,   ///< one JSON object per event on stdout
   };
@@ -27,12 +28,16 @@ class progress_view {
   void live(const dvm::event& e);
   void plain(const dvm::event& e);
   void json(const dvm::event& e);
+  void close_line();
+  void show_lima_progress(const dvm::event& e);
+  void finish_lima_step(const dvm::event& e);
 
   style style_;
   bool verbose_;
   std::ostream& json_out_;
-  bool line_open_ = false;  // live: the current recipe's line is not terminated yet
+  bool line_open_ = false;  // live: the current step's line is not terminated yet
   std::string open_step_;
+  bool lima_step_open_ = false;  // live: the open line is a limactl call's progress
 };
 
 /// "3.2 s" / "250 ms".

@@ -107,6 +107,11 @@ using secret_map = std::map<std::string, secret>;
 /// Options of client::sync.
 struct sync_options {
   secret_map secrets;
+  /// A change that needs a restart (cpus, memory, disk, port rules) is applied to a VM in use
+  /// (a shell, a tmux/zellij session, an active service unit) only with restart = true;
+  /// otherwise sync throws errc::busy and changes nothing. A VM that is not in use is restarted
+  /// either way.
+  bool restart = false;
 };
 
 /// One recipe of a sync and how long it ran.
@@ -135,6 +140,7 @@ struct sync_all_options {
   /// Every name must be one of the VMs synced (else errc::usage, before anything is done); a
   /// VM's values go to its own sync only.
   std::map<std::string, secret_map> secrets;
+  bool restart = false;  ///< sync_options::restart for every VM
 };
 
 /// One VM of client::sync_all: its result, or the error code and message.
@@ -151,6 +157,12 @@ struct sync_all_result {
   std::vector<sync_outcome> outcomes;  ///< in name order
   std::size_t ok = 0;
   std::size_t failed = 0;
+};
+
+/// What client::start / client::restart did.
+struct start_result {
+  std::string vm;
+  bool started = false;  ///< false: it was already running (start) -- restart always starts
 };
 
 /// Options of client::stop_all.
@@ -337,6 +349,11 @@ class DVM_EXPORT client {
   sync_result sync(const std::string& name, sync_options options = {});
   /// Syncs every configured VM (or options.names), options.jobs at a time, on worker threads.
   sync_all_result sync_all(sync_all_options options = {});
+  /// Starts an existing, stopped VM without running its recipes (a warning event when it is
+  /// already running). Throws errc::not_created when the instance does not exist.
+  start_result start(const std::string& name);
+  /// Stops (when running) and starts an existing VM, without running its recipes.
+  start_result restart(const std::string& name);
   /// Stops one VM (a warning event when it is already stopped).
   void stop(const std::string& name);
   /// Stops every running DVM VM (optionally only the inactive ones).
@@ -364,6 +381,10 @@ class DVM_EXPORT client {
   /// journalctl -u UNIT in the guest; returns its exit status (output in `captured` when not
   /// interactive).
   int logs(const std::string& name, const log_options& options = {}, std::string* captured = nullptr);
+  /// An OpenSSH config block `Host dvm-<name>` (from the instance's own ssh.config) for `ssh`
+  /// and editors with remote-SSH support; the session starts in the guest home, not the code
+  /// dir. Throws errc::not_created when the instance does not exist.
+  std::string ssh_config(const std::string& name);
   /// Creates (once) the VM's Git access and commit-signing SSH keys; returns the public keys.
   ssh_key_result ssh_key(const std::string& name);
   /// Creates (once) the VM's signing-only GPG key; returns its public key.

@@ -20,6 +20,8 @@ enum class event_kind {
   vm_stopping,
   vm_reconciling,    ///< message: what differs (e.g. "ports, cpus")
   vm_deleting,
+  lima_progress,     ///< name: the limactl subcommand ("create", "start"); message: one of
+                     ///< Lima's progress lines (its msg text); duration: since the call began
   guest_started,     ///< the guest program of a sync started
   recipe_started,    ///< name: the recipe
   recipe_finished,   ///< name, duration

@@ -49,4 +49,13 @@ class DVM_EXPORT recipe_catalog {
 /// The bundled VM config templates for `dvm init` (app, llama, cloudflared, tailscale).
 DVM_EXPORT std::vector<std::string> init_template_names();
 
+/// One bundled `dvm init` template (`dvm templates`).
+struct init_template {
+  std::string name;
+  std::string description;  ///< from the template's first line, e.g. "a llama.cpp server on port 8080"
+};
+
+/// Every bundled `dvm init` template, sorted by name.
+DVM_EXPORT std::vector<init_template> init_templates();
+
 }  // namespace dvm

@@ -5,7 +5,6 @@
 
 namespace dvm {
 
-namespace {
 // Optimal string alignment distance: Levenshtein plus adjacent transpositions ("memroy").
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
@@ -22,7 +21,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   }
   return d[a.size()][b.size()];
 }
-}  // namespace
 
 std::optional<std::string> suggest(std::string_view word,
                                    std::span<const std::string_view> candidates) {

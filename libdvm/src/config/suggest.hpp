@@ -1,6 +1,7 @@
 // "Did you mean ...?" hints for unknown keys, recipes and recipe sets.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
@@ -8,6 +9,9 @@
 #include <vector>
 
 namespace dvm {
+
+/// Insertions, deletions, substitutions and swaps of two neighbours ("stauts" -> "status" is 1).
+std::size_t edit_distance(std::string_view a, std::string_view b);
 
 /// The candidate closest to `word` (edit distance with transpositions) when it is close enough
 /// to be a likely typo: distance 1 for short words, 2 for words of 5 or more characters.

@@ -63,29 +63,201 @@ std::string read_file_tail(const fs::path& path, std::size_t max_bytes) {
   return out.str();
 }
 
-// The value of msg in a logfmt record: msg="a \"quoted\" text" or msg=word.
-std::optional<std::string> logfmt_field(std::string_view line, std::string_view key) {
-  std::string needle = std::string(key) + "=";
-  std::size_t at = 0;
-  while ((at = line.find(needle, at)) != std::string_view::npos) {
-    if (at == 0 || line[at - 1] == ' ') break;
-    at += needle.size();
-  }
-  if (at == std::string_view::npos) return std::nullopt;
-  std::size_t i = at + needle.size();
-  std::string value;
-  if (i < line.size() && line[i] == '"') {
-    for (++i; i < line.size() && line[i] != '"'; ++i) {
-      if (line[i] == '\\' && i + 1 < line.size()) ++i;
-      value += line[i];
-    }
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    for (; i < line.size() && line[i] != ' '; ++i) value += line[i];
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
   }
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// One logfmt value starting at text[i]: a Go-quoted string or a bare word. Advances i past it.
+std::string logfmt_value(std::string_view text, std::size_t& i) {
+  if (i >= text.size() || text[i] != '"') {
+    std::size_t end = text.find(' ', i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string value(text.substr(i, end - i));
+    i = end;
+    return value;
+  }
+  std::size_t end = ++i;
+  while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? std::size_t{2} : std::size_t{1};
+  std::string value = go_unquote(text.substr(i, std::min(end, text.size()) - i));
+  i = std::min(end + 1, text.size());
   return value;
 }
 
+// limactl's logrus lines on stderr, relayed as they arrive: info lines as lima_progress events
+// (the image download, the boot requirements, "READY"). Warnings and errors become warning
+// events once the call has succeeded; when it fails they are in its error (stderr_tail), and
+// shown once. Fatal lines always end the call, so they are only in the error.
+class progress_relay {
+ public:
+  progress_relay(const std::function<void(event)>& emit, std::string vm, std::string subcommand)
+      : emit_(emit), vm_(std::move(vm)), subcommand_(std::move(subcommand)),
+        started_(std::chrono::steady_clock::now()) {}
+
+  std::function<void(std::string_view)> sink() {
+    return [this](std::string_view chunk) { feed(chunk); };
+  }
+
+  void finish(bool succeeded) {
+    if (!partial_.empty()) line(partial_);
+    partial_.clear();
+    if (!succeeded || !emit_) return;
+    for (auto& w : warnings_) {
+      emit_(event{event_kind::warning, vm_, subcommand_, {}, 0, {}, "limactl " + subcommand_ + ": " + w});
+    }
+    warnings_.clear();
+  }
+
+ private:
+  void feed(std::string_view chunk) {
+    partial_.append(chunk);
+    std::size_t nl;
+    while ((nl = partial_.find('\n')) != std::string::npos) {
+      line(std::string_view(partial_).substr(0, nl));
+      partial_.erase(0, nl + 1);
+    }
+    // A line without an end is not a progress line; keep memory bounded.
+    if (partial_.size() > 65536) partial_.clear();
+  }
+
+  void line(std::string_view text) {
+    auto record = parse_log_record(text);
+    if (!record || record->msg.empty()) return;
+    if (record->level == "info") {
+      if (emit_) {
+        emit_(event{event_kind::lima_progress, vm_, subcommand_, {}, 0,
+                    std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started_),
+                    std::move(record->msg)});
+      }
+    } else if (record->level == "warning" || record->level == "warn" || record->level == "error") {
+      warnings_.push_back(std::move(record->msg));
+    }
+  }
+
+  const std::function<void(event)>& emit_;
+  std::string vm_;
+  std::string subcommand_;
+  std::chrono::steady_clock::time_point started_;
+  std::string partial_;
+  std::vector<std::string> warnings_;
+};
+
 }  // namespace
+
+std::string go_unquote(std::string_view body) {
+  std::string out;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != '\\' || i + 1 == body.size()) {
+      out += body[i];
+      continue;
+    }
+    char c = body[++i];
+    // \xhh, \uhhhh, \Uhhhhhhhh: exactly `digits` hex digits after the letter.
+    auto hex_run = [&](std::size_t digits) -> std::optional<std::uint32_t> {
+      std::uint32_t v = 0;
+      for (std::size_t k = 1; k <= digits; ++k) {
+        int d = i + k < body.size() ? hex_digit(body[i + k]) : -1;
+        if (d < 0) return std::nullopt;
+        v = v * 16 + static_cast<std::uint32_t>(d);
+      }
+      i += digits;
+      return v;
+    };
+    switch (c) {
+      case 'a': out += '\a'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'v': out += '\v'; break;
+      case 'x':
+        if (auto v = hex_run(2)) {
+          out += static_cast<char>(*v);  // a raw byte, as Go's \x
+        } else {
+          out += "\\x";
+        }
+        break;
+      case 'u':
+      case 'U':
+        if (auto v = hex_run(c == 'u' ? 4 : 8)) {
+          append_utf8(out, *v);
+        } else {
+          out += '\\';
+          out += c;
+        }
+        break;
+      default:
+        if (c >= '0' && c <= '7' && i + 2 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7' &&
+            body[i + 2] >= '0' && body[i + 2] <= '7') {
+          out += static_cast<char>(((c - '0') << 6) | ((body[i + 1] - '0') << 3) | (body[i + 2] - '0'));
+          i += 2;
+        } else {
+          out += c;  // \" \\ \' and anything Go would not write
+        }
+    }
+  }
+  return out;
+}
+
+std::optional<log_record> parse_log_record(std::string_view line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+  if (line.empty()) return std::nullopt;
+  log_record record;
+  bool has_msg = false;
+  if (line.front() == '{') {
+    boost::system::error_code ec;
+    json::value v = json::parse(line, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto& o = v.as_object();
+    if (const auto* msg = o.if_contains("msg"); msg && msg->is_string()) {
+      record.msg = msg->as_string();
+      has_msg = true;
+    }
+    if (const auto* lv = o.if_contains("level"); lv && lv->is_string()) record.level = lv->as_string();
+    return has_msg ? std::optional(record) : std::nullopt;
+  }
+  // logrus's TextFormatter: key=value pairs, values Go-quoted (%q) when they need it;
+  // time, level and msg come first (github.com/sirupsen/logrus, text_formatter.go).
+  std::size_t i = 0;
+  while (i < line.size()) {
+    std::size_t eq = line.find('=', i);
+    if (eq == std::string_view::npos || eq == i) return std::nullopt;
+    std::string_view key = line.substr(i, eq - i);
+    if (key.find(' ') != std::string_view::npos || key.find('"') != std::string_view::npos) return std::nullopt;
+    i = eq + 1;
+    std::string value = logfmt_value(line, i);
+    if (key == "msg" && !has_msg) {
+      record.msg = std::move(value);
+      has_msg = true;
+    } else if (key == "level" && record.level.empty()) {
+      record.level = std::move(value);
+    }
+    while (i < line.size() && line[i] == ' ') ++i;
+  }
+  return has_msg ? std::optional(record) : std::nullopt;
+}
 
 std::vector<std::string> limactl_environment(const std::map<std::string, std::string>& from,
                                              const std::vector<std::string>& pass_env) {
@@ -131,17 +303,9 @@ std::string stderr_tail(std::string_view text, std::size_t max_lines) {
     if (line.empty()) continue;
     std::string message(line);
     std::string level;
-    if (line.front() == '{') {
-      boost::system::error_code ec;
-      json::value v = json::parse(line, ec);
-      if (!ec && v.is_object()) {
-        const auto& o = v.as_object();
-        if (const auto* msg = o.if_contains("msg"); msg && msg->is_string()) message = msg->as_string();
-        if (const auto* lv = o.if_contains("level"); lv && lv->is_string()) level = lv->as_string();
-      }
-    } else if (auto msg = logfmt_field(line, "msg")) {
-      message = *msg;
-      level = logfmt_field(line, "level").value_or("");
+    if (auto record = parse_log_record(line)) {
+      message = std::move(record->msg);
+      level = std::move(record->level);
     }
     if (level == "fatal" || level == "error" || level == "warning") problems.push_back(message);
     all.push_back(std::move(message));
@@ -331,7 +495,10 @@ std::vector<std::string> lima_driver::create_args(std::string_view instance) {
 void lima_driver::create(std::string_view instance, std::string_view lima_yaml) {
   stdin_payload yaml;
   yaml.append(lima_yaml);
-  process_result r = run(create_args(instance), stdio_mode::pipe, &yaml, context_.timeouts.create);
+  progress_relay progress(emit_, vm_, "create");
+  process_result r = run(create_args(instance), stdio_mode::pipe, &yaml, context_.timeouts.create,
+                         stdio_mode::pipe, stdio_mode::pipe, {}, progress.sink());
+  progress.finish(r.exit_code == 0);
   if (r.exit_code == 0) return;
   // `limactl create` writes the instance directory before the driver checks the config (e.g.
   // vz with a foreign arch, upstream/cmd/limactl/start.go:571-579 then
@@ -361,13 +528,16 @@ milliseconds lima_driver::limactl_start_timeout(milliseconds ours) {
 void lima_driver::start(std::string_view instance, const std::string& instance_dir) {
   milliseconds ours = context_.timeouts.start;
   process_result r;
+  progress_relay progress(emit_, vm_, "start");
   try {
-    r = run(start_args(instance, limactl_start_timeout(ours)), stdio_mode::null, nullptr, ours);
+    r = run(start_args(instance, limactl_start_timeout(ours)), stdio_mode::null, nullptr, ours,
+            stdio_mode::pipe, stdio_mode::pipe, {}, progress.sink());
   } catch (const lima_error& e) {
     if (e.code() != errc::timeout) throw;
     run({"stop", "--force", std::string(instance)}, stdio_mode::null, nullptr, context_.timeouts.stop);
     throw;
   }
+  progress.finish(r.exit_code == 0);
   if (r.exit_code == 0) return;
   // A failed start leaves the host agent and VM running: clean up, then explain.
   run({"stop", "--force", std::string(instance)}, stdio_mode::null, nullptr, context_.timeouts.stop);

@@ -124,6 +124,19 @@ class lima_driver {
   std::optional<std::string> resolved_;
 };
 
+/// One record of limactl's logrus output on stderr.
+struct log_record {
+  std::string level;  ///< "info", "warning", "error", "fatal", ... ("" when the record has none)
+  std::string msg;
+};
+/// A logfmt line (logrus's TextFormatter, as limactl writes it without a terminal:
+/// `time="..." level=info msg="Starting the instance \"x\""`) or a JSON line; nullopt for any
+/// other line, or a record without msg.
+std::optional<log_record> parse_log_record(std::string_view line);
+/// The text of a Go %q-quoted string, without its enclosing quotes (strconv.Unquote's escapes:
+/// \a \b \f \n \r \t \v \\ \" \xhh \ooo \uhhhh \Uhhhhhhhh).
+std::string go_unquote(std::string_view body);
+
 /// The last `max_lines` meaningful messages of limactl stderr output (logfmt or JSON lines):
 /// the msg of each record when it is a structured record, else the raw line.
 std::string stderr_tail(std::string_view text, std::size_t max_lines = 6);

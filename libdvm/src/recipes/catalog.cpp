@@ -87,6 +87,28 @@ const recipe* recipe_catalog::find(std::string_view name) const noexcept {
   return it != recipes_.end() && it->name == name ? &*it : nullptr;
 }
 
+std::vector<init_template> init_templates() {
+  std::vector<init_template> out;
+  for (const auto& t : detail::init_templates()) {
+    // The first line says what the template is for: `# VM "@NAME@" for `dvm` (template: x): what.`
+    std::string_view text = t.data;
+    std::string_view first = text.substr(0, text.find('\n'));
+    std::string marker = "(template: " + std::string(t.name) + "): ";
+    std::string description;
+    if (auto at = first.find(marker); at != std::string_view::npos) {
+      description = std::string(first.substr(at + marker.size()));
+      if (description.ends_with(".")) description.pop_back();
+      // `dvm init` fills the name in; listed without one, the placeholder says what goes there.
+      for (std::size_t p; (p = description.find("\"@NAME@\"")) != std::string::npos;) {
+        description.replace(p, 8, "the VM's name");
+      }
+    }
+    out.push_back({std::string(t.name), std::move(description)});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
 std::vector<std::string> init_template_names() {
   std::vector<std::string> names;
   for (const auto& t : detail::init_templates()) names.emplace_back(t.name);

@@ -1,0 +1,107 @@
+// `dvm sync NAME...` and `dvm sync --all [-j N]`
+#include "../cli.hpp"
+#include "../output.hpp"
+#include "../style.hpp"
+
+#include <dvm/error.hpp>
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+
+#include <unistd.h>
+
+namespace dvm_cli {
+
+namespace {
+
+struct options {
+  std::vector<std::string> names;
+  bool all = false;
+  unsigned jobs = 4;
+  bool restart = false;
+};
+
+int sync_one(const cli_state& state, const options& o) {
+  progress_view view(progress_style(state, true), state.verbose);
+  auto client = make_client(state, &view);
+  dvm::sync_options sync_options;
+  sync_options.restart = o.restart;
+  dvm::sync_result r = client.sync(o.names.front(), std::move(sync_options));
+  if (state.json) {
+    print_json({{"result", to_json(r)}});
+  } else {
+    std::cout << r.vm << ": synced in " << seconds_text(r.duration) << " (" << r.recipes.size() << " recipe"
+              << (r.recipes.size() == 1 ? "" : "s") << ", " << r.limactl_calls << " limactl call"
+              << (r.limactl_calls == 1 ? "" : "s") << ")\n";
+  }
+  return exit_code_after_signal(0);
+}
+
+int sync_several(const cli_state& state, const options& o) {
+  progress_view view(progress_style(state, false), state.verbose);
+  auto client = make_client(state, &view);
+  dvm::sync_all_options sync_options;
+  sync_options.jobs = o.jobs;
+  sync_options.restart = o.restart;
+  if (!o.all) {
+    // Every name is checked before anything runs: a typo is a usage error, not a failed sync.
+    for (const auto& n : o.names) {
+      std::string vm = dvm::normalize_vm_name(n);
+      if (!client.configs().has_vm(vm)) {
+        throw dvm::error(dvm::errc::not_found, "no VM named " + vm + ": " + client.configs().vm_file(vm).string() +
+                                                   " does not exist (create it with `dvm init " + vm + "`)");
+      }
+      if (std::find(sync_options.names.begin(), sync_options.names.end(), vm) == sync_options.names.end()) {
+        sync_options.names.push_back(vm);
+      }
+    }
+  }
+  dvm::sync_all_result r = client.sync_all(std::move(sync_options));
+  if (state.json) {
+    boost::json::array results;
+    for (const auto& outcome : r.outcomes) {
+      boost::json::object item{{"vm", outcome.vm}, {"ok", outcome.ok}};
+      if (outcome.result) item["result"] = to_json(*outcome.result);
+      if (!outcome.ok) item["error"] = boost::json::object{{"code", outcome.error_code}, {"message", outcome.message}};
+      results.push_back(std::move(item));
+    }
+    print_json({{"results", std::move(results)}, {"ok", r.ok}, {"failed", r.failed}});
+  } else {
+    for (const auto& outcome : r.outcomes) {
+      if (outcome.ok) {
+        std::cout << outcome.vm << ": " << paint(STDOUT_FILENO, colour::green, "ok") << " ("
+                  << seconds_text(outcome.result->duration) << ")\n";
+      } else {
+        std::cerr << "dvm: " << paint(STDERR_FILENO, colour::red, "sync failed:") << ' ' << outcome.vm << ": "
+                  << outcome.message << '\n';
+      }
+    }
+    std::cout << (o.all ? "dvm sync --all: " : "dvm sync: ") << r.ok << " ok, " << r.failed << " failed\n";
+  }
+  return exit_code_after_signal(r.failed == 0 ? 0 : 1);
+}
+
+}  // namespace
+
+void add_sync(CLI::App& root, command_list& out) {
+  auto o = std::make_shared<options>();
+  auto* app = root.add_subcommand("sync",
+      "Create the VM if missing, apply changed ports/cpus/memory/disk, start it, then run its\n"
+      "recipes in the guest (one limactl call; secrets only over stdin). Several names, or --all,\n"
+      "are synced side by side (-j at a time). A change that needs a restart is refused while the\n"
+      "VM is in use (a shell, tmux/zellij, a service) unless --restart is given");
+  auto* names = app->add_option("name", o->names, "VM names");
+  app->add_flag("--all", o->all, "Sync every configured VM")->excludes(names);
+  app->add_option("-j,--jobs", o->jobs, "With several VMs: how many are synced at the same time")
+      ->capture_default_str()
+      ->check(CLI::Range(1U, 64U));
+  app->add_flag("--restart", o->restart, "Restart a VM in use when a change needs it");
+  app->footer(examples({"dvm sync app", "dvm sync app web --restart", "dvm sync --all -j 2"}));
+  out.push_back({app, [o](const cli_state& state) {
+    if (!o->all && o->names.empty()) throw dvm::error(dvm::errc::usage, "sync needs a VM name or --all");
+    return o->all || o->names.size() > 1 ? sync_several(state, *o) : sync_one(state, *o);
+  }});
+}
+
+}  // namespace dvm_cli

@@ -1,0 +1,98 @@
+// Shared by every command: signals, the client and its event display, DVM_TIMEOUT.
+#include "cli.hpp"
+
+#include <dvm/error.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include <unistd.h>
+
+namespace dvm_cli {
+
+namespace {
+
+// Ctrl-C / SIGTERM: the running limactl call is stopped through the cancel token, and dvm exits
+// with 128 + the signal once the library has unwound (locks released, guest cleaned up).
+dvm::cancel_token g_cancel;
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+  g_cancel.request();
+}
+
+}  // namespace
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return so the cancel is seen promptly
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+int exit_code_after_signal(int code) { return g_signal != 0 ? 128 + g_signal : code; }
+
+std::string examples(std::initializer_list<const char*> lines) {
+  std::string out = lines.size() == 1 ? "Example:\n" : "Examples:\n";
+  for (const char* l : lines) out += std::string("  ") + l + "\n";
+  return out;
+}
+
+progress_view::style progress_style(const cli_state& state, bool single_vm) {
+  if (state.json) return progress_view::style::json;
+  const char* term = std::getenv("TERM");
+  if (single_vm && ::isatty(STDERR_FILENO) != 0 && term != nullptr && std::string_view(term) != "dumb") {
+    return progress_view::style::live;
+  }
+  return progress_view::style::plain;
+}
+
+std::optional<std::chrono::milliseconds> read_timeout_cap(const char* value) {
+  if (value == nullptr || *value == '\0') return std::nullopt;  // empty is unset, as for NO_COLOR
+  std::string_view text = value;
+  char* end = nullptr;
+  errno = 0;
+  double seconds = std::strtod(value, &end);
+  // Digits only (with an optional fraction): no signs, exponents, "inf" or hex.
+  bool plain = text.find_first_not_of("0123456789.") == std::string_view::npos;
+  if (!plain || end != value + text.size() || errno != 0 || !std::isfinite(seconds) || seconds <= 0 ||
+      seconds > 86400.0 * 365) {
+    throw dvm::error(dvm::errc::usage, "DVM_TIMEOUT=\"" + std::string(text) +
+                                           "\" is not valid: it must be a positive number of seconds "
+                                           "(e.g. DVM_TIMEOUT=120), or unset");
+  }
+  return std::chrono::milliseconds{std::max<long long>(1, std::llround(seconds * 1000))};
+}
+
+dvm::client make_client(const cli_state& state, progress_view* view) {
+  dvm::client_options options;
+  options.cancel = &g_cancel;
+  if (view == nullptr) {
+    // Commands without a progress display of their own: warnings and VM state changes on
+    // stderr; with --verbose every limactl call too (as JSON lines on stderr with --json, so
+    // stdout keeps its one document).
+    static progress_view side(state.json ? progress_view::style::json : progress_view::style::plain,
+                              state.verbose, std::cerr);
+    if (!state.json || state.verbose) view = &side;
+  }
+  if (view != nullptr) options.on_event = [view](const dvm::event& e) { (*view)(e); };
+  // DVM_TIMEOUT caps every limactl time limit (tests and CI use it).
+  if (state.timeout_cap) {
+    for (auto* t : {&options.timeouts.query, &options.timeouts.create, &options.timeouts.start,
+                    &options.timeouts.stop, &options.timeouts.change, &options.timeouts.guest,
+                    &options.timeouts.command}) {
+      *t = std::min(*t, *state.timeout_cap);
+    }
+  }
+  return dvm::client(std::move(options));
+}
+
+}  // namespace dvm_cli
