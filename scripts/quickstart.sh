@@ -28,8 +28,8 @@ cat <<NEXT
 
 Next steps
   dvm is      $PWD/$dvm (one self-contained binary)
-  install it  sudo install -m 0755 $dvm /usr/local/bin/dvm
-              (or: cmake --install build/release --prefix ~/.local, which adds libdvm and its headers)
+  install it  sudo install -m 0755 $PWD/$dvm /usr/local/bin/dvm
+              (or: cmake --install $PWD/build/release --prefix ~/.local, which adds libdvm and its headers)
   the demo    export DVM_CONFIG=$DVM_CONFIG; $see
   your VM     README.md, "A short tour": dvm init app, dvm sync app, ...
 NEXT
