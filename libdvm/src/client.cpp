@@ -338,13 +338,22 @@ client::impl::running_vm client::impl::require_running(lima_driver& d, const std
   if (!info) {
     throw error(errc::not_created, "VM " + name + " does not exist yet: run `dvm sync " + name + "`");
   }
-  if (info->status != "Running") {
-    emit(event{event_kind::vm_starting, name, info->status, {}, 0, {}, "starting " + info->name});
-    if (info->status == "Broken") d.stop(info->name);
-    d.start(info->name, info->dir);
-    info->status = "Running";
-  }
+  if (info->status != "Running") boot(d, name, *info);
   return {std::move(config), std::move(*info)};
+}
+
+detail::instance_info client::impl::existing_instance(lima_driver& d, const std::string& name) {
+  d.version();
+  auto info = d.query(instance_of(name));
+  if (!info) throw missing_instance(store, name);
+  return std::move(*info);
+}
+
+void client::impl::boot(lima_driver& d, const std::string& name, detail::instance_info& info) {
+  emit(event{event_kind::vm_starting, name, info.status, {}, 0, {}, "starting " + info.name});
+  if (info.status == "Broken") d.stop(info.name);
+  d.start(info.name, info.dir);
+  info.status = "Running";
 }
 
 process_result client::impl::run_script(lima_driver& d, const std::string& instance,
@@ -551,31 +560,25 @@ version_info client::versions() {
 void client::stop(const std::string& name_arg) {
   std::string name = normalize_vm_name(name_arg);
   auto d = impl_->driver(name);
-  d.version();
-  auto info = d.query(instance_of(name));
-  if (!info) throw missing_instance(impl_->store, name);
-  if (info->status == "Stopped") {
+  auto info = impl_->existing_instance(d, name);
+  if (info.status == "Stopped") {
     impl_->warn(name, "VM " + name + " is already stopped");
     return;
   }
-  impl_->emit(event{event_kind::vm_stopping, name, info->status, {}, 0, {}, "stopping " + info->name});
-  d.stop(info->name);
+  impl_->emit(event{event_kind::vm_stopping, name, info.status, {}, 0, {}, "stopping " + info.name});
+  d.stop(info.name);
 }
 
 start_result client::start(const std::string& name_arg) {
   std::string name = normalize_vm_name(name_arg);
   detail::vm_lock lock(impl_->where.state_dir, name, "dvm start");
   auto d = impl_->driver(name);
-  d.version();
-  auto info = d.query(instance_of(name));
-  if (!info) throw missing_instance(impl_->store, name);
-  if (info->status == "Running") {
+  auto info = impl_->existing_instance(d, name);
+  if (info.status == "Running") {
     impl_->warn(name, "VM " + name + " is already running");
     return {name, false};
   }
-  impl_->emit(event{event_kind::vm_starting, name, info->status, {}, 0, {}, "starting " + info->name});
-  if (info->status == "Broken") d.stop(info->name);
-  d.start(info->name, info->dir);
+  impl_->boot(d, name, info);
   return {name, true};
 }
 
@@ -583,31 +586,27 @@ start_result client::restart(const std::string& name_arg) {
   std::string name = normalize_vm_name(name_arg);
   detail::vm_lock lock(impl_->where.state_dir, name, "dvm restart");
   auto d = impl_->driver(name);
-  d.version();
-  auto info = d.query(instance_of(name));
-  if (!info) throw missing_instance(impl_->store, name);
-  if (info->status != "Stopped") {
-    impl_->emit(event{event_kind::vm_stopping, name, info->status, {}, 0, {}, "stopping " + info->name});
-    d.stop(info->name);
+  auto info = impl_->existing_instance(d, name);
+  if (info.status != "Stopped") {
+    impl_->emit(event{event_kind::vm_stopping, name, info.status, {}, 0, {}, "stopping " + info.name});
+    d.stop(info.name);
+    info.status = "Stopped";
   }
-  impl_->emit(event{event_kind::vm_starting, name, "Stopped", {}, 0, {}, "starting " + info->name});
-  d.start(info->name, info->dir);
+  impl_->boot(d, name, info);
   return {name, true};
 }
 
 std::string client::ssh_config(const std::string& name_arg) {
   std::string name = normalize_vm_name(name_arg);
   auto d = impl_->driver(name);
-  d.version();
-  auto info = d.query(instance_of(name));
-  if (!info) throw missing_instance(impl_->store, name);
+  auto info = impl_->existing_instance(d, name);
   // Lima rewrites ssh.config with a new port at every start: only a running VM's is current.
-  if (info->status != "Running") {
-    throw error(errc::not_running, "VM " + name + " is " + (info->status.empty() ? "not running" : info->status) +
+  if (info.status != "Running") {
+    throw error(errc::not_running, "VM " + name + " is " + (info.status.empty() ? "not running" : info.status) +
                                        ": its SSH port is chosen when it starts; run `dvm start " + name +
                                        "` first");
   }
-  fs::path file = fs::path(info->dir) / "ssh.config";
+  fs::path file = fs::path(info.dir) / "ssh.config";
   std::ifstream in(file);
   if (!in) throw error(errc::io, "cannot read " + file.string() + " (Lima writes it when the VM starts)");
   // Lima's block is `Host lima-<instance>`; ours names the VM as dvm does. Lima's own comment

@@ -43,6 +43,11 @@ struct client::impl {
     detail::instance_info info;
   };
   running_vm require_running(detail::lima_driver& d, const std::string& name);
+  /// The instance of VM `name` as Lima lists it; throws not_found / not_created when there is
+  /// none (stop, start, restart, ssh-config).
+  detail::instance_info existing_instance(detail::lima_driver& d, const std::string& name);
+  /// Boots a stopped (or Broken: stopped first) instance, with its vm_starting event.
+  void boot(detail::lima_driver& d, const std::string& name, detail::instance_info& info);
 
   /// Runs the script built for VM `name` (started if stopped) and returns its stdout; a non-zero
   /// exit is a guest_failed error that starts with `what`.
