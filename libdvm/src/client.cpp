@@ -609,8 +609,11 @@ std::string client::ssh_config(const std::string& name_arg) {
   fs::path file = fs::path(info.dir) / "ssh.config";
   std::ifstream in(file);
   if (!in) throw error(errc::io, "cannot read " + file.string() + " (Lima writes it when the VM starts)");
-  // Lima's block is `Host lima-<instance>`; ours names the VM as dvm does. Lima's own comment
-  // lines are replaced by ours; every setting is kept as Lima wrote it.
+  // The host agent writes the file at each start: three comment lines, then one Host block
+  // (upstream/pkg/hostagent/hostagent.go:288-318; the block is sshutil.Format's FormatConfig,
+  // `Host lima-<instance>` and indented options, a package our upstream copy does not hold).
+  // Ours names the VM as dvm does; Lima's comment lines are replaced by ours; every setting is
+  // kept as Lima wrote it.
   std::string out = "# dvm " + name + ": `ssh dvm-" + name + "`, or this host in your editor's remote-SSH.\n"
                     "# Generated from " + file.string() + "; the port changes when the VM restarts:\n"
                     "# run `dvm ssh-config " + name + "` again after `dvm start " + name + "`.\n";
