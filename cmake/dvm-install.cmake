@@ -1,6 +1,6 @@
-# Install rules and the CMake package config, so that
+# Install rules, the CMake package config and a pkg-config file, so that
 #   find_package(dvm CONFIG REQUIRED)  +  target_link_libraries(app PRIVATE dvm::dvm)
-# works on an installed tree.
+# or `c++ -std=c++20 app.cpp $(pkg-config --cflags --libs dvm)` works on an installed tree.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -27,3 +27,22 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/dvmConfigVersion.cmake"
   COMPATIBILITY SameMinorVersion)
 install(FILES "${PROJECT_BINARY_DIR}/dvmConfig.cmake" "${PROJECT_BINARY_DIR}/dvmConfigVersion.cmake"
   DESTINATION "${DVM_INSTALL_CMAKEDIR}")
+
+# pkg-config: the prefix is found from the .pc file's own directory (pkgconf's ${pcfiledir}),
+# because `cmake --install --prefix` may put the tree elsewhere than CMAKE_INSTALL_PREFIX.
+set(DVM_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig" CACHE STRING "Where dvm.pc goes")
+if(IS_ABSOLUTE "${DVM_INSTALL_PKGCONFIGDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  message(FATAL_ERROR "DVM_INSTALL_PKGCONFIGDIR and CMAKE_INSTALL_LIBDIR must be relative to the prefix")
+endif()
+file(RELATIVE_PATH DVM_PC_PREFIX_FROM_PCDIR "/prefix/${DVM_INSTALL_PKGCONFIGDIR}" "/prefix")
+string(REGEX REPLACE "/$" "" DVM_PC_PREFIX_FROM_PCDIR "${DVM_PC_PREFIX_FROM_PCDIR}")
+# A static libdvm brings its private dependencies along (a shared one has them as DT_NEEDED).
+if(BUILD_SHARED_LIBS)
+  set(DVM_PC_REQUIRES_PRIVATE "")
+  set(DVM_PC_LIBS_PRIVATE "")
+else()
+  set(DVM_PC_REQUIRES_PRIVATE "tomlplusplus yaml-cpp")
+  set(DVM_PC_LIBS_PRIVATE "-lboost_json -lboost_filesystem -pthread")
+endif()
+configure_file(cmake/dvm.pc.in "${PROJECT_BINARY_DIR}/dvm.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/dvm.pc" DESTINATION "${DVM_INSTALL_PKGCONFIGDIR}")

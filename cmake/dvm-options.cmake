@@ -11,10 +11,14 @@ option(DVM_BUILD_PYTHON "Build the Python module (needs Python development files
 option(DVM_INSTALL "Generate install rules and the CMake package config" ${_dvm_top})
 option(DVM_WERROR "Treat compiler warnings as errors" OFF)
 option(DVM_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
-option(BUILD_SHARED_LIBS "Build libdvm as a shared library" ON)
-
-if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
-  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+# BUILD_SHARED_LIBS and the build type are the parent project's to choose: as a subproject
+# (add_subdirectory, FetchContent) libdvm sets neither, so it follows the parent's
+# BUILD_SHARED_LIBS (static when unset) and never writes a cache entry the parent would inherit.
+if(_dvm_top)
+  option(BUILD_SHARED_LIBS "Build libdvm as a shared library" ON)
+  if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+    set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+  endif()
 endif()
 
 set(CMAKE_CXX_STANDARD 20)

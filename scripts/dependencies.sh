@@ -24,7 +24,8 @@ suite_packages=(
   python3-pytest python3-yaml                    # Python tests and the Lima simulator
   bubblewrap acl sudo procps util-linux          # the simulator's guest sandbox
   gnupg openssh-client                           # real gpg / ssh-keygen in the guest sandbox
-  shellcheck                                     # recipe lint
+  shellcheck                                     # lint of the recipes and guest scripts
+  pkgconf                                        # package.pkg_config (a consumer built from dvm.pc)
   zsh fish                                       # syntax checks of the completion scripts
   # Fuzzing (tests/fuzz): clang, plus libFuzzer and clang's ASan/UBSan runtimes, which are in
   # libclang-rt-14-dev (clang only recommends it). The ASan+UBSan build of the test suite uses

@@ -1,4 +1,5 @@
 # Description: Claude Code from Anthropic's RPM repository, run as the agent user in Bubblewrap; bypassPermissions unless [env] CLAUDE_BYPASS = false
+# Requires: agent-user
 dvm_require_agent_user
 local bypass settings current exists updated rc
 bypass="$(dvm_bool CLAUDE_BYPASS true)"

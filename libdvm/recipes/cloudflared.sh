@@ -1,4 +1,6 @@
 # Description: Cloudflare Tunnel as a systemd service; the CLOUDFLARED_TOKEN secret goes only into a root-only 0600 environment file
+# Service: dvm-cloudflared.service env=CLOUDFLARED_SERVICE
+# Secret: CLOUDFLARED_TOKEN alias=DVM_CLOUDFLARED_TOKEN charset=token
 #
 # [env] CLOUDFLARED_SERVICE: the unit name (default dvm-cloudflared.service).
 # Secret CLOUDFLARED_TOKEN (staged by dvm when set in the host environment): written to

@@ -1,4 +1,5 @@
 # Description: OpenAI Codex CLI, run as the agent user in Bubblewrap; unattended (bypass flag) unless [env] CODEX_YOLO = false
+# Requires: agent-user
 dvm_require_agent_user
 local yolo
 yolo="$(dvm_bool CODEX_YOLO true)"

@@ -1,4 +1,5 @@
 # Description: llama.cpp server as a systemd service, with GGUF models downloaded by URL and verified by sha256
+# Service: dvm-llama.service env=LLAMA_SERVICE
 #
 # [env] keys:
 #   LLAMA_MODELS         space-separated alias=https://... list of GGUF models

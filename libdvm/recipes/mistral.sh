@@ -1,4 +1,5 @@
 # Description: Mistral Vibe coding agent (commands vibe and mistral), run as the agent user in Bubblewrap
+# Requires: agent-user
 dvm_require_agent_user
 dvm_pkg_install python3 uv
 

@@ -1,4 +1,5 @@
 # Description: opencode AI coding agent, run as the agent user in Bubblewrap
+# Requires: agent-user
 dvm_require_agent_user
 dvm_pkg_install nodejs npm
 dvm_agent_npm_install opencode-ai

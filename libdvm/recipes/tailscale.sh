@@ -1,4 +1,6 @@
 # Description: Tailscale node named after the VM (TAILSCALE_AUTH_KEY secret); Funnel to [env] TAILSCALE_FUNNEL_TARGET when set
+# Service: tailscaled.service
+# Secret: TAILSCALE_AUTH_KEY alias=DVM_TAILSCALE_AUTH_KEY prefix=tskey- charset=token
 #
 # [env] TAILSCALE_HOSTNAME: node name (default: the VM name).
 # [env] TAILSCALE_FUNNEL_TARGET: an http:// or https:// URL to publish with Tailscale Funnel on

@@ -216,19 +216,11 @@ std::optional<vm_config> recorded_vm(const std::string& name, const instance_inf
   return vm;
 }
 
-// The units of the VM's service recipes, with the names their [env] settings give them.
-std::vector<std::string> service_units(const vm_config& vm) {
-  auto env_or = [&](const std::string& key, const std::string& fallback) {
-    for (const auto& [k, v] : vm.env) {
-      if (k == key) return v;
-    }
-    return fallback;
-  };
-  std::vector<std::string> units;
-  for (const auto& r : vm.recipes) {
-    if (r == "cloudflared") units.push_back(env_or("CLOUDFLARED_SERVICE", "dvm-cloudflared.service"));
-    if (r == "llama") units.push_back(env_or("LLAMA_SERVICE", "dvm-llama.service"));
-    if (r == "tailscale") units.push_back("tailscaled.service");
+// The VM's service recipes (a `# Service:` header line) and their units, in run order.
+std::vector<std::pair<std::string, std::string>> service_units(const vm_config& vm, const recipe_catalog& catalog) {
+  std::vector<std::pair<std::string, std::string>> units;
+  for (const recipe* r : recipes_run_by(vm, catalog)) {
+    if (r->service) units.emplace_back(r->name, service_unit_in(*r->service, vm));
   }
   return units;
 }
@@ -245,6 +237,27 @@ error missing_instance(const config_store& store, const std::string& name) {
 }
 
 }  // namespace
+
+std::vector<const recipe*> recipes_run_by(const vm_config& vm, const recipe_catalog& catalog) {
+  std::vector<const recipe*> out;
+  auto add = [&](std::string_view name) {
+    const recipe* r = catalog.find(name);
+    if (r != nullptr && std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  };
+  if (vm.baseline) add(baseline_recipe);
+  for (const auto& name : vm.recipes) add(name);
+  return out;
+}
+
+std::string service_unit_in(const recipe_service& service, const vm_config& vm) {
+  // As the recipe's `dvm_setting KEY DEFAULT`: an empty value means the default.
+  if (!service.env_key.empty()) {
+    for (const auto& [key, value] : vm.env) {
+      if (key == service.env_key && !value.empty()) return value;
+    }
+  }
+  return service.unit;
+}
 
 // --- impl ------------------------------------------------------------------------------------
 
@@ -1093,14 +1106,19 @@ int client::logs(const std::string& name_arg, const log_options& options, std::s
   std::string name = normalize_vm_name(name_arg);
   std::string unit = options.unit;
   if (unit.empty()) {
-    std::vector<std::string> units = service_units(impl_->store.load(name));
+    auto units = service_units(impl_->store.load(name), impl_->store.recipes());
     if (units.size() != 1) {
+      std::string which = "recipes with a \"# Service:\" header line";
+      if (!units.empty()) {
+        which.clear();
+        for (const auto& [recipe_name, _] : units) which += (which.empty() ? "" : ", ") + recipe_name;
+      }
       throw error(errc::usage, "log needs a unit: VM " + name + " uses " +
                                    (units.empty() ? std::string("no") : std::to_string(units.size())) +
-                                   " service recipes (cloudflared, llama, tailscale); name the unit, e.g. `dvm log " +
-                                   name + " sshd.service`");
+                                   " service recipes (" + which + "); name the unit, e.g. `dvm log " + name +
+                                   " sshd.service`");
     }
-    unit = units.front();
+    unit = units.front().second;
   }
   bool unit_ok = !unit.empty() && unit.front() != '-' &&
                  std::all_of(unit.begin(), unit.end(), [](char c) {

@@ -78,10 +78,18 @@ struct client::impl {
     bool failed = false;   ///< the probe itself did not give a verdict
     std::string reason;    ///< "tmux dvm-llama.service", or why the probe failed
   };
-  /// Probes a running instance for shells, tmux/zellij and the bundled service units, plus the
-  /// units `vm`'s [env] names (vm may be null: an instance without a config file).
+  /// Probes a running instance for shells, tmux/zellij and the catalog's service units (each
+  /// recipe's `# Service:` default), plus the names `vm`'s [env] gives them (vm may be null: an
+  /// instance without a config file).
   activity probe_activity(detail::lima_driver& d, const vm_config* vm, const std::string& instance);
 };
+
+/// The recipes a sync of `vm` runs, in order: the baseline (unless turned off), then its list.
+/// Unknown names (a config loaded before a user recipe was removed) are left out.
+std::vector<const recipe*> recipes_run_by(const vm_config& vm, const recipe_catalog& catalog);
+
+/// The unit a `# Service:` line names in `vm`: its [env] key's value when set, else the default.
+std::string service_unit_in(const recipe_service& service, const vm_config& vm);
 
 /// The limactl instance name for a public name ("app" -> "dvm-app").
 inline std::string instance_of(const std::string& name) { return "dvm-" + name; }

@@ -174,16 +174,26 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
   return out;
 }
 
-// The service units that mean "in use": the bundled ones under their default names, and the
-// names this VM's [env] gives them (as `dvm stop --all --inactive` probes).
-std::vector<std::string> units_to_probe(const vm_config* vm) {
-  std::vector<std::string> units{"dvm-cloudflared.service", "dvm-llama.service", "tailscaled.service"};
+// The service units that mean "in use": every catalog recipe's `# Service:` unit under its
+// default name, and the names this VM's [env] gives them (as `dvm stop --all --inactive` probes).
+std::vector<std::string> units_to_probe(const config_store& store, const vm_config* vm) {
+  std::optional<recipe_catalog> bundled;
+  const recipe_catalog* catalog = nullptr;
+  try {
+    catalog = &store.recipes();
+  } catch (const config_error&) {
+    catalog = &bundled.emplace();  // a broken user recipe: the bundled units still count
+  }
+  std::vector<std::string> units;
   auto add = [&](const std::string& unit) {
     if (std::find(units.begin(), units.end(), unit) == units.end()) units.push_back(unit);
   };
+  for (const auto& r : catalog->all()) {
+    if (r.service) add(r.service->unit);
+  }
   if (vm == nullptr) return units;
-  for (const auto& [key, value] : vm->env) {
-    if (key == "CLOUDFLARED_SERVICE" || key == "LLAMA_SERVICE") add(value);
+  for (const auto& r : catalog->all()) {
+    if (r.service) add(service_unit_in(*r.service, *vm));
   }
   return units;
 }
@@ -230,7 +240,7 @@ client::impl::activity client::impl::probe_activity(detail::lima_driver& d, cons
   activity out;
   process_result probe;
   try {
-    probe = run_script(d, instance, detail::activity_probe_script(units_to_probe(vm)), lima.timeouts.command);
+    probe = run_script(d, instance, detail::activity_probe_script(units_to_probe(store, vm)), lima.timeouts.command);
   } catch (const error& e) {
     if (e.code() == errc::cancelled) throw;
     out.failed = true;
@@ -279,39 +289,30 @@ client::impl::staged_secrets client::impl::collect_secrets(const vm_config& vm, 
     }
     out.values.emplace(name, secret(std::move(value)));
   }
-  // Service tokens are staged automatically for the recipes that use them.
-  struct service_token {
-    const char* recipe;
-    const char* name;
-    const char* alias;
-    const char* prefix;
-    const char* what;
-  };
-  static constexpr service_token tokens[] = {
-      {"cloudflared", "CLOUDFLARED_TOKEN", "DVM_CLOUDFLARED_TOKEN", "", "a Cloudflare tunnel token"},
-      {"tailscale", "TAILSCALE_AUTH_KEY", "DVM_TAILSCALE_AUTH_KEY", "tskey-", "a Tailscale auth key"},
-  };
-  for (const auto& t : tokens) {
-    if (std::find(vm.recipes.begin(), vm.recipes.end(), t.recipe) == vm.recipes.end()) continue;
-    std::string source = t.name;
-    if (out.values.count(t.name) == 0) {
-      std::string value = env_value(t.alias);
-      source = t.alias;
-      if (value.empty()) {
-        value = env_value(t.name);
-        source = t.name;
+  // The secrets the VM's recipes declare (`# Secret:` header lines) are staged automatically
+  // when set; a value that breaks the declared rules is refused without being shown.
+  for (const recipe* r : recipes_run_by(vm, store.recipes())) {
+    for (const recipe_secret& s : r->secrets) {
+      std::string source = s.name;
+      if (out.values.count(s.name) == 0) {
+        std::string value = s.alias.empty() ? std::string() : env_value(s.alias);
+        source = s.alias;
+        if (value.empty()) {
+          value = env_value(s.name);
+          source = s.name;
+        }
+        if (value.empty()) continue;
+        out.values.emplace(s.name, secret(std::move(value)));
       }
-      if (value.empty()) continue;
-      out.values.emplace(t.name, secret(std::move(value)));
-    }
-    const secret& value = out.values.at(t.name);
-    if (!detail::secret_access::starts_with(value, t.prefix)) {
-      throw error(errc::config, source + " is not " + std::string(t.what) + ": it must start with \"" +
-                                    t.prefix + "\" (the value is not shown)");
-    }
-    if (value.empty() || !detail::secret_access::all_of(value, token_char)) {
-      throw error(errc::config, source + " is not " + std::string(t.what) +
-                                    ": it may only contain A-Z a-z 0-9 . _ = - (the value is not shown)");
+      const secret& value = out.values.at(s.name);
+      const std::string what = "secret " + s.name + " (" + (source == s.name ? "" : "from " + source + ", ") +
+                               "used by recipe \"" + r->name + "\")";
+      if (!detail::secret_access::starts_with(value, s.prefix)) {
+        throw error(errc::config, what + " must start with \"" + s.prefix + "\" (the value is not shown)");
+      }
+      if (s.token_charset && (value.empty() || !detail::secret_access::all_of(value, token_char))) {
+        throw error(errc::config, what + " may only contain A-Z a-z 0-9 . _ = - (the value is not shown)");
+      }
     }
   }
   return out;

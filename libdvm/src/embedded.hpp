@@ -15,5 +15,7 @@ struct embedded_file {
 std::span<const embedded_file> bundled_recipes();
 /// libdvm/templates/*.toml, the VM config templates of `dvm init`.
 std::span<const embedded_file> init_templates();
+/// libdvm/guest/*.sh, the guest scripts; read them through guest_script() (guest/shell.hpp).
+std::span<const embedded_file> guest_scripts();
 
 }  // namespace dvm::detail

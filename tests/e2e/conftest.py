@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("DVM_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "limasim"))
 
-from limasim_fixture import LimaSim, require_sandbox as _require_simulator_sandbox  # noqa: E402
+from limasim_fixture import LimaSim, require_sandbox as _require_simulator_sandbox, wait_until  # noqa: E402,F401
 
 sys.path.insert(0, os.path.join(SOURCE, "tests", "real_lima"))
 import real_lima_fixture  # noqa: E402
@@ -129,6 +129,32 @@ class DvmEnv:
         if check:
             assert r.returncode == 0, r.stderr.decode(errors="replace")
         return r.stdout.decode(errors="replace")
+
+
+# A recipe that holds a sync in the guest until the test lets it go: it marks its arrival and
+# waits for the release file (both in the guest's /tmp). A condition, not a stopwatch: the test
+# acts while the sync is certainly inside the recipe (wait_held), then releases it.
+HOLD_RECIPE = """touch /tmp/dvm-test-held
+for _ in $(seq 1200); do
+  if [ -e /tmp/dvm-test-release ]; then return 0; fi
+  sleep 0.1
+done
+echo "dvm test: the held recipe was never released" >&2
+return 1
+"""
+
+
+def wait_held(env, vm, timeout=120):
+    """Waits until a sync of `vm` (which may still be creating the VM) is inside HOLD_RECIPE."""
+    def held():
+        if env.sim.status("dvm-" + vm) != "Running":
+            return False
+        return env.guest(vm, "test -e /tmp/dvm-test-held && echo held", user="root", check=False).strip() == "held"
+    wait_until(held, timeout=timeout, what=f"the sync of {vm} to reach the held recipe")
+
+
+def release_held(env, vm):
+    env.guest(vm, "touch /tmp/dvm-test-release", user="root")
 
 
 GUEST_STUBS = os.path.join(SOURCE, "tests", "recipes", "guest_stubs")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import allowed_env_name, DVM, LIMACTL_ENV_ALLOWLIST, require_sandbox, shared_env
+from conftest import allowed_env_name, DVM, LIMACTL_ENV_ALLOWLIST, require_sandbox, shared_env, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -403,7 +403,7 @@ def test_ctrl_c_stops_limactl_and_leaves_nothing_behind(dvm):
     while not limactl_calls_alive(dvm.sim, "list") and time.time() < deadline:
         time.sleep(0.05)
     assert limactl_calls_alive(dvm.sim, "list")
-    time.sleep(0.2)
+    wait_until(lambda: dvm.sim.faults_fired() >= 1, what="limactl list to reach its hang fault")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=20)
     assert p.returncode == 130, err

@@ -4,12 +4,15 @@ secret or process is left behind. (Signals, dropped connections and two concurre
 in test_sync.py.)"""
 
 import os
+import shutil
+import tempfile
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import DVM
+from conftest import DVM, HOLD_RECIPE, release_held, wait_held
 
 GUEST_USER = "developer"
 
@@ -66,15 +69,18 @@ def test_a_hanging_limactl_before_the_guest_is_killed(dvm):
 
 @pytest.mark.usefixtures("sandbox")
 def test_vm_files_vanishing_during_sync_all(dvm):
-    dvm.recipe("slow", "sleep 2\n")
-    dvm.vm("a1", 'baseline = false\nrecipes = ["slow"]\n')
+    dvm.recipe("hold", HOLD_RECIPE)
+    dvm.vm("a1", 'baseline = false\nrecipes = ["hold"]\n')
     dvm.vm("b2", "baseline = false\n")
     dvm.vm("c3", "baseline = false\n")
     os.symlink(dvm.tmp / "nowhere.toml", dvm.config / "vms" / "d4.toml")  # a dangling link
     p = subprocess.Popen([DVM, "sync", "--all", "-j", "1"], env=dvm.environ(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # a1 is running its slow recipe; b2, c3 and d4 are not loaded yet
-    os.remove(dvm.config / "vms" / "c3.toml")
+    try:
+        wait_held(dvm, "a1")  # a1 is inside its recipe; b2, c3 and d4 are not loaded yet
+        os.remove(dvm.config / "vms" / "c3.toml")
+    finally:
+        release_held(dvm, "a1")
     out, err = p.communicate(timeout=120)
     assert p.returncode == 1
     assert "2 ok, 2 failed" in out
@@ -82,10 +88,36 @@ def test_vm_files_vanishing_during_sync_all(dvm):
     assert dvm.sim.status("dvm-a1") == "Running" and dvm.sim.status("dvm-b2") == "Running"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_an_unreadable_vm_file_fails_only_that_vm(dvm):
-    dvm.vm("good", "baseline = false\n")
-    path = dvm.vm("secret", "")
-    os.chmod(path, 0)
-    r = dvm.run("plan", "secret")
-    assert r.returncode == 2 and "cannot be read" in r.stderr
+    if os.geteuid() != 0:
+        dvm.vm("good", "baseline = false\n")
+        path = dvm.vm("secret", "")
+        os.chmod(path, 0)
+        r = dvm.run("plan", "secret")
+        assert r.returncode == 2 and "cannot be read" in r.stderr
+        return
+    # Root reads files whatever their mode: run dvm as `nobody` (setpriv, util-linux) from a
+    # world-readable directory that holds the config, a state dir and a copy of the binary
+    # (the build tree may sit in a 0700 directory).
+    base = Path(tempfile.mkdtemp(prefix="dvm-unreadable-"))
+    try:
+        os.chmod(base, 0o755)
+        (base / "vms").mkdir(mode=0o755)
+        (base / "state").mkdir(mode=0o777)
+        (base / "vms" / "good.toml").write_text("baseline = false\n")
+        (base / "vms" / "secret.toml").write_text("")
+        os.chmod(base / "vms" / "good.toml", 0o644)
+        os.chmod(base / "vms" / "secret.toml", 0)
+        binary = base / "dvm"
+        shutil.copy2(DVM, binary)
+        os.chmod(binary, 0o755)
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "DVM_CONFIG": str(base),
+               "DVM_STATE": str(base / "state")}
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(binary)]
+        r = subprocess.run(as_nobody + ["plan", "secret"], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "cannot be read" in r.stderr, r.stderr
+        # Only that VM: the readable one still plans.
+        r = subprocess.run(as_nobody + ["plan", "good"], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "# dvm plan for good" in r.stdout, r.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import DVM
+from conftest import DVM, HOLD_RECIPE, release_held, wait_held
 
 SCHEMA = 2
 # dvm::vm_status's fields (libdvm/include/dvm/client.hpp), and the schema version.
@@ -183,15 +183,15 @@ def test_guest_failures_refusals_and_busy(dvm):
     dvm.guest("app", "mkdir -p ~/code/app && echo draft >~/code/app/notes.txt", user="developer")
     err = check_error(dvm.run("rm", "app", "--yes", "--json"), "refused", 1)
     assert "notes.txt" in err["message"]
-    dvm.recipe("slow", "sleep 3\n")
-    dvm.vm("app", 'baseline = false\nrecipes = ["slow"]\n')
+    dvm.recipe("hold", HOLD_RECIPE)
+    dvm.vm("app", 'baseline = false\nrecipes = ["hold"]\n')
     first = subprocess.Popen([DVM, "sync", "app"], env=dvm.environ(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
-        import time
-        time.sleep(1.0)
+        wait_held(dvm, "app")
         check_error(dvm.run("sync", "app", "--json"), "busy", 1)
     finally:
+        release_held(dvm, "app")
         first.wait(timeout=60)
 
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import DVM, require_sandbox, shared_env
+from conftest import DVM, require_sandbox, shared_env, wait_until
 
 APP = 'baseline = false\ncpus = 1\nmemory = "1GiB"\ndisk = "12GiB"\nports = ["127.0.0.1:18081:80", "0.0.0.0:18443:443"]\n'
 GHOST = 'baseline = false\ncpus = 3\nmemory = "3GiB"\ndisk = "20GiB"\n'
@@ -555,7 +555,12 @@ def test_stop_all_inactive_skips_vms_in_use(fleet):
 
 def test_stop_all_inactive_sees_an_attached_shell(fleet):
     # A login shell on a terminal, like `dvm sh` leaves behind.
-    fleet.guest("a", "setsid script -qfc 'bash -i' /dev/null </dev/zero >/dev/null 2>&1 &\nsleep 0.5")
+    fleet.guest("a", "setsid script -qfc 'bash -i' /dev/null </dev/zero >/dev/null 2>&1 &")
+
+    def shell_on_a_terminal():
+        ps = fleet.guest("a", 'ps -u "$(id -u)" -o tty=,comm=')
+        return any(f[0] != "?" and f[1] == "bash" for f in (line.split() for line in ps.splitlines()) if len(f) == 2)
+    wait_until(shell_on_a_terminal, what="the shell on a terminal to start")
     r = fleet.json("stop", "--all", "--inactive")
     by_vm = {o["vm"]: o for o in r["results"]}
     assert by_vm["a"]["action"] == "skipped" and "shell" in by_vm["a"]["reason"]

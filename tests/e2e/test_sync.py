@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import DVM, allowed_env_name
+from conftest import DVM, HOLD_RECIPE, allowed_env_name, release_held, wait_held, wait_until
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
@@ -27,10 +27,15 @@ printf '%s' "$f" >"$HOME/secret.path"
 """
 
 
+def secret_dirs(dvm, vm="app"):
+    """What the guest's /run/dvm-secrets holds (checked as root)."""
+    return dvm.guest(vm, "ls -A /run/dvm-secrets 2>/dev/null || true", user="root").strip()
+
+
 def no_secret_dirs(dvm, vm="app"):
     """The guest's /run/dvm-secrets holds nothing (checked as root)."""
-    out = dvm.guest(vm, "ls -A /run/dvm-secrets 2>/dev/null || true", user="root")
-    assert out.strip() == "", "secrets left in the guest: " + out
+    out = secret_dirs(dvm, vm)
+    assert out == "", "secrets left in the guest: " + out
 
 
 def calls_of(dvm, sub):
@@ -148,7 +153,8 @@ def test_secret_is_removed_when_the_connection_dies_mid_stream(dvm):
     r = dvm.run("sync", "app", env={"MY_TOKEN": "second-value"})
     assert r.returncode == 1
     assert "connection" in r.stderr or "failed" in r.stderr
-    time.sleep(0.5)
+    # The guest cleans up after the drop on its own time: wait for it.
+    wait_until(lambda: not secret_dirs(dvm), what="the guest to remove the staged secrets")
     assert dvm.guest("app", f"cat /home/{GUEST_USER}/secret.stat").strip() == f"600 {GUEST_USER}"
     no_secret_dirs(dvm)
 
@@ -335,15 +341,19 @@ EOF""", user=GUEST_USER)
 
 
 def test_a_second_sync_of_the_same_vm_fails_fast_and_the_lock_is_released(dvm):
-    dvm.recipe("slow", "sleep 3\n")
-    dvm.vm("app", 'baseline = false\nrecipes = ["slow"]\n')
-    dvm.ok("sync", "app")  # create first, so the slow part is the guest program
+    dvm.vm("app", "baseline = false\n")
+    dvm.ok("sync", "app")  # create first, so the held part is the guest program
+    dvm.recipe("hold", HOLD_RECIPE)
+    dvm.vm("app", 'baseline = false\nrecipes = ["hold"]\n')
     first = subprocess.Popen([DVM, "sync", "app"], env=dvm.environ(), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    started = time.monotonic()
-    second = dvm.run("sync", "app")
-    assert time.monotonic() - started < 2.0
+    try:
+        wait_held(dvm, "app")
+        started = time.monotonic()
+        second = dvm.run("sync", "app")
+        assert time.monotonic() - started < 2.0
+    finally:
+        release_held(dvm, "app")
     assert second.returncode == 1
     assert "busy" in second.stderr and "another dvm process" in second.stderr
     out, err = first.communicate(timeout=60)
@@ -459,7 +469,9 @@ def test_signal_during_sync_kills_limactl_and_releases_the_lock(dvm, sig, code):
     while limactl_shell_processes(dvm) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert limactl_shell_processes(dvm) == []
-    time.sleep(0.5)
+    # The guest cleans up after the hang-up on its own time: wait for it.
+    wait_until(lambda: not secret_dirs(dvm) and not dvm.guest("app", "pgrep -f 'sleep 6[0]' || true", user="root").strip(),
+               what="the guest to remove the secrets and end the recipe")
     no_secret_dirs(dvm)
     assert dvm.guest("app", "pgrep -f 'sleep 6[0]' || true", user="root").strip() == ""
     dvm.vm("app", "baseline = false\n")

@@ -117,10 +117,26 @@ _SANDBOX = None
 def sandbox_available():
     """(ok, reason): can the guest sandbox (bwrap + nsenter + real sudo) run on this machine?"""
     global _SANDBOX
+    # DVM_TEST_NO_SANDBOX=1 plays a machine without the sandbox (to check how the suites skip).
+    if os.environ.get("DVM_TEST_NO_SANDBOX") == "1":
+        return False, "DVM_TEST_NO_SANDBOX=1"
     if _SANDBOX is None:
         from limasim import sandbox
         _SANDBOX = sandbox.probe()
     return _SANDBOX
+
+
+def wait_until(cond, timeout=10.0, what="the condition"):
+    """Polls cond() until it returns something true (returned) or `timeout` seconds pass
+    (AssertionError naming `what`). Tests wait for what they need, never a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
 
 
 def _skip_reason():
@@ -129,10 +145,13 @@ def _skip_reason():
 
 
 def require_sandbox():
-    """Call inside a test: skips it (pytest) when the guest sandbox cannot run here."""
+    """Call inside a test: skips it (pytest) when the guest sandbox cannot run here, or fails it
+    with DVM_REQUIRE_SANDBOX=1 (CI: a missing sandbox must not pass as a skip)."""
     reason = _skip_reason()
     if reason:
         import pytest
+        if os.environ.get("DVM_REQUIRE_SANDBOX") == "1":
+            pytest.fail("DVM_REQUIRE_SANDBOX=1: " + reason, pytrace=False)
         pytest.skip(reason)
 
 
@@ -468,6 +487,15 @@ class LimaSim:
                 continue
             if store.read_pid(os.path.join(d, "ha.pid"), store.HA_MARKER) or store.driver_pid(d):
                 self.run("stop", "-f", n, record=False, timeout=60)
+
+    def faults_fired(self):
+        """How many times the configured faults have fired so far (_sim/faults-state.json;
+        a call's fault counts once the call has selected it, before it acts)."""
+        try:
+            with open(os.path.join(self.home, "_sim", "faults-state.json")) as f:
+                return sum(json.load(f).values())
+        except (FileNotFoundError, ValueError):
+            return 0
 
     def wait_no_processes(self, timeout=10.0):
         deadline = time.time() + timeout

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from limasim_fixture import DEFAULT_YAML, log_text
+from limasim_fixture import DEFAULT_YAML, log_text, wait_until
 
 
 def test_call_record_fields(limasim, tmp_path):
@@ -127,7 +127,7 @@ def test_hang_until_killed_leaves_nothing(limasim):
     limasim.add_fault(action="hang", subcommand="list")
     p = subprocess.Popen([limasim.limactl, "list", "--json"], env=limasim.env(), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    time.sleep(0.5)
+    wait_until(lambda: limasim.faults_fired() == 1, what="limactl list to reach its hang fault")
     assert p.poll() is None
     p.send_signal(signal.SIGTERM)
     out, _ = p.communicate(timeout=10)
@@ -141,7 +141,7 @@ def test_hang_sigkill(limasim):
     limasim.add_fault(action="hang", subcommand="*")
     p = subprocess.Popen([limasim.limactl, "info"], env=limasim.env(), stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
+    wait_until(lambda: limasim.faults_fired() == 1, what="limactl info to reach its hang fault")
     p.kill()
     p.wait()
     assert limasim.wait_no_processes() == []

@@ -2,11 +2,10 @@
 
 import os
 import shutil
-import time
 
 import pytest
 
-from limasim_fixture import DEFAULT_YAML, LimaSim, requires_sandbox
+from limasim_fixture import DEFAULT_YAML, LimaSim, requires_sandbox, wait_until
 
 USES_SANDBOX = True
 pytestmark = requires_sandbox
@@ -160,9 +159,11 @@ def test_run_is_cleared_across_restart_and_processes_die_at_stop(tmp_path):
                     "setsid bash -c 'exec -a tmux sleep 600' </dev/null >/dev/null 2>&1 & "
                     "nohup sleep 601 >/dev/null 2>&1 &")
         assert r.returncode == 0
-        time.sleep(0.2)
-        r = sim.guest_run("r", "pgrep -u dev -a -f '^tmux'; pgrep -u dev -x sleep | wc -l")
-        assert b"tmux" in r.stdout
+
+        def both_started():
+            out = sim.guest_run("r", "pgrep -u dev -a -f '^tmux'; pgrep -u dev -x sleep | wc -l").stdout
+            return b"tmux" in out and out.split()[-1] == b"2"
+        wait_until(both_started, what="the two background processes to start")
         guest_procs = [p for p in sim.processes()]
         assert sim.run("stop", "r").returncode == 0
         assert not any(os.path.exists("/proc/%d" % p) and _alive(p) for p in guest_procs)
@@ -237,7 +238,8 @@ def test_stop_force_during_a_shell_call(tmp_path):
         sim.create_instance("s", running=True)
         p = subprocess.Popen([sim.limactl, "shell", "s", "sleep", "600"], env=sim.env(), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(0.5)
+        wait_until(lambda: sim.guest_run("s", "pgrep -x -f 'sleep 600'").returncode == 0,
+                   what="the shell call's command to run in the guest")
         assert sim.run("stop", "-f", "s").returncode == 0
         p.communicate(timeout=10)
         assert p.returncode == 255  # the "connection" died

@@ -1,10 +1,14 @@
 """Shared helpers for the recipe tests: where the recipes are, how to read them, and how to
-build a guest program shaped like the one libdvm streams into the guest."""
+render the real guest program that libdvm streams into the guest."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,8 +84,30 @@ def bare_words(text: str) -> list[str]:
     return words
 
 
+# The nonce of the programs guest_program() renders: markers read ::dvm-<NONCE>::<what> <step>.
+NONCE = "0123456789abcdef0123456789abcdef"
+
+
+def marker(what: str, step: str = "") -> str:
+    """A progress marker line of the real guest program, e.g. marker("recipe-done", "git")."""
+    return f"::dvm-{NONCE}::{what}" + (f" {step}" if step else "")
+
+
+def render_tool() -> str:
+    """The test-only executable that writes libdvm's guest program (render_sync_program.cpp);
+    ctest passes its path in DVM_RENDER_SYNC_PROGRAM."""
+    tool = os.environ.get("DVM_RENDER_SYNC_PROGRAM", "")
+    if not tool:
+        build = os.environ.get("DVM_BUILD_DIR", str(REPO / "build" / "test"))
+        tool = str(Path(build) / "tests" / "dvm_render_sync_program")
+    if not os.access(tool, os.X_OK):
+        raise AssertionError(f"the guest program renderer is missing ({tool}): build the "
+                             "dvm_render_sync_program target or set DVM_RENDER_SYNC_PROGRAM")
+    return tool
+
+
 def guest_program(
-    recipes: list[tuple[str, str]],
+    recipes: list[str],
     *,
     name: str,
     user: str,
@@ -89,47 +115,25 @@ def guest_program(
     agent_user: str = "dvm-agent",
     env: dict[str, object] | None = None,
     secrets: dict[str, str] | None = None,
-    helpers: str | None = None,
-    epilogue: str = "",
-) -> str:
-    """A minimal program shaped like libdvm's guest program (the contract in the recipes'
-    brief): strict mode and a trap that removes the secrets directory, the exported settings,
-    the secrets staged under /run/dvm-secrets/<random>/, dvm_secret, _helpers.sh, then each
-    recipe wrapped in a function and called in the main shell with DVM_RECIPE set and stdin
-    from /dev/null. `recipes` holds (name, text) pairs."""
-    q = shlex.quote
-    parts = [
-        "set -euo pipefail",
-        "DVM_SECRETS_DIR=''",
-        "dvm__cleanup() { if [ -n \"$DVM_SECRETS_DIR\" ]; then sudo rm -rf -- \"$DVM_SECRETS_DIR\"; fi; }",
-        "trap dvm__cleanup EXIT HUP INT TERM",
-        f"export DVM_NAME={q(name)} DVM_USER={q(user)} DVM_CODE_DIR={q(code_dir)} "
-        f"DVM_AGENT_USER={q(agent_user)}",
-    ]
-    for key, value in (env or {}).items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        else:
-            text = str(value)
-        parts.append(f"export DVM_{key}={q(text)}")
-    parts.append("dvm_secret() { local v=\"DVM_SECRET_FILE_$1\"; cat -- \"${!v}\"; }")
-    if secrets:
-        parts.append("sudo install -d -m 0755 /run/dvm-secrets")
-        parts.append("DVM_SECRETS_DIR=\"$(sudo mktemp -d /run/dvm-secrets/XXXXXXXXXX)\"")
-        parts.append("sudo chown \"$(id -un):\" \"$DVM_SECRETS_DIR\"; chmod 0700 \"$DVM_SECRETS_DIR\"")
-        for key, value in secrets.items():
-            parts.append(
-                f"(umask 077; printf '%s' {q(value)} >\"$DVM_SECRETS_DIR/{key}\")"
-            )
-            parts.append(f"export DVM_SECRET_FILE_{key}=\"$DVM_SECRETS_DIR/{key}\"")
-    parts.append(HELPERS.read_text(encoding="utf-8") if helpers is None else helpers)
-    for rname, text in recipes:
-        parts.append(wrap_recipe(rname, text))
-        parts.append(f"printf '::dvm-recipe-start %s\\n' {q(rname)}")
-        parts.append(f"DVM_RECIPE={q(rname)}")
-        parts.append(f"{function_name(rname)} </dev/null")
-        parts.append(f"printf '::dvm-recipe-done %s\\n' {q(rname)}")
-    parts.append("dvm__cleanup; DVM_SECRETS_DIR=''")
-    if epilogue:
-        parts.append(epilogue)
-    return "\n".join(parts) + "\n"
+    texts: dict[str, str] | None = None,
+) -> bytes:
+    """The real guest program of `dvm sync` (libdvm's detail::build_sync_program, through
+    render_sync_program.cpp), secrets framed in, for the recipes named in `recipes` (baseline
+    only when named). `texts` supplies recipes that are not bundled, or replaces bundled ones,
+    as user recipes (their first line must be `# Description: ...`). [env] values are given as
+    the config loader turns them into text (booleans as true/false). Markers use NONCE."""
+    spec: dict[str, object] = {
+        "name": name, "user": user, "code_dir": code_dir, "agent_user": agent_user,
+        "recipes": list(recipes), "nonce": NONCE, "secrets": dict(secrets or {}),
+        "env": {k: ("true" if v else "false") if isinstance(v, bool) else str(v)
+                for k, v in sorted((env or {}).items())},
+    }
+    with tempfile.TemporaryDirectory(prefix="dvm-user-recipes-") as user_dir:
+        for rname, text in (texts or {}).items():
+            (Path(user_dir) / f"{rname}.sh").write_text(text, encoding="utf-8")
+        if texts:
+            spec["user_recipes_dir"] = user_dir
+        r = subprocess.run([render_tool()], input=json.dumps(spec).encode(), capture_output=True)
+    if r.returncode != 0:
+        raise AssertionError(f"render_sync_program failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+    return r.stdout

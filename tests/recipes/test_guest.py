@@ -1,13 +1,14 @@
 """The bundled recipes in the Lima simulator's guest sandbox (tests/limasim).
 
-A program shaped like libdvm's guest program (recipetools.guest_program: strict mode, the
-exported settings, staged secrets with dvm_secret, _helpers.sh, each recipe wrapped in a
-function) is fed through `limactl shell --workdir / <instance> bash -s`, as libdvm does. The
-simulator's guest has real sudo/setfacl/git/bwrap and recording stand-ins for dnf5, rpm,
-systemctl, journalctl and curl (which serves $LIMA_HOME/_sim/downloads fixtures); the tools it
-does not stand in for (npm, uv, chezmoi, tailscale, bat) come from guest_stubs/.
+The real guest program of `dvm sync` (libdvm's build_sync_program, rendered by
+render_sync_program.cpp through recipetools.guest_program, secrets framed in) is fed through
+`limactl shell --workdir / <instance> /bin/bash -p -s`, as libdvm does. The simulator's guest has
+real sudo/setfacl/git/bwrap and recording stand-ins for dnf5, rpm, systemctl, journalctl and curl
+(which serves $LIMA_HOME/_sim/downloads fixtures); the tools it does not stand in for (npm, uv,
+chezmoi, tailscale, bat) come from guest_stubs/.
 
-Skips (with the reason) when the simulator or its guest sandbox cannot run here."""
+Skips (with the reason) when the simulator or its guest sandbox cannot run here; with
+DVM_REQUIRE_SANDBOX=1 that is a failure instead (tests/README.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from recipetools import BUNDLED, REPO, guest_program, recipe_text
+from recipetools import BUNDLED, REPO, guest_program, marker
 
 LIMASIM_DIR = REPO / "tests" / "limasim"
 LIMACTL = LIMASIM_DIR / "limactl"
@@ -66,7 +67,28 @@ def _load_simulator():
 
 
 LimaSim, _REASON = _load_simulator()
+if LimaSim is None and os.environ.get("DVM_REQUIRE_SANDBOX") == "1":
+    raise RuntimeError(f"DVM_REQUIRE_SANDBOX=1 but the guest sandbox is unavailable: {_REASON}")
 pytestmark = pytest.mark.skipif(LimaSim is None, reason=f"guest sandbox unavailable: {_REASON}")
+
+
+class RecipeRun:
+    """One run of the guest program: its exit status, its whole output (the program sends
+    recipe errors to stdout too, `exec 2>&1`) and the progress markers in it."""
+
+    def __init__(self, r: subprocess.CompletedProcess[str]):
+        self.returncode = r.returncode
+        self.output = r.stdout + r.stderr
+        self.markers = [line[line.index(marker("")):] for line in self.output.splitlines() if marker("") in line]
+
+    def started(self, name: str) -> bool:
+        return marker("recipe-start", name) in self.markers
+
+    def done(self, name: str) -> bool:
+        return marker("recipe-done", name) in self.markers
+
+    def failed_in(self, name: str) -> bool:
+        return any(m.startswith(marker("failed")) and m.endswith(f" recipe {name}") for m in self.markers)
 
 
 class Guest:
@@ -76,14 +98,15 @@ class Guest:
         self.sim = sim
         self.instance = instance
 
-    def limactl(self, *args: str, input: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    def limactl(self, *args: str, input: str | bytes | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
         r = self.sim.run(*args, stdin=input if input is not None else "", timeout=timeout)
         return subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(errors="replace"),
                                            r.stderr.decode(errors="replace"))
 
-    def shell(self, script: str, *, root: bool = False, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-        """Runs `script` like libdvm does: limactl shell --workdir / NAME bash -s, script on stdin."""
-        cmd = ["shell", "--workdir", "/", self.instance] + (["sudo", "bash", "-s"] if root else ["bash", "-s"])
+    def shell(self, script: str | bytes, *, root: bool = False, check: bool = True, timeout: int = 300,
+              bash: tuple[str, ...] = ("bash", "-s")) -> subprocess.CompletedProcess[str]:
+        """Runs `script`: limactl shell --workdir / NAME bash -s, script on stdin."""
+        cmd = ["shell", "--workdir", "/", self.instance] + (["sudo", *bash] if root else list(bash))
         r = self.limactl(*cmd, input=script, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"guest script failed ({r.returncode})\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}")
@@ -104,11 +127,14 @@ class Guest:
         return r.stdout.splitlines()
 
     def run_recipes(self, names: list[str], *, env: dict | None = None, secrets: dict | None = None,
-                    texts: dict[str, str] | None = None, check: bool = True, epilogue: str = "") -> subprocess.CompletedProcess[str]:
-        texts = texts or {}
-        prog = guest_program([(n, texts.get(n) or recipe_text(n)) for n in names], name=NAME, user=USER,
-                             code_dir=CODE_DIR, agent_user=AGENT, env=env, secrets=secrets, epilogue=epilogue)
-        return self.shell(prog, check=check)
+                    texts: dict[str, str] | None = None, check: bool = True) -> RecipeRun:
+        """The real guest program for `names`, run as libdvm runs it (/bin/bash -p -s)."""
+        prog = guest_program(names, name=NAME, user=USER, code_dir=CODE_DIR, agent_user=AGENT, env=env,
+                             secrets=secrets, texts=texts)
+        run = RecipeRun(self.shell(prog, check=check, bash=("/bin/bash", "-p", "-s")))
+        if check:
+            assert marker("done") in run.markers, f"the program did not finish\n{run.output}"
+        return run
 
     def snapshot(self) -> str:
         """The guest file-system state that recipes may change: every path under /etc, /home,
@@ -275,9 +301,8 @@ def _synced(g: Guest):
 
 def test_every_recipe_runs_to_completion_twice(synced):
     for run in ("first", "second"):
-        out = synced[run].stdout
         for name in BUNDLED:
-            assert f"::dvm-recipe-done {name}" in out, f"{run} run: {name} did not finish\n{synced[run].stderr}"
+            assert synced[run].done(name), f"{run} run: {name} did not finish\n{synced[run].output}"
 
 
 def test_second_sync_makes_no_state_changing_call(synced):
@@ -364,7 +389,7 @@ def test_cloudflared_token_only_in_root_env_file(synced):
                 "2>/dev/null || true", root=True)
     assert r.stdout.split() == ["/etc/cloudflared/dvm.env"]
     for run in ("first", "second"):
-        assert CF_TOKEN not in synced[run].stdout + synced[run].stderr
+        assert CF_TOKEN not in synced[run].output
     assert "systemctl enable dvm-cloudflared.service" in synced["calls1"]
     assert "systemctl start dvm-cloudflared.service" in synced["calls1"]
 
@@ -374,8 +399,8 @@ def test_cloudflared_journal_leak_warning(synced):
     g.shell(f"echo 'tunnel run --token {CF_TOKEN}' >>/var/log/limasim/journal/dvm-cloudflared.service.log", root=True)
     try:
         r = g.run_recipes(["cloudflared"], secrets={"CLOUDFLARED_TOKEN": CF_TOKEN})
-        assert "journal of dvm-cloudflared.service contains the tunnel token" in r.stderr
-        assert CF_TOKEN not in r.stdout + r.stderr
+        assert "journal of dvm-cloudflared.service contains the tunnel token" in r.output
+        assert CF_TOKEN not in r.output
     finally:
         g.shell("sed -i '/tunnel run --token/d' /var/log/limasim/journal/dvm-cloudflared.service.log", root=True)
 
@@ -534,7 +559,7 @@ def test_pinned_download_from_fixture_and_mismatch(synced):
     sha = g.serve(f"{FIXTURE_HOST}/tool-1.0.tar.gz", good)
     recipe = f"# Description: test-only\ndvm_pinned_install fixture-tool tar.gz {FIXTURE_HOST}/tool-1.0.tar.gz {sha} dvm-fixture-tool\n"
     r = g.run_recipes(["pin-ok"], texts={"pin-ok": recipe})
-    assert "::dvm-recipe-done pin-ok" in r.stdout
+    assert r.done("pin-ok")
     assert g.shell("dvm-fixture-tool").stdout.strip() == "fixture-tool-1.0"
     assert g.shell("stat -c '%a %U' /usr/local/bin/dvm-fixture-tool").stdout.strip() == "755 root"
 
@@ -543,8 +568,9 @@ def test_pinned_download_from_fixture_and_mismatch(synced):
     bad = f"# Description: test-only\ndvm_pinned_install evil-tool tar.gz {FIXTURE_HOST}/evil.tar.gz {'ab' * 32} dvm-evil-tool\n"
     r = g.run_recipes(["pin-bad", "git"], texts={"pin-bad": bad}, check=False)
     assert r.returncode != 0
-    assert "dvm recipe: error: pin-bad: sha256 mismatch" in r.stderr
-    assert "::dvm-recipe-start git" not in r.stdout  # strict mode stopped the sync
+    assert "dvm recipe: error: pin-bad: sha256 mismatch" in r.output
+    assert r.failed_in("pin-bad")
+    assert not r.started("git")  # strict mode stopped the sync
     left = g.shell("ls /usr/local/bin/dvm-evil-tool /usr/local/share/dvm/pins/evil-tool 2>&1; "
                    "find /tmp /usr/local -name 'dvm-pin-*' -o -name '*.dvm-new' 2>/dev/null", check=False).stdout
     assert "No such file" in left and "dvm-pin-" not in left and ".dvm-new" not in left
@@ -552,7 +578,7 @@ def test_pinned_download_from_fixture_and_mismatch(synced):
     # A pin whose download is missing fails too, and installs nothing.
     missing = f"# Description: test-only\ndvm_pinned_install gone tar.gz {FIXTURE_HOST}/gone.tar.gz {sha} dvm-gone\n"
     r = g.run_recipes(["pin-missing"], texts={"pin-missing": missing}, check=False)
-    assert r.returncode != 0 and "download failed" in r.stderr
+    assert r.returncode != 0 and "download failed" in r.output
     assert g.shell("test ! -e /usr/local/bin/dvm-gone", check=False).returncode == 0
 
 
@@ -590,8 +616,8 @@ def fresh(tmp_path_factory):
 
 def test_cloudflared_without_token_returns_and_later_recipes_run(fresh):
     r = fresh.run_recipes(["cloudflared", "just"])
-    assert "no tunnel token" in r.stdout
-    assert "::dvm-recipe-done cloudflared" in r.stdout and "::dvm-recipe-done just" in r.stdout
+    assert "no tunnel token" in r.output
+    assert r.done("cloudflared") and r.done("just")
     assert fresh.shell("test ! -e /etc/cloudflared/dvm.env && test ! -e /etc/systemd/system/dvm-cloudflared.service",
                        root=True, check=False).returncode == 0
 
@@ -599,13 +625,13 @@ def test_cloudflared_without_token_returns_and_later_recipes_run(fresh):
 def test_tailscale_without_key_is_an_error(fresh):
     r = fresh.run_recipes(["tailscale"], check=False)
     assert r.returncode != 0
-    assert "tailscale is not logged in" in r.stderr and "TAILSCALE_AUTH_KEY" in r.stderr
+    assert "tailscale is not logged in" in r.output and "TAILSCALE_AUTH_KEY" in r.output
 
 
 def test_tailscale_bad_funnel_target_resets_and_fails(fresh):
     r = fresh.run_recipes(["tailscale"], env={"TAILSCALE_FUNNEL_TARGET": "ftp://x"},
                           secrets={"TAILSCALE_AUTH_KEY": TS_KEY}, check=False)
-    assert r.returncode != 0 and "TAILSCALE_FUNNEL_TARGET must be a http or https URL" in r.stderr
+    assert r.returncode != 0 and "TAILSCALE_FUNNEL_TARGET must be a http or https URL" in r.output
     calls = fresh.stub_calls("tailscale")
     assert calls[-1] == "tailscale funnel reset"
 
@@ -613,8 +639,8 @@ def test_tailscale_bad_funnel_target_resets_and_fails(fresh):
 def test_ai_recipe_before_agent_user_fails_in_guest(fresh):
     r = fresh.run_recipes(["claude", "agent-user"], check=False)
     assert r.returncode != 0
-    assert "claude: needs the agent-user recipe earlier in the list" in r.stderr
-    assert "::dvm-recipe-start agent-user" not in r.stdout
+    assert "claude: needs the agent-user recipe earlier in the list" in r.output
+    assert r.failed_in("claude") and not r.started("agent-user")
 
 
 def test_tailscale_hostname_setting(fresh):
@@ -627,13 +653,13 @@ def test_tailscale_hostname_setting(fresh):
 def test_chezmoi_ssh_url_when_allowed(fresh):
     repo = "git@github.com:example/private-dotfiles.git"
     r = fresh.run_recipes(["chezmoi"], env={"CHEZMOI_REPO": repo, "CHEZMOI_ALLOW_SSH": True})
-    assert "::dvm-recipe-done chezmoi" in r.stdout
+    assert r.done("chezmoi")
     assert f"chezmoi init --no-tty {repo}" in fresh.stub_calls("chezmoi")
     # No [data] key set: no chezmoi.toml is written.
     assert fresh.shell("test ! -e ~/.config/chezmoi/chezmoi.toml", check=False).returncode == 0
     # The configured repository changed: refused, the clone is left alone.
     r = fresh.run_recipes(["chezmoi"], env={"CHEZMOI_REPO": "https://github.com/example/other.git"}, check=False)
-    assert r.returncode != 0 and "move it away" in r.stderr
+    assert r.returncode != 0 and "move it away" in r.output
 
 
 def test_llama_port_and_refresh(fresh):
@@ -641,7 +667,7 @@ def test_llama_port_and_refresh(fresh):
     env = {"LLAMA_MODEL_URL": f"{FIXTURE_HOST}/m2.gguf", "LLAMA_MODEL_SHA256": sha, "LLAMA_PORT": 9090,
            "LLAMA_HOST": "0.0.0.0", "LLAMA_SERVICE": "my-llama.service"}
     r = fresh.run_recipes(["llama"], env=env)
-    assert "http://0.0.0.0:9090 (model model" in r.stdout
+    assert "http://0.0.0.0:9090 (model model" in r.output
     unit = fresh.shell("cat /etc/systemd/system/my-llama.service").stdout
     assert "--host 0.0.0.0 --port 9090" in unit and "/home/dev/models/current.gguf" in unit
     # A damaged model of the same size: trusted by default (no re-hash of big models on every
@@ -650,6 +676,6 @@ def test_llama_port_and_refresh(fresh):
     fresh.run_recipes(["llama"], env=env)
     assert fresh.shell("cat ~/models/model.gguf").stdout == "GGUF XXXXXX model\n"
     r = fresh.run_recipes(["llama"], env={**env, "LLAMA_REFRESH": True})
-    assert "does not match its sha256; downloading it again" in r.stderr
+    assert "does not match its sha256; downloading it again" in r.output
     assert fresh.shell("cat ~/models/model.gguf").stdout == "GGUF second model\n"
     assert "systemctl restart my-llama.service" in changing_calls(fresh)

@@ -1,22 +1,33 @@
-"""Recipes refuse bad settings before they change anything. These run on the host: the
-program is the guest program's shape (recipetools.guest_program) with `sudo`, `dnf5`, `rpm`
-and `curl` replaced by stand-ins that only record, so a refusal must leave their log empty."""
+"""Recipes refuse bad settings before they change anything. These run on the host: the program
+is libdvm's real guest program (recipetools.guest_program) with `sudo`, `dnf5`, `rpm`, `curl`
+and the rest replaced by stand-ins that only record, so a refusal must leave their log empty.
+
+The program keeps only root-owned directories on PATH (safe_guest_environment), which would drop
+the stand-ins' directory, so one line is added right after that block to put it first; the
+rest is the program byte for byte."""
 
 from __future__ import annotations
 
 import getpass
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from recipetools import AI_RECIPES, guest_program, recipe_text
+from recipetools import AI_RECIPES, guest_program, marker
 
 RECORDER = """#!/bin/sh
 printf '%s %s\\n' "$(basename "$0")" "$*" >>"$DVM_TEST_LOG"
 exit 1
 """
+
+
+class Run:
+    def __init__(self, returncode: int, output: str):
+        self.returncode = returncode
+        self.output = output
+
+    def has(self, what: str, name: str) -> bool:
+        return any(line.endswith(marker(what, name)) for line in self.output.splitlines())
 
 
 @pytest.fixture
@@ -27,19 +38,25 @@ def sandboxed(tmp_path):
         p = bindir / tool
         p.write_text(RECORDER)
         p.chmod(0o755)
+    # The program sets the host name when it differs from the VM's; this one agrees.
+    (bindir / "hostname").write_text("#!/bin/sh\necho app\n")
+    (bindir / "hostname").chmod(0o755)
     log = tmp_path / "calls.log"
     log.write_text("")
 
     def run(recipes: list[str], env: dict[str, object] | None = None,
-            secrets: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        prog = guest_program([(n, recipe_text(n)) for n in recipes], name="app", user=getpass.getuser(),
-                             code_dir=str(tmp_path / "code"), env=env, secrets=None)
+            secrets: dict[str, str] | None = None) -> Run:
         if secrets:
             raise AssertionError("not for secrets")
-        return subprocess.run(
-            ["bash", "-s"], input=prog, capture_output=True, text=True,
-            env={"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path), "DVM_TEST_LOG": str(log),
-                 "LANG": "C.UTF-8"})
+        prog = guest_program(recipes, name="app", user=getpass.getuser(), code_dir=str(tmp_path / "code"), env=env)
+        anchor = b"\n__dvm_nonce="  # the first line after safe_guest_environment
+        assert prog.count(anchor) == 1, "the guest program changed: find where its PATH is set"
+        prog = prog.replace(anchor, f"\nPATH={bindir}:$PATH".encode() + anchor)
+        r = subprocess.run(
+            ["/bin/bash", "-p", "-s"], input=prog, capture_output=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DVM_TEST_LOG": str(log), "LANG": "C.UTF-8"})
+        # Recipe errors reach stdout too (the program runs `exec 2>&1` before the recipes).
+        return Run(r.returncode, (r.stdout + r.stderr).decode(errors="replace"))
 
     run.log = log
     return run
@@ -49,10 +66,10 @@ def sandboxed(tmp_path):
 def test_ai_recipe_without_agent_user_fails_clearly(sandboxed, name):
     r = sandboxed([name])
     assert r.returncode != 0
-    assert f"dvm recipe: error: {name}: needs the agent-user recipe earlier in the list" in r.stderr
-    assert f'recipes = ["agent-user", "{name}"]' in r.stderr
+    assert f"dvm recipe: error: {name}: needs the agent-user recipe earlier in the list" in r.output
+    assert f'recipes = ["agent-user", "{name}"]' in r.output
     assert sandboxed.log.read_text() == ""
-    assert f"::dvm-recipe-done {name}" not in r.stdout
+    assert r.has("failed 1 recipe", name) and not r.has("recipe-done", name)
 
 
 @pytest.mark.parametrize("repo,allow,message", [
@@ -74,7 +91,7 @@ def test_chezmoi_refuses_non_https_by_default(sandboxed, repo, allow, message):
         env["CHEZMOI_ALLOW_SSH"] = allow
     r = sandboxed(["chezmoi"], env)
     assert r.returncode != 0
-    assert message in r.stderr
+    assert message in r.output
     assert sandboxed.log.read_text() == ""
 
 
@@ -94,7 +111,7 @@ def test_chezmoi_refuses_non_https_by_default(sandboxed, repo, allow, message):
 def test_llama_refuses_bad_settings(sandboxed, env, message):
     r = sandboxed(["llama"], env)
     assert r.returncode != 0
-    assert message in r.stderr, r.stderr
+    assert message in r.output, r.output
     assert sandboxed.log.read_text() == ""
 
 
@@ -108,11 +125,11 @@ def test_service_recipes_refuse_bad_settings(sandboxed, name, env, message):
     r = sandboxed([name], env)
     assert r.returncode != 0
     if message:
-        assert message in r.stderr, r.stderr
+        assert message in r.output, r.output
         assert sandboxed.log.read_text() == ""
 
 
 def test_strict_mode_stops_after_a_failing_recipe(sandboxed):
     r = sandboxed(["chezmoi", "git"], {"CHEZMOI_REPO": ""})
     assert r.returncode != 0
-    assert "::dvm-recipe-start git" not in r.stdout
+    assert r.has("recipe-start", "chezmoi") and not r.has("recipe-start", "git")

@@ -269,6 +269,97 @@ TEST_CASE("service tokens are validated without showing them") {
   CHECK(f.lima.runner->calls.back().stdin_bytes.find("TAILSCALE_AUTH_KEY 14\ntskey-auth-abc") != std::string::npos);
 }
 
+TEST_CASE("a user recipe's # Secret: line stages the secret and refuses a value that breaks its rules") {
+  fixture f;
+  f.config.recipe("web", "# Description: w\n# Secret: MY_TOKEN prefix=ab- charset=token alias=DVM_MY_TOKEN\n:\n");
+  f.config.recipe("plain", "# Description: p\n# Secret: PLAIN_VALUE\n:\n");
+  f.config.vm("app", "recipes = [\"web\", \"plain\"]\n");
+  f.config.vm("none", "recipes = [\"alpha\"]\n");
+  auto refused = [&](const char* vm, const std::string& phrase) {
+    f.lima.runner->calls.clear();
+    try {
+      f.make().sync(vm);
+      FAIL("no error");
+    } catch (const dvm::error& e) {
+      CHECK(e.exit_code() == 2);
+      std::string m = e.what();
+      CHECK_MESSAGE(m.find(phrase) != std::string::npos, m);
+      CHECK(m.find("xy-") == std::string::npos);
+      CHECK(m.find("ab-bad") == std::string::npos);
+    }
+    CHECK(f.lima.runner->calls.empty());
+  };
+  f.env["MY_TOKEN"] = "xy-123";
+  refused("app", "secret MY_TOKEN (used by recipe \"web\") must start with \"ab-\" (the value is not shown)");
+  f.env["MY_TOKEN"] = "ab-bad value";
+  refused("app", "may only contain A-Z a-z 0-9 . _ = - (the value is not shown)");
+  f.env["DVM_MY_TOKEN"] = "xy-alias";  // the alias is read first
+  refused("app", "secret MY_TOKEN (from DVM_MY_TOKEN, used by recipe \"web\") must start with \"ab-\"");
+  f.env.erase("DVM_MY_TOKEN");
+  f.env["MY_TOKEN"] = "ab-Z.9_=";
+  f.env["PLAIN_VALUE"] = "any thing; goes";
+  f.make().sync("app");
+  const std::string& program = f.lima.runner->calls.back().stdin_bytes;
+  CHECK(program.find("MY_TOKEN 8\nab-Z.9_=") != std::string::npos);
+  CHECK(program.find("PLAIN_VALUE 15\nany thing; goes") != std::string::npos);
+  // Only for VMs that run the recipe; unset, it is simply not staged.
+  f.make().sync("none");
+  CHECK(f.lima.runner->calls.back().stdin_bytes.find("ab-Z.9_=") == std::string::npos);
+  f.env.erase("MY_TOKEN");
+  f.make().sync("app");
+  CHECK(f.lima.runner->calls.back().stdin_bytes.find("MY_TOKEN 8\n") == std::string::npos);
+}
+
+TEST_CASE("log infers the unit of a user recipe's # Service: line, renamed by its [env] key") {
+  fixture f;
+  f.config.recipe("web", "# Description: w\n# Service: web-app.service env=WEB_SERVICE\n:\n");
+  f.config.recipe("other", "# Description: o\n# Service: other.service\n:\n");
+  f.config.vm("app", "recipes = [\"web\"]\n");
+  f.lima.status["dvm-app"] = "Running";
+  dvm::log_options o;
+  o.interactive = false;
+  std::string captured;
+  auto last_argv = [&] {
+    std::string all;
+    for (const auto& a : f.lima.runner->calls.back().argv) all += a + " ";
+    return all;
+  };
+  f.make().logs("app", o, &captured);
+  CHECK(last_argv().find("-u web-app.service --no-pager -n 100") != std::string::npos);
+  f.config.vm("app", "recipes = [\"web\"]\n[env]\nWEB_SERVICE = \"renamed.service\"\n");
+  f.make().logs("app", o, &captured);
+  CHECK(last_argv().find("-u renamed.service ") != std::string::npos);
+  f.config.vm("app", "recipes = [\"web\", \"other\"]\n");
+  CHECK_THROWS_WITH_AS(f.make().logs("app", o, &captured),
+                       doctest::Contains("uses 2 service recipes (web, other); name the unit"), dvm::error);
+  f.config.vm("app", "recipes = [\"alpha\"]\n");
+  CHECK_THROWS_WITH_AS(f.make().logs("app", o, &captured),
+                       doctest::Contains("uses no service recipes (recipes with a \"# Service:\" header line)"),
+                       dvm::error);
+}
+
+TEST_CASE("the activity probe checks every catalog # Service: unit and the VM's [env] renames") {
+  fixture f;
+  f.config.recipe("web", "# Description: w\n# Service: web-app.service env=WEB_SERVICE\n:\n");
+  f.config.vm("app", "recipes = [\"alpha\"]\n[env]\nWEB_SERVICE = \"renamed.service\"\n");
+  f.lima.status["dvm-app"] = "Running";
+  f.lima.status["dvm-gone"] = "Running";  // no config file: the catalog's default units only
+  dvm::stop_all_options o;
+  o.inactive_only = true;
+  (void)f.make().stop_all(o);
+  std::map<std::string, std::string> probes;  // instance -> the probe's list of units
+  for (const auto& c : f.lima.runner->calls) {
+    std::size_t at = c.stdin_bytes.find("\nunits=(");
+    if (c.argv.at(1) != "shell" || at == std::string::npos) continue;
+    auto instance = std::find_if(c.argv.begin(), c.argv.end(), [](const std::string& a) { return a.starts_with("dvm-"); });
+    REQUIRE(instance != c.argv.end());
+    probes[*instance] = c.stdin_bytes.substr(at + 1, c.stdin_bytes.find(')', at) - at);
+  }
+  CHECK(probes["dvm-app"] ==
+        "units=( dvm-cloudflared.service dvm-llama.service tailscaled.service web-app.service renamed.service )");
+  CHECK(probes["dvm-gone"] == "units=( dvm-cloudflared.service dvm-llama.service tailscaled.service web-app.service )");
+}
+
 TEST_CASE("secrets passed through the API take the place of the environment") {
   fixture f;
   f.config.vm("app", "secrets = [\"API_TOKEN\"]\n");

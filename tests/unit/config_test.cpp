@@ -8,6 +8,7 @@
 
 #include "test_support.hpp"
 
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -559,4 +560,164 @@ TEST_CASE("config and state directories follow DVM_CONFIG, XDG and HOME") {
   CHECK(p.config_dir == "/home/u/.config/dvm");
   CHECK(p.state_dir == "/home/u/.local/state/dvm");
   CHECK_THROWS_AS(dvm::resolve_paths({}), dvm::error);
+}
+
+// --- recipe header lines (# Requires:, # Service:, # Secret:) ---------------------------------
+
+TEST_CASE("every bundled recipe header parses, and only the documented recipes declare facts") {
+  dvm::recipe_catalog catalog;  // throws config_error when a bundled header is malformed
+  std::map<std::string, std::vector<std::string>> requires_by;
+  std::map<std::string, std::string> services;
+  std::map<std::string, std::string> secrets;
+  for (const auto& r : catalog.all()) {
+    if (!r.requires_recipes.empty()) requires_by[r.name] = r.requires_recipes;
+    if (r.service) services[r.name] = r.service->unit + " env=" + r.service->env_key;
+    for (const auto& s : r.secrets) {
+      secrets[r.name] += s.name + " alias=" + s.alias + " prefix=" + s.prefix +
+                         (s.token_charset ? " charset=token" : "") + ";";
+    }
+  }
+  const std::vector<std::string> agent{"agent-user"};
+  CHECK(requires_by == std::map<std::string, std::vector<std::string>>{
+                           {"claude", agent}, {"codex", agent}, {"mistral", agent}, {"opencode", agent}});
+  CHECK(services == std::map<std::string, std::string>{
+                        {"cloudflared", "dvm-cloudflared.service env=CLOUDFLARED_SERVICE"},
+                        {"llama", "dvm-llama.service env=LLAMA_SERVICE"},
+                        {"tailscale", "tailscaled.service env="}});
+  CHECK(secrets == std::map<std::string, std::string>{
+                       {"cloudflared", "CLOUDFLARED_TOKEN alias=DVM_CLOUDFLARED_TOKEN prefix= charset=token;"},
+                       {"tailscale", "TAILSCALE_AUTH_KEY alias=DVM_TAILSCALE_AUTH_KEY prefix=tskey- charset=token;"}});
+  CHECK(catalog.find(dvm::baseline_recipe) != nullptr);
+}
+
+TEST_CASE("a user recipe's header lines become its facts; prose and lines after the header do not") {
+  config_tree t;
+  t.recipe("web", "# Description: web\n"
+                  "#\n"
+                  "# Requires: node  git\n"
+                  "# Service: web-app@1.service env=WEB_SERVICE\n"
+                  "# Secret: WEB_TOKEN prefix=ab- charset=token alias=DVM_WEB_TOKEN\n"
+                  "# Secret: OTHER_KEY\n"
+                  "# Release: https://example.org (not a fact: prose)\n"
+                  "# Secret WEB_TOKEN is read from its staged file (prose: no colon after the word)\n"
+                  "echo hi\n"
+                  "# Requires: zsh (after the header: a comment in the code)\n");
+  t.recipe("node", "# Description: n\n");
+  t.recipe("git", "# Description: g\n");
+  dvm::config_store store = t.store();
+  const dvm::recipe* web = store.recipes().find("web");
+  REQUIRE(web != nullptr);
+  CHECK(web->requires_recipes == std::vector<std::string>{"node", "git"});
+  REQUIRE(web->service);
+  CHECK(web->service->unit == "web-app@1.service");
+  CHECK(web->service->env_key == "WEB_SERVICE");
+  REQUIRE(web->secrets.size() == 2);
+  CHECK(web->secrets[0].name == "WEB_TOKEN");
+  CHECK(web->secrets[0].alias == "DVM_WEB_TOKEN");
+  CHECK(web->secrets[0].prefix == "ab-");
+  CHECK(web->secrets[0].token_charset);
+  CHECK(web->secrets[1].name == "OTHER_KEY");
+  CHECK(web->secrets[1].alias.empty());
+  CHECK(web->secrets[1].prefix.empty());
+  CHECK_FALSE(web->secrets[1].token_charset);
+  CHECK(store.recipes().find("node")->requires_recipes.empty());
+  CHECK_FALSE(store.recipes().find("node")->service);
+}
+
+TEST_CASE("a user recipe that overrides a bundled one keeps its facts only without fact lines of its own") {
+  config_tree t;
+  t.recipe("tailscale", "# Description: patched\n:\n");
+  t.recipe("llama", "# Description: mine\n# Service: my-llama.service\n:\n");
+  t.recipe("codex", "# Description: mine\n# Requires: git\n");
+  dvm::config_store store = t.store();
+  const dvm::recipe* ts = store.recipes().find("tailscale");
+  REQUIRE(ts != nullptr);
+  REQUIRE(ts->service);
+  CHECK(ts->service->unit == "tailscaled.service");
+  REQUIRE(ts->secrets.size() == 1);
+  CHECK(ts->secrets[0].prefix == "tskey-");
+  const dvm::recipe* llama = store.recipes().find("llama");
+  REQUIRE(llama->service);
+  CHECK(llama->service->unit == "my-llama.service");
+  CHECK(llama->service->env_key.empty());
+  CHECK(store.recipes().find("codex")->requires_recipes == std::vector<std::string>{"git"});
+}
+
+TEST_CASE("a malformed header line in a user recipe is a config error naming the file and line") {
+  struct header_case {
+    const char* header;  // lines after the Description line
+    int line;
+    const char* rule;
+  };
+  const header_case cases[] = {
+      {"# Secrets: X_TOKEN\n", 2, "is not a header key"},
+      {"#\n# requires: git\n", 3, "is not a header key"},
+      {"# Description: again\n", 2, "first line only"},
+      {"# Service : x.service\n", 2, "without blanks before the colon"},
+      {"#Service: x.service\n", 2, "is not a header key"},
+      {"# Requires:\n", 2, "needs a value"},
+      {"# Requires: Git\n", 2, "\"Git\" is not a recipe name"},
+      {"# Requires: mine\n", 2, "cannot require itself"},
+      {"# Requires: git git\n", 2, "required twice"},
+      {"# Requires: nosuch\n", 2, "\"nosuch\", which is not a recipe"},
+      {"# Service: x.socket\n", 2, "\"x.socket\" is not a systemd service name"},
+      {"# Service: ../x.service\n", 2, "is not a systemd service name"},
+      {"# Service: -x.service\n", 2, "is not a systemd service name"},
+      {"# Service: x.service env=lower\n", 2, "env=lower is not an [env] key"},
+      {"# Service: x.service user=root\n", 2, "unknown option \"user=root\""},
+      {"# Service: x.service env=A env=B\n", 2, "option env= is given twice"},
+      {"# Service: a.service\n# Service: b.service\n", 3, "at most one"},
+      {"# Secret: my_token\n", 2, "\"my_token\" is not a valid secret name"},
+      {"# Secret: 1TOKEN\n", 2, "is not a valid secret name"},
+      {"# Secret: X_TOKEN charset=base64\n", 2, "unknown charset=base64"},
+      {"# Secret: X_TOKEN prefix=\n", 2, "prefix= must be non-empty"},
+      {"# Secret: X_TOKEN prefix=a\"b\n", 2, "prefix= must be non-empty"},
+      {"# Secret: X_TOKEN alias=X_TOKEN\n", 2, "is not another variable name"},
+      {"# Secret: X_TOKEN alias=bad-name\n", 2, "is not another variable name"},
+      {"# Secret: X_TOKEN mode=0600\n", 2, "unknown option \"mode=0600\""},
+      {"# Secret: X_TOKEN\n#\n# Secret: X_TOKEN\n", 4, "declared twice"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.header);
+    config_tree t;
+    t.recipe("git", "# Description: g\n");
+    t.recipe("mine", std::string("# Description: mine\n") + c.header + "echo hi\n");
+    t.vm("app", "");
+    try {
+      (void)t.load("app");
+      FAIL("no error");
+    } catch (const dvm::config_error& e) {
+      CHECK(e.file() == t.path() / "recipes" / "mine.sh");
+      CHECK(e.line() == c.line);
+      CHECK(e.exit_code() == 2);
+      CHECK_MESSAGE(e.rule().find(c.rule) != std::string::npos, e.rule());
+      CHECK(std::string(e.what()).find("mine.sh:" + std::to_string(c.line)) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("# Requires: is checked against the VM's recipe list, where it names the entry") {
+  config_tree t;
+  t.recipe("helper", "# Description: h\n");
+  t.recipe("tool", "# Description: t\n# Requires: helper\n");
+  t.recipe("base-user", "# Description: b\n# Requires: baseline\n");
+  t.recipe("baseline", "# Description: b\n");
+  t.vm("app", "recipes = [\"tool\", \"helper\"]\n");
+  try {
+    (void)t.load("app");
+    FAIL("no error");
+  } catch (const dvm::config_error& e) {
+    CHECK(e.file() == t.path() / "vms" / "app.toml");
+    CHECK(e.line() == 1);
+    CHECK(e.column() == 12);
+    CHECK(e.key_path() == "recipes[0]");
+    CHECK(e.rule() == "recipe \"tool\" needs \"helper\" earlier in the list (its header says \"# Requires: helper\")");
+  }
+  t.vm("app", "recipes = [\"helper\", \"tool\"]\n");
+  CHECK(t.load("app").recipes == std::vector<std::string>{"helper", "tool"});
+  // The baseline runs first, so it counts as earlier unless it is turned off.
+  t.vm("app", "recipes = [\"base-user\"]\n");
+  CHECK_NOTHROW((void)t.load("app"));
+  t.vm("app", "baseline = false\nrecipes = [\"base-user\"]\n");
+  CHECK_THROWS_WITH_AS((void)t.load("app"), doctest::Contains("needs \"baseline\" earlier"), dvm::config_error);
 }

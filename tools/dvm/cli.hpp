@@ -5,6 +5,7 @@
 #include <dvm/client.hpp>
 #include <dvm/error.hpp>
 
+#include "output.hpp"
 #include "progress.hpp"
 
 #include <CLI/CLI.hpp>
@@ -18,11 +19,10 @@
 
 namespace dvm_cli {
 
-/// Global flags and what main.cpp split off before parsing.
+/// The global flags.
 struct cli_state {
   bool json = false;
   bool verbose = false;
-  std::vector<std::string> passthrough;  ///< ssh: the guest command; log: [UNIT] [ARGS...]
   /// DVM_TIMEOUT, checked before any command runs (read_timeout_cap).
   std::optional<std::chrono::milliseconds> timeout_cap;
 };
@@ -36,29 +36,40 @@ using command_list = std::vector<command>;
 
 // Each command file defines one of these: it adds the sub-command (options, help, an example)
 // to `root` and its handler to `out`.
-void add_init(CLI::App& root, command_list& out);
-void add_edit(CLI::App& root, command_list& out);
-void add_templates(CLI::App& root, command_list& out);
-void add_plan(CLI::App& root, command_list& out);
-void add_sync(CLI::App& root, command_list& out);
-void add_start(CLI::App& root, command_list& out);
-void add_restart(CLI::App& root, command_list& out);
-void add_sh(CLI::App& root, command_list& out);
-void add_ssh(CLI::App& root, command_list& out);
-void add_ssh_config(CLI::App& root, command_list& out);
-void add_cp(CLI::App& root, command_list& out);
-void add_log(CLI::App& root, command_list& out);
-void add_ls(CLI::App& root, command_list& out);
-void add_status(CLI::App& root, command_list& out);
-void add_stop(CLI::App& root, command_list& out);
-void add_rm(CLI::App& root, command_list& out);
-void add_ssh_key(CLI::App& root, command_list& out);
-void add_gpg_key(CLI::App& root, command_list& out);
-void add_doctor(CLI::App& root, command_list& out);
-void add_recipes(CLI::App& root, command_list& out);
-void add_completion(CLI::App& root, command_list& out);
-void add_version(CLI::App& root, command_list& out);
-void add_help(CLI::App& root, command_list& out);
+void add_init(CLI::App& root, command_list& registry);
+void add_edit(CLI::App& root, command_list& registry);
+void add_templates(CLI::App& root, command_list& registry);
+void add_plan(CLI::App& root, command_list& registry);
+void add_sync(CLI::App& root, command_list& registry);
+void add_start(CLI::App& root, command_list& registry);
+void add_restart(CLI::App& root, command_list& registry);
+void add_sh(CLI::App& root, command_list& registry);
+void add_ssh(CLI::App& root, command_list& registry);
+void add_ssh_config(CLI::App& root, command_list& registry);
+void add_cp(CLI::App& root, command_list& registry);
+void add_log(CLI::App& root, command_list& registry);
+void add_ls(CLI::App& root, command_list& registry);
+void add_status(CLI::App& root, command_list& registry);
+void add_stop(CLI::App& root, command_list& registry);
+void add_rm(CLI::App& root, command_list& registry);
+void add_ssh_key(CLI::App& root, command_list& registry);
+void add_gpg_key(CLI::App& root, command_list& registry);
+void add_doctor(CLI::App& root, command_list& registry);
+void add_recipes(CLI::App& root, command_list& registry);
+void add_completion(CLI::App& root, command_list& registry);
+void add_version(CLI::App& root, command_list& registry);
+void add_help(CLI::App& root, command_list& registry);
+
+/// How this run prints results and errors (--json or text).
+inline const formatter& output(const cli_state& state) { return formatter_for(state.json); }
+
+/// For `ssh` and `log`: every word after the sub-command's first positional (NAME) goes to
+/// `words` untouched, even when it looks like an option (`ls -la`, `-f`, `--json`), through
+/// CLI11's positionals_at_end(). One leading "--" is dropped. (CLI11 2.1's prefix_command()
+/// does not fit: on a sub-command it hands the rest to the parent app, which refuses it.)
+void add_passthrough(CLI::App& app, std::vector<std::string>& words, const char* name, const char* help);
+/// `words` without the one leading "--" that separates them from NAME.
+std::vector<std::string> without_separator(std::vector<std::string> words);
 
 /// `dvm recipes`, also `dvm ls --recipes`.
 int print_recipes(const cli_state& state);

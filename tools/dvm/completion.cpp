@@ -74,6 +74,13 @@ std::string single_quoted(const std::string& text) {
 std::string bash_script(const std::vector<command_info>& commands) {
   std::vector<std::string> names = command_words(commands);
   std::string out = R"SH(# bash completion for dvm. Load it with: source <(dvm completion bash)
+# COMPREPLY from the lines on stdin: a word with spaces stays one word and is never globbed
+# (`COMPREPLY=($(compgen ...))` would split and glob it). No mapfile: macOS ships bash 3.2.
+_dvm_reply() {
+  local line
+  COMPREPLY=()
+  while IFS= read -r line; do COMPREPLY+=("$line"); done
+}
 _dvm() {
   local cur prev cmd i
   cur=${COMP_WORDS[COMP_CWORD]}
@@ -86,12 +93,12 @@ _dvm() {
     esac
   done
   if [[ -z $cmd ]]; then
-    COMPREPLY=($(compgen -W ")SH" + join(names, " ") + R"SH( --json --verbose --help --version" -- "$cur"))
+    _dvm_reply < <(compgen -W ")SH" + join(names, " ") + R"SH( --json --verbose --help --version" -- "$cur")
     return
   fi
   case $prev in
-    -t|--template) COMPREPLY=($(compgen -W "$(dvm __complete templates 2>/dev/null)" -- "$cur")); return ;;
-    --backend) COMPREPLY=($(compgen -W "auto scp rsync" -- "$cur")); return ;;
+    -t|--template) _dvm_reply < <(compgen -W "$(dvm __complete templates 2>/dev/null)" -- "$cur"); return ;;
+    --backend) _dvm_reply < <(compgen -W "auto scp rsync" -- "$cur"); return ;;
     -j|--jobs) return ;;
   esac
   local flags=
@@ -102,16 +109,16 @@ _dvm() {
   }
   out += R"SH(  esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+    _dvm_reply < <(compgen -W "$flags" -- "$cur")
     return
   fi
   case $cmd in
-    completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
-    help) COMPREPLY=($(compgen -W ")SH" + join(names, " ") + R"SH(" -- "$cur")) ;;
+    completion) _dvm_reply < <(compgen -W "bash zsh fish" -- "$cur") ;;
+    help) _dvm_reply < <(compgen -W ")SH" + join(names, " ") + R"SH(" -- "$cur") ;;
     cp)
       local vms
       vms=$(dvm __complete vms 2>/dev/null | sed 's/$/:/')
-      COMPREPLY=($(compgen -W "$vms" -- "$cur") $(compgen -f -- "$cur"))
+      _dvm_reply < <(compgen -W "$vms" -- "$cur"; compgen -f -- "$cur")
       compopt -o nospace 2>/dev/null
       ;;
 )SH";
@@ -121,7 +128,7 @@ _dvm() {
   }
   out += R"SH(    sync)
       # Several names: `dvm sync app web`.
-      COMPREPLY=($(compgen -W "$(dvm __complete vms 2>/dev/null)" -- "$cur"))
+      _dvm_reply < <(compgen -W "$(dvm __complete vms 2>/dev/null)" -- "$cur")
       ;;
 )SH";
   out += "    " + join(vm_commands, "|") + R"SH()
@@ -130,7 +137,7 @@ _dvm() {
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         [[ ${COMP_WORDS[i]} == -* ]] || seen=1
       done
-      [[ $seen == 0 ]] && COMPREPLY=($(compgen -W "$(dvm __complete vms 2>/dev/null)" -- "$cur"))
+      [[ $seen == 0 ]] && _dvm_reply < <(compgen -W "$(dvm __complete vms 2>/dev/null)" -- "$cur")
       ;;
   esac
 }

@@ -73,9 +73,10 @@ int edit_until_valid(const cli_state& state, dvm::client& client, const std::str
     } catch (const dvm::config_error& e) {
       std::string kept = "dvm: " + file.string() + " is kept as the editor left it; fix it with `dvm edit " +
                          name + "`\n";
-      if (state.json) {
+      // A program reading --json gets the error document (file, line, key), not a question.
+      if (output(state).machine_readable()) {
         std::cerr << kept;
-        throw;  // the error document, with file, line and key
+        throw;
       }
       std::cerr << paint(STDERR_FILENO, colour::red, "dvm: error:") << ' ' << e.what() << '\n';
       if (!terminal || !ask_edit_again()) {

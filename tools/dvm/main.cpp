@@ -24,11 +24,7 @@ namespace {
 using dvm_cli::cli_state;
 
 int report_error(const dvm::error& e, const cli_state& state) {
-  if (state.json) {
-    dvm_cli::print_json(dvm_cli::error_json(e));
-  } else {
-    std::cerr << dvm_cli::paint(STDERR_FILENO, dvm_cli::colour::red, "dvm: error:") << ' ' << e.what() << '\n';
-  }
+  dvm_cli::output(state).error(e);
   return e.exit_code();
 }
 
@@ -39,24 +35,6 @@ std::size_t command_index(const std::vector<std::string>& args) {
     if (!args[i].starts_with("-")) return i;
   }
   return 0;
-}
-
-// `dvm ssh NAME [--] CMD...` and `dvm log NAME [UNIT] [ARGS...]` (and their aliases) pass the
-// words after NAME through untouched (they may look like options: `ls -la`, `-f`). Those words
-// are split off before CLI11 sees the rest.
-std::vector<std::string> split_passthrough(std::vector<std::string>& args) {
-  std::size_t i = command_index(args);
-  if (i == 0) return {};
-  const std::string& command = args[i];
-  if (command != "ssh" && command != "exec" && command != "log" && command != "logs") return {};
-  ++i;
-  while (i < args.size() && args[i].starts_with("-") && args[i] != "--") ++i;  // its own flags
-  if (i >= args.size() || args[i] == "--") return {};
-  std::size_t name = i;
-  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(name) + 1, args.end());
-  args.resize(name + 1);
-  if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-  return rest;
 }
 
 // dvm's environment may hold secrets (`GITHUB_TOKEN=... dvm sync app`) for its whole run: no
@@ -76,7 +54,6 @@ int main(int argc, char** argv) {
   disable_core_dumps();
   std::vector<std::string> args(argv, argv + argc);
   cli_state state;
-  state.passthrough = split_passthrough(args);
 
   CLI::App app{"dvm keeps each software project in its own Lima VM, with safe defaults: no host\n"
                "mounts, ports closed unless listed, secrets only over stdin, AI agents sandboxed.",

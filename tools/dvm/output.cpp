@@ -1,20 +1,56 @@
 #include "output.hpp"
 
+#include "style.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 
+#include <unistd.h>
+
 namespace dvm_cli {
 
 namespace json = boost::json;
 
-void print_json(json::object document) {
-  json::object out;
-  out["schema"] = json_schema;
-  for (auto& [k, v] : document) out[k] = std::move(v);
-  std::cout << json::serialize(out) << '\n' << std::flush;
+namespace {
+
+class text_formatter final : public formatter {
+ public:
+  using formatter::result;
+  void result(json::value, const text_writer& text) const override { text(std::cout, std::cerr); }
+  void progress(const text_writer& text) const override { text(std::cout, std::cerr); }
+  void error(const dvm::error& e) const override {
+    std::cerr << paint(STDERR_FILENO, colour::red, "dvm: error:") << ' ' << e.what() << '\n';
+  }
+  bool machine_readable() const noexcept override { return false; }
+};
+
+class json_formatter final : public formatter {
+ public:
+  using formatter::result;
+  void result(json::value document, const text_writer&) const override {
+    if (auto* object = document.if_object()) {
+      json::object out;
+      out["schema"] = json_schema;
+      for (auto& [k, v] : *object) out[k] = std::move(v);
+      document = std::move(out);
+    }
+    std::cout << json::serialize(document) << '\n' << std::flush;
+  }
+  void progress(const text_writer&) const override {}
+  void error(const dvm::error& e) const override { result(error_json(e)); }
+  bool machine_readable() const noexcept override { return true; }
+};
+
+}  // namespace
+
+const formatter& formatter_for(bool json) {
+  static const text_formatter text;
+  static const json_formatter machine;
+  if (json) return machine;
+  return text;
 }
 
 json::object error_json(const dvm::error& e) {

@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -15,8 +17,30 @@ namespace dvm_cli {
 /// Version of every JSON document and event line the CLI prints.
 inline constexpr int json_schema = 2;
 
-/// Prints one JSON document (schema added) on stdout.
-void print_json(boost::json::object document);
+/// A command's text for people: `out` is stdout, `err` is stderr.
+using text_writer = std::function<void(std::ostream& out, std::ostream& err)>;
+
+/// How results reach the user: text for people or JSON for programs, chosen once from --json
+/// (formatter_for). A command hands each result over in both forms and never tests --json
+/// itself; the text is only produced when it is printed.
+class formatter {
+ public:
+  virtual ~formatter() = default;
+  /// The command's result: `document` (an object gets "schema" first) or the text.
+  virtual void result(boost::json::value document, const text_writer& text) const = 0;
+  /// The result of a command whose text was already shown (progress): only the document.
+  void result(boost::json::value document) const { result(std::move(document), [](std::ostream&, std::ostream&) {}); }
+  /// Text shown as work goes on (a line per VM of `start --all`); JSON has the result only.
+  virtual void progress(const text_writer& text) const = 0;
+  /// A failed command: {"schema", "error": {...}} on stdout, or "dvm: error: ..." on stderr.
+  virtual void error(const dvm::error& e) const = 0;
+  /// Events as JSON lines (true) or through the live view and plain lines (false).
+  virtual bool machine_readable() const noexcept = 0;
+};
+
+/// The JSON formatter for --json, else the text formatter.
+const formatter& formatter_for(bool json);
+
 /// The error object {"schema": 2, "error": {"code", "message", ...}}.
 boost::json::object error_json(const dvm::error& e);
 

@@ -40,6 +40,16 @@ void install_signal_handlers() {
 
 int exit_code_after_signal(int code) { return g_signal != 0 ? 128 + g_signal : code; }
 
+void add_passthrough(CLI::App& app, std::vector<std::string>& words, const char* name, const char* help) {
+  app.add_option(name, words, help);
+  app.positionals_at_end();
+}
+
+std::vector<std::string> without_separator(std::vector<std::string> words) {
+  if (!words.empty() && words.front() == "--") words.erase(words.begin());
+  return words;
+}
+
 std::string examples(std::initializer_list<const char*> lines) {
   std::string out = lines.size() == 1 ? "Example:\n" : "Examples:\n";
   for (const char* l : lines) out += std::string("  ") + l + "\n";
@@ -47,7 +57,7 @@ std::string examples(std::initializer_list<const char*> lines) {
 }
 
 progress_view::style progress_style(const cli_state& state, bool single_vm) {
-  if (state.json) return progress_view::style::json;
+  if (output(state).machine_readable()) return progress_view::style::json;
   const char* term = std::getenv("TERM");
   if (single_vm && ::isatty(STDERR_FILENO) != 0 && term != nullptr && std::string_view(term) != "dumb") {
     return progress_view::style::live;
@@ -79,9 +89,9 @@ dvm::client make_client(const cli_state& state, progress_view* view) {
     // Commands without a progress display of their own: warnings and VM state changes on
     // stderr; with --verbose every limactl call too (as JSON lines on stderr with --json, so
     // stdout keeps its one document).
-    static progress_view side(state.json ? progress_view::style::json : progress_view::style::plain,
+    static progress_view side(output(state).machine_readable() ? progress_view::style::json : progress_view::style::plain,
                               state.verbose, std::cerr);
-    if (!state.json || state.verbose) view = &side;
+    if (!output(state).machine_readable() || state.verbose) view = &side;
   }
   if (view != nullptr) options.on_event = [view](const dvm::event& e) { (*view)(e); };
   // DVM_TIMEOUT caps every limactl time limit (tests and CI use it).

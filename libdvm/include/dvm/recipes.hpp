@@ -12,7 +12,29 @@
 
 namespace dvm {
 
+/// The recipe every VM runs first unless its config says `baseline = false`.
+inline constexpr std::string_view baseline_recipe = "baseline";
+
+/// A systemd unit a recipe runs, from its `# Service: UNIT [env=KEY]` header line. `dvm log`
+/// infers it and the activity check (`dvm stop --inactive`, a sync that must restart) counts
+/// it as use.
+struct recipe_service {
+  std::string unit;     ///< the default name, e.g. "dvm-llama.service"
+  std::string env_key;  ///< the [env] key that renames the unit, e.g. "LLAMA_SERVICE" ("" when none)
+};
+
+/// A host secret a recipe uses, from its `# Secret: NAME [alias=NAME] [prefix=TEXT]
+/// [charset=token]` header line: `dvm sync` stages it, without it being listed in `secrets`,
+/// whenever it is set in dvm's environment, and refuses a value that breaks its rules.
+struct recipe_secret {
+  std::string name;    ///< staged under this name, e.g. "TAILSCALE_AUTH_KEY"
+  std::string alias;   ///< a host variable read before `name`, e.g. "DVM_TAILSCALE_AUTH_KEY" ("" when none)
+  std::string prefix;  ///< the value must start with this, e.g. "tskey-" ("" when any)
+  bool token_charset = false;  ///< charset=token: the value may only hold A-Z a-z 0-9 . _ = -
+};
+
 /// One recipe: a Bash fragment that runs in the guest at every sync, so it must be idempotent.
+/// Its facts come from its header (the leading run of `#` lines; see libdvm/recipes/README.md).
 struct recipe {
   std::string name;         ///< e.g. "node"
   std::string description;  ///< from the first line "# Description: <text>"
@@ -20,6 +42,10 @@ struct recipe {
   bool bundled = true;      ///< false for a user recipe
   bool shadows_bundled = false;  ///< a user recipe that overrides a bundled one
   std::filesystem::path path;    ///< the user recipe's file (empty for bundled ones)
+  /// `# Requires: NAME...`: recipes that must come earlier in a VM's list (or be the baseline).
+  std::vector<std::string> requires_recipes;
+  std::optional<recipe_service> service;  ///< `# Service:`
+  std::vector<recipe_secret> secrets;     ///< `# Secret:` lines, in file order
 };
 
 /// Recipe names: [a-z0-9][a-z0-9-]*, at most 64 characters.
@@ -31,7 +57,9 @@ class DVM_EXPORT recipe_catalog {
   /// Bundled recipes only.
   recipe_catalog();
   /// Bundled recipes plus the user's *.sh files in `user_dir` (missing dir: none). Throws
-  /// dvm::config_error for a user recipe without a valid name or Description line.
+  /// dvm::config_error (file, line, rule) for a user recipe without a valid name or
+  /// Description line, or with a malformed header line. A user recipe that overrides a
+  /// bundled one and has no Requires/Service/Secret line keeps the bundled one's.
   explicit recipe_catalog(const std::filesystem::path& user_dir);
 
   /// nullptr when unknown.

@@ -113,9 +113,6 @@ constexpr std::array<std::string_view, 2> secret_whole_words = {"PASS", "PAT"};
 // [env] keys the guest program sets itself (DVM_NAME, DVM_USER, ...).
 constexpr std::array<std::string_view, 5> reserved_env_keys = {"NAME", "USER", "CODE_DIR",
                                                                "AGENT_USER", "RECIPE"};
-// Recipes that run an AI tool as the agent user; they need `agent-user` before them.
-constexpr std::array<std::string_view, 4> agent_recipes = {"codex", "claude", "opencode",
-                                                           "mistral"};
 
 std::string_view type_name(const toml::node& node) {
   switch (node.type()) {
@@ -718,8 +715,7 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
     std::vector<std::string_view> set_names;
     for (const auto& [set_name, _] : global.recipe_sets) set_names.push_back(set_name);
     std::set<std::string> seen;
-    if (out.baseline) seen.insert("baseline");  // it runs first anyway
-    bool have_agent_user = false;
+    if (out.baseline) seen.insert(std::string(baseline_recipe));  // it runs first anyway
     auto add = [&](const std::string& recipe_name, const origin& where) {
       if (catalog.find(recipe_name) == nullptr) {
         std::string rule = "unknown recipe \"" + recipe_name + "\"";
@@ -728,11 +724,12 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
         fail(where, rule);
       }
       if (!seen.insert(recipe_name).second) return;
-      if (recipe_name == "agent-user") have_agent_user = true;
-      if (!have_agent_user && std::find(agent_recipes.begin(), agent_recipes.end(), recipe_name) !=
-                                  agent_recipes.end()) {
-        fail(where, "recipe \"" + recipe_name +
-                        "\" runs an AI tool as the agent user and needs \"agent-user\" earlier in the list");
+      // The recipe's `# Requires:` header line: those must already be in the list.
+      for (const auto& needed : catalog.find(recipe_name)->requires_recipes) {
+        if (seen.count(needed) == 0) {
+          fail(where, "recipe \"" + recipe_name + "\" needs \"" + needed +
+                          "\" earlier in the list (its header says \"# Requires: " + needed + "\")");
+        }
       }
       out.recipes.push_back(recipe_name);
     };

@@ -1,7 +1,8 @@
 // Guest-side Bash programs of the lifecycle commands. Each is sent as the stdin of one
 // `limactl shell --workdir / dvm-NAME /bin/bash -p -s`; user values are embedded with
 // shell_quote(), never through argv. Their output is line-based and tab-separated so the host
-// can parse it.
+// can parse it. Their Bash is in libdvm/guest/*.sh (guest_script()); only the values are
+// written here.
 #pragma once
 
 #include <dvm/config.hpp>

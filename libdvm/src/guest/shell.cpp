@@ -1,5 +1,7 @@
 #include "guest/shell.hpp"
 
+#include "embedded.hpp"
+
 #include <cctype>
 #include <stdexcept>
 
@@ -68,5 +70,34 @@ std::optional<std::string> decode_guest_path_expression(std::string_view text) {
   if (out.empty() || (out != "~" && !out.starts_with("~/") && !out.starts_with("/"))) return std::nullopt;
   return out;
 }
+
+std::string guest_script(std::string_view name) {
+  for (const embedded_file& file : guest_scripts()) {
+    if (file.name != name) continue;
+    std::string_view data = file.data;
+    std::string out;
+    if (data.starts_with("#!")) {
+      std::size_t nl = data.find('\n');
+      out = data.substr(0, nl + 1);
+      data.remove_prefix(out.size());
+    }
+    // The header: comment lines only, ending with the shellcheck shell directive.
+    static constexpr std::string_view marker = "# shellcheck shell=bash\n";
+    std::size_t at = 0;
+    while (!data.substr(at).starts_with(marker)) {
+      std::size_t nl = data.find('\n', at);
+      if (data.substr(at, 1) != "#" || nl == std::string_view::npos) {
+        throw std::logic_error("guest script \"" + std::string(name) +
+                               "\" has no header ending with \"# shellcheck shell=bash\"");
+      }
+      at = nl + 1;
+    }
+    out.append(data.substr(at + marker.size()));
+    return out;
+  }
+  throw std::logic_error("no embedded guest script \"" + std::string(name) + "\"");
+}
+
+std::string safe_guest_environment() { return guest_script("safe-environment"); }
 
 }  // namespace dvm::detail

@@ -10,12 +10,12 @@
 
 namespace dvm_cli {
 
-void add_completion(CLI::App& root, command_list& out) {
+void add_completion(CLI::App& root, command_list& registry) {
   auto shell = std::make_shared<std::string>();
   auto* app = root.add_subcommand("completion", "Print a completion script: source <(dvm completion bash), or zsh / fish");
   app->add_option("shell", *shell, "bash, zsh or fish")->required();
   app->footer(examples({"source <(dvm completion bash)     # in ~/.bashrc", "dvm completion fish | source"}));
-  out.push_back({app, [shell, &root](const cli_state&) {
+  registry.push_back({app, [shell, &root](const cli_state&) {
     std::cout << completion_script(root, *shell);
     return 0;
   }});
@@ -24,7 +24,7 @@ void add_completion(CLI::App& root, command_list& out) {
   auto* complete = root.add_subcommand("__complete", "Words for the completion scripts");
   complete->group("");  // hidden
   complete->add_option("what", *what, "vms or templates")->required();
-  out.push_back({complete, [what](const cli_state& state) {
+  registry.push_back({complete, [what](const cli_state& state) {
     // Config files only: completion must be instant and never call limactl.
     if (*what == "vms") {
       auto client = make_client(state, nullptr);

@@ -25,7 +25,7 @@ std::string vm_of(const std::vector<std::string>& operands) {
 
 }  // namespace
 
-void add_cp(CLI::App& root, command_list& out) {
+void add_cp(CLI::App& root, command_list& registry) {
   struct options {
     bool recursive = false;
     bool verbose = false;
@@ -44,17 +44,16 @@ void add_cp(CLI::App& root, command_list& out) {
   app->add_option("--backend", o->backend, "auto, scp or rsync (limactl copy)");
   app->add_option("operands", o->operands, "SRC... DST")->required()->expected(2, -1);
   app->footer(examples({"dvm cp notes.md app:docs/", "dvm cp -r app:build ./build-from-vm"}));
-  out.push_back({app, [o](const cli_state& state) {
+  registry.push_back({app, [o](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::copy_options options{o->recursive, o->verbose || state.verbose, o->backend};
     std::vector<std::string> sources(o->operands.begin(), o->operands.end() - 1);
     int code = client.copy(sources, o->operands.back(), options);
-    if (state.json) {
-      boost::json::array from;
-      for (const auto& s : sources) from.emplace_back(s);
-      print_json({{"vm", vm_of(o->operands)}, {"sources", std::move(from)}, {"target", o->operands.back()},
-                  {"exit_code", code}});
-    }
+    // scp/rsync already showed what they copied: the text form adds nothing.
+    boost::json::array from;
+    for (const auto& s : sources) from.emplace_back(s);
+    output(state).result(boost::json::object{{"vm", vm_of(o->operands)}, {"sources", std::move(from)},
+                                             {"target", o->operands.back()}, {"exit_code", code}});
     return exit_code_after_signal(code);
   }});
 }

@@ -10,7 +10,7 @@
 
 namespace dvm_cli {
 
-void add_doctor(CLI::App& root, command_list& out) {
+void add_doctor(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("doctor",
       "Check the state dir, limactl, the config files (validity, permissions, secret-looking\n"
@@ -18,25 +18,25 @@ void add_doctor(CLI::App& root, command_list& out) {
       "its config. Exit 1 when a problem is found");
   app->add_option("name", *name, "Only this VM");
   app->footer(examples({"dvm doctor", "dvm doctor app"}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::doctor_report r = client.doctor(*name);
-    if (state.json) {
-      boost::json::array checks;
-      for (const auto& c : r.checks) {
-        checks.push_back(boost::json::object{{"vm", c.vm}, {"check", c.name}, {"status", c.status}, {"message", c.message}});
-      }
-      print_json({{"checks", std::move(checks)}, {"problems", r.problems()}, {"warnings", r.warnings()}});
-    } else {
-      for (const auto& c : r.checks) {
-        std::string mark = c.status == "ok"        ? paint(STDOUT_FILENO, colour::green, "ok     ")
-                           : c.status == "warning" ? paint(STDOUT_FILENO, colour::yellow, "warning")
-                                                   : paint(STDOUT_FILENO, colour::red, "PROBLEM");
-        std::cout << mark << "  " << (c.vm.empty() ? "" : c.vm + ": ") << c.name << ": " << c.message << '\n';
-      }
-      std::cout << "dvm doctor: " << r.problems() << " problem" << (r.problems() == 1 ? "" : "s") << ", "
-                << r.warnings() << " warning" << (r.warnings() == 1 ? "" : "s") << '\n';
+    boost::json::array checks;
+    for (const auto& c : r.checks) {
+      checks.push_back(boost::json::object{{"vm", c.vm}, {"check", c.name}, {"status", c.status}, {"message", c.message}});
     }
+    output(state).result(
+        boost::json::object{{"checks", std::move(checks)}, {"problems", r.problems()}, {"warnings", r.warnings()}},
+        [&](std::ostream& out, std::ostream&) {
+          for (const auto& c : r.checks) {
+            std::string mark = c.status == "ok"        ? paint(STDOUT_FILENO, colour::green, "ok     ")
+                               : c.status == "warning" ? paint(STDOUT_FILENO, colour::yellow, "warning")
+                                                       : paint(STDOUT_FILENO, colour::red, "PROBLEM");
+            out << mark << "  " << (c.vm.empty() ? "" : c.vm + ": ") << c.name << ": " << c.message << '\n';
+          }
+          out << "dvm doctor: " << r.problems() << " problem" << (r.problems() == 1 ? "" : "s") << ", "
+              << r.warnings() << " warning" << (r.warnings() == 1 ? "" : "s") << '\n';
+        });
     return r.problems() == 0 ? 0 : 1;
   }});
 }

@@ -10,7 +10,7 @@
 
 namespace dvm_cli {
 
-void add_edit(CLI::App& root, command_list& out) {
+void add_edit(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("edit",
       "Open vms/NAME.toml in $VISUAL or $EDITOR (default vi) and check it when the editor exits.\n"
@@ -18,7 +18,7 @@ void add_edit(CLI::App& root, command_list& out) {
       "as the editor left it. Apply the change with `dvm sync NAME`");
   app->add_option("name", *name, "VM name (its file must exist: `dvm init NAME` writes one)")->required();
   app->footer(examples({"dvm edit app", "EDITOR=\"code --wait\" dvm edit app"}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     std::string vm = dvm::normalize_vm_name(*name);
     if (!client.configs().has_vm(vm)) {
@@ -28,11 +28,10 @@ void add_edit(CLI::App& root, command_list& out) {
     std::filesystem::path file = client.configs().vm_file(vm);
     int code = edit_until_valid(state, client, vm, file);
     if (code != 0) return code;
-    if (state.json) {
-      print_json({{"vm", vm}, {"path", file.string()}, {"valid", true}});
-    } else {
-      std::cout << "dvm: " << file.string() << " is valid; apply it with `dvm sync " << vm << "`\n";
-    }
+    output(state).result(boost::json::object{{"vm", vm}, {"path", file.string()}, {"valid", true}},
+                         [&](std::ostream& out, std::ostream&) {
+                           out << "dvm: " << file.string() << " is valid; apply it with `dvm sync " << vm << "`\n";
+                         });
     return 0;
   }});
 }

@@ -30,12 +30,12 @@ dvm::error unknown_command(const CLI::App& root, const std::string& word) {
                                           " (see `dvm --help`)");
 }
 
-void add_help(CLI::App& root, command_list& out) {
+void add_help(CLI::App& root, command_list& registry) {
   auto topic = std::make_shared<std::string>();
   auto* app = root.add_subcommand("help", "Show help for dvm or one command");
   app->add_option("command", *topic, "Command name");
   app->footer(examples({"dvm help sync"}));
-  out.push_back({app, [topic, &root](const cli_state&) {
+  registry.push_back({app, [topic, &root](const cli_state&) {
     if (topic->empty()) {
       std::cout << root.help();
       return 0;

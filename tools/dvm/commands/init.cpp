@@ -8,7 +8,7 @@
 
 namespace dvm_cli {
 
-void add_init(CLI::App& root, command_list& out) {
+void add_init(CLI::App& root, command_list& registry) {
   struct options {
     std::string name;
     std::string template_name = "app";
@@ -22,22 +22,22 @@ void add_init(CLI::App& root, command_list& out) {
   app->add_flag("--edit", o->edit, "Open the new file in $VISUAL or $EDITOR and check it when the editor exits");
   app->footer(examples({"dvm init app                 # vms/app.toml from the app template",
                         "dvm init llm -t llama --edit  # a llama.cpp server, opened in your editor"}));
-  out.push_back({app, [o](const cli_state& state) {
+  registry.push_back({app, [o](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::init_result r = client.init_config(o->name, o->template_name);
-    if (!state.json) {
+    output(state).progress([&](std::ostream& out, std::ostream& err) {
       if (r.created) {
-        std::cout << "dvm: created " << r.path.string() << '\n';
+        out << "dvm: created " << r.path.string() << '\n';
       } else {
-        std::cerr << "dvm: " << r.path.string() << " already exists; not overwritten\n";
+        err << "dvm: " << r.path.string() << " already exists; not overwritten\n";
       }
-    }
+    });
     if (o->edit) {
       int code = edit_until_valid(state, client, dvm::normalize_vm_name(o->name), r.path);
       if (code != 0) return code;
     }
     // After the editor: one document, or the error's.
-    if (state.json) print_json({{"path", r.path.string()}, {"created", r.created}});
+    output(state).result(boost::json::object{{"path", r.path.string()}, {"created", r.created}});
     return 0;
   }});
 }

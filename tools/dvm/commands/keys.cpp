@@ -7,46 +7,46 @@
 
 namespace dvm_cli {
 
-void add_ssh_key(CLI::App& root, command_list& out) {
+void add_ssh_key(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("ssh-key",
       "Create (once) the VM's own Git access key and commit-signing key and print the public keys");
   app->add_option("name", *name, "VM name")->required();
   app->footer(examples({"dvm ssh-key app   # add the first key to your Git host, then in the VM:",
                         "dvm ssh app -- git clone git@github.com:you/app.git ."}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::ssh_key_result r = client.ssh_key(*name);
-    if (state.json) {
-      print_json({{"access_public_key", r.access_public_key},
-                  {"signing_public_key", r.signing_public_key},
-                  {"created", r.created}});
-      return 0;
-    }
-    std::cout << "Git access key public key (use as deploy key or account authentication key):\n"
+    output(state).result(
+        boost::json::object{{"access_public_key", r.access_public_key},
+                            {"signing_public_key", r.signing_public_key},
+                            {"created", r.created}},
+        [&](std::ostream& out, std::ostream&) {
+          out << "Git access key public key (use as deploy key or account authentication key):\n"
               << r.access_public_key << "\n\n"
               << "Git commit signing public key (add to your Git hosting account as an SSH signing key):\n"
               << r.signing_public_key << '\n';
+        });
     return 0;
   }});
 }
 
-void add_gpg_key(CLI::App& root, command_list& out) {
+void add_gpg_key(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("gpg-key",
       "Create (once) a disposable GPG signing key in the VM (ed25519, no passphrase, 1 year)");
   app->add_option("name", *name, "VM name")->required();
   app->footer(examples({"dvm gpg-key app"}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::gpg_key_result r = client.gpg_key(*name);
-    if (state.json) {
-      print_json({{"fingerprint", r.fingerprint}, {"armored_public_key", r.armored_public_key}, {"created", r.created}});
-      return 0;
-    }
-    std::cout << r.armored_public_key;
-    if (!r.armored_public_key.ends_with("\n")) std::cout << '\n';
-    std::cout << "fingerprint: " << r.fingerprint << '\n';
+    output(state).result(
+        boost::json::object{{"fingerprint", r.fingerprint}, {"armored_public_key", r.armored_public_key}, {"created", r.created}},
+        [&](std::ostream& out, std::ostream&) {
+          out << r.armored_public_key;
+          if (!r.armored_public_key.ends_with("\n")) out << '\n';
+          out << "fingerprint: " << r.fingerprint << '\n';
+        });
     return 0;
   }});
 }

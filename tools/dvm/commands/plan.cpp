@@ -45,8 +45,8 @@ void print_summary(const dvm::plan_result& p, const dvm::vm_config& vm) {
                                                 std::to_string(f.guest_port) + "/" + f.proto});
   }
   std::vector<std::string> recipes = vm.recipes;
-  if (vm.baseline && std::find(recipes.begin(), recipes.end(), "baseline") == recipes.end()) {
-    recipes.insert(recipes.begin(), "baseline");
+  if (vm.baseline && std::find(recipes.begin(), recipes.end(), dvm::baseline_recipe) == recipes.end()) {
+    recipes.insert(recipes.begin(), std::string(dvm::baseline_recipe));
   }
   rows.push_back({"recipes:", recipes.empty() ? "none" : joined(recipes)});
   rows.push_back({"secrets:", p.secrets.empty() ? "none" : joined(p.secrets, ", ")});
@@ -57,7 +57,7 @@ void print_summary(const dvm::plan_result& p, const dvm::vm_config& vm) {
 
 }  // namespace
 
-void add_plan(CLI::App& root, command_list& out) {
+void add_plan(CLI::App& root, command_list& registry) {
   struct options {
     std::string name;
     bool summary = false;
@@ -70,28 +70,26 @@ void add_plan(CLI::App& root, command_list& out) {
   app->add_flag("--summary", o->summary,
                 "Only the key facts (resources, ports, code dir), the limactl calls and the recipes");
   app->footer(examples({"dvm plan app --summary", "dvm plan app | less"}));
-  out.push_back({app, [o](const cli_state& state) {
+  registry.push_back({app, [o](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::plan_result p = client.plan(o->name);
-    if (state.json) {
-      print_json(to_json(p));
-      return 0;
-    }
-    for (const auto& w : p.warnings) std::cerr << "dvm: warning: " << w << '\n';
-    if (o->summary) {
-      print_summary(p, client.configs().load(p.vm));
-      return 0;
-    }
-    std::cout << "# dvm plan for " << p.vm << " (nothing is changed)\n\n";
-    std::cout << "## " << p.instance << "/lima.yaml\n\n" << p.lima_yaml << '\n';
-    std::cout << "## limactl calls of `dvm sync " << p.vm << "` on a machine where " << p.instance
-              << " does not exist yet\n\n";
-    print_calls(p, true);
-    std::cout << "\n(An existing VM: `limactl list --json` and the `shell` call; `stop`, `edit --set` and `start`\n"
-                 "only when cpus, memory or disk differ, or the instance's effective port rules, mounts or\n"
-                 "ssh.forwardAgent differ from dvm's. The version check is cached.)\n\n";
-    std::cout << "## guest program (stdin of the shell call; secrets: " << (p.secrets.empty() ? "none" : joined(p.secrets, ", "))
-              << ")\n\n" << p.guest_program;
+    output(state).result(to_json(p), [&](std::ostream& out, std::ostream& err) {
+      for (const auto& w : p.warnings) err << "dvm: warning: " << w << '\n';
+      if (o->summary) {
+        print_summary(p, client.configs().load(p.vm));
+        return;
+      }
+      out << "# dvm plan for " << p.vm << " (nothing is changed)\n\n";
+      out << "## " << p.instance << "/lima.yaml\n\n" << p.lima_yaml << '\n';
+      out << "## limactl calls of `dvm sync " << p.vm << "` on a machine where " << p.instance
+          << " does not exist yet\n\n";
+      print_calls(p, true);
+      out << "\n(An existing VM: `limactl list --json` and the `shell` call; `stop`, `edit --set` and `start`\n"
+             "only when cpus, memory or disk differ, or the instance's effective port rules, mounts or\n"
+             "ssh.forwardAgent differ from dvm's. The version check is cached.)\n\n";
+      out << "## guest program (stdin of the shell call; secrets: " << (p.secrets.empty() ? "none" : joined(p.secrets, ", "))
+          << ")\n\n" << p.guest_program;
+    });
     return 0;
   }});
 }

@@ -7,7 +7,7 @@
 
 namespace dvm_cli {
 
-void add_rm(CLI::App& root, command_list& out) {
+void add_rm(CLI::App& root, command_list& registry) {
   struct options {
     std::string name;
     bool yes = false;
@@ -26,16 +26,14 @@ void add_rm(CLI::App& root, command_list& out) {
   app->add_flag("--yes", o->yes, "Required: confirms the deletion")->required();
   app->add_flag("-f,--force", o->force, "Skip the unsaved-work check");
   app->footer(examples({"dvm rm app --yes"}));
-  out.push_back({app, [o](const cli_state& state) {
+  registry.push_back({app, [o](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::remove_result r = client.remove(o->name, {o->force});
-    if (state.json) {
-      boost::json::array warnings;
-      for (const auto& w : r.warnings) warnings.emplace_back(w);
-      print_json({{"vm", r.vm}, {"removed", r.removed}, {"checked", r.checked}, {"warnings", std::move(warnings)}});
-    } else {
-      std::cout << "dvm: deleted dvm-" << r.vm << " (vms/" << r.vm << ".toml is kept)\n";
-    }
+    boost::json::array warnings;
+    for (const auto& w : r.warnings) warnings.emplace_back(w);
+    output(state).result(
+        boost::json::object{{"vm", r.vm}, {"removed", r.removed}, {"checked", r.checked}, {"warnings", std::move(warnings)}},
+        [&](std::ostream& out, std::ostream&) { out << "dvm: deleted dvm-" << r.vm << " (vms/" << r.vm << ".toml is kept)\n"; });
     return exit_code_after_signal(0);
   }});
 }

@@ -5,13 +5,13 @@
 
 namespace dvm_cli {
 
-void add_sh(CLI::App& root, command_list& out) {
+void add_sh(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("sh", "Open an interactive login shell in the VM's code directory (starts a stopped VM)");
   app->alias("shell");
   app->add_option("name", *name, "VM name")->required();
   app->footer(examples({"dvm sh app"}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     return exit_code_after_signal(client.shell(*name));
   }});

@@ -4,26 +4,34 @@
 #include <dvm/error.hpp>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace dvm_cli {
 
-void add_ssh(CLI::App& root, command_list& out) {
-  auto name = std::make_shared<std::string>();
+void add_ssh(CLI::App& root, command_list& registry) {
+  struct options {
+    std::string name;
+    std::vector<std::string> command;
+  };
+  auto o = std::make_shared<options>();
   auto* app = root.add_subcommand("ssh",
       "Run one command in the VM's code directory: dvm ssh NAME [--] CMD [ARGS...].\n"
       "dvm exits with the command's own status");
   app->alias("exec");
-  app->add_option("name", *name, "VM name; every word after it is the guest command")->required();
+  app->add_option("name", o->name, "VM name; every word after it is the guest command")->required();
+  add_passthrough(*app, o->command, "command", "The guest command and its arguments, passed through untouched");
   app->footer(examples({"dvm ssh app -- ls -la", "dvm ssh app -- git status"}));
-  out.push_back({app, [name](const cli_state& state) {
-    if (state.passthrough.empty()) {
+  registry.push_back({app, [o](const cli_state& state) {
+    std::vector<std::string> command = without_separator(o->command);
+    if (command.empty()) {
       throw dvm::error(dvm::errc::usage,
                        "ssh needs a command: dvm ssh NAME [--] CMD [ARGS...] (use `dvm sh NAME` for a shell)");
     }
     auto client = make_client(state, nullptr);
     dvm::exec_options options;
     options.interactive = true;
-    return client.exec(*name, state.passthrough, options).exit_code;
+    return client.exec(o->name, command, options).exit_code;
   }});
 }
 

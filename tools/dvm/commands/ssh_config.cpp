@@ -7,7 +7,7 @@
 
 namespace dvm_cli {
 
-void add_ssh_config(CLI::App& root, command_list& out) {
+void add_ssh_config(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("ssh-config",
       "Print an OpenSSH config block `Host dvm-NAME` for a running VM, for `ssh` and editors with\n"
@@ -20,15 +20,12 @@ void add_ssh_config(CLI::App& root, command_list& out) {
                 "#   Include ~/.ssh/dvm-*.config",
                 "ssh dvm-app",
                 "dvm ssh-config app >> ~/.ssh/config   # simpler, but not refreshed after a restart"}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     std::string text = client.ssh_config(*name);
-    if (state.json) {
-      std::string vm = dvm::normalize_vm_name(*name);
-      print_json({{"vm", vm}, {"host", "dvm-" + vm}, {"ssh_config", text}});
-    } else {
-      std::cout << text;
-    }
+    std::string vm = dvm::normalize_vm_name(*name);
+    output(state).result(boost::json::object{{"vm", vm}, {"host", "dvm-" + vm}, {"ssh_config", text}},
+                         [&](std::ostream& out, std::ostream&) { out << text; });
     return 0;
   }});
 }

@@ -21,7 +21,7 @@ struct client_with_view {
   dvm::client client;
   client_with_view(const cli_state& state, bool single_vm)
       : view(progress_style(state, single_vm), state.verbose),
-        client(make_client(state, state.json ? nullptr : &view)) {}
+        client(make_client(state, output(state).machine_readable() ? nullptr : &view)) {}
 };
 
 int start_all(const cli_state& state) {
@@ -35,30 +35,31 @@ int start_all(const cli_state& state) {
     try {
       item["started"] = c.client.start(vm.name).started;
       ++started;
-      if (!state.json) std::cout << vm.name << ": " << paint(STDOUT_FILENO, colour::green, "started") << '\n';
+      output(state).progress([&](std::ostream& out, std::ostream&) {
+        out << vm.name << ": " << paint(STDOUT_FILENO, colour::green, "started") << '\n';
+      });
     } catch (const dvm::error& e) {
       if (e.code() == dvm::errc::cancelled) throw;
       item["started"] = false;
       item["error"] = boost::json::object{{"code", std::string(dvm::errc_name(e.code()))}, {"message", e.what()}};
       ++failed;
-      if (!state.json) {
-        std::cerr << "dvm: " << paint(STDERR_FILENO, colour::red, "start failed:") << ' ' << vm.name << ": "
-                  << e.what() << '\n';
-      }
+      output(state).progress([&](std::ostream&, std::ostream& err) {
+        err << "dvm: " << paint(STDERR_FILENO, colour::red, "start failed:") << ' ' << vm.name << ": " << e.what()
+            << '\n';
+      });
     }
     results.push_back(std::move(item));
   }
-  if (state.json) {
-    print_json({{"results", std::move(results)}, {"started", started}, {"failed", failed}});
-  } else {
-    std::cout << "dvm start --all: " << started << " started, " << failed << " failed\n";
-  }
+  output(state).result(boost::json::object{{"results", std::move(results)}, {"started", started}, {"failed", failed}},
+                       [&](std::ostream& out, std::ostream&) {
+                         out << "dvm start --all: " << started << " started, " << failed << " failed\n";
+                       });
   return exit_code_after_signal(failed == 0 ? 0 : 1);
 }
 
 }  // namespace
 
-void add_start(CLI::App& root, command_list& out) {
+void add_start(CLI::App& root, command_list& registry) {
   struct options {
     std::string name;
     bool all = false;
@@ -69,34 +70,30 @@ void add_start(CLI::App& root, command_list& out) {
   auto* name = app->add_option("name", o->name, "VM name");
   app->add_flag("--all", o->all, "Start every stopped DVM VM")->excludes(name);
   app->footer(examples({"dvm start app", "dvm start --all"}));
-  out.push_back({app, [o](const cli_state& state) {
+  registry.push_back({app, [o](const cli_state& state) {
     if (o->all) return start_all(state);
     if (o->name.empty()) throw dvm::error(dvm::errc::usage, "start needs a VM name or --all");
     client_with_view c(state, true);
     dvm::start_result r = c.client.start(o->name);
-    if (state.json) {
-      print_json({{"vm", r.vm}, {"started", r.started}});
-    } else if (r.started) {
-      std::cout << r.vm << ": " << paint(STDOUT_FILENO, colour::green, "started") << '\n';
-    }
+    output(state).result(boost::json::object{{"vm", r.vm}, {"started", r.started}}, [&](std::ostream& out, std::ostream&) {
+      if (r.started) out << r.vm << ": " << paint(STDOUT_FILENO, colour::green, "started") << '\n';
+    });
     return exit_code_after_signal(0);
   }});
 }
 
-void add_restart(CLI::App& root, command_list& out) {
+void add_restart(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("restart",
       "Stop (when running) and start an existing VM, without running its recipes");
   app->add_option("name", *name, "VM name")->required();
   app->footer(examples({"dvm restart app"}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     client_with_view c(state, true);
     dvm::start_result r = c.client.restart(*name);
-    if (state.json) {
-      print_json({{"vm", r.vm}, {"started", r.started}});
-    } else {
-      std::cout << r.vm << ": " << paint(STDOUT_FILENO, colour::green, "restarted") << '\n';
-    }
+    output(state).result(boost::json::object{{"vm", r.vm}, {"started", r.started}}, [&](std::ostream& out, std::ostream&) {
+      out << r.vm << ": " << paint(STDOUT_FILENO, colour::green, "restarted") << '\n';
+    });
     return exit_code_after_signal(0);
   }});
 }

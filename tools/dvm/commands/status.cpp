@@ -7,19 +7,16 @@
 
 namespace dvm_cli {
 
-void add_status(CLI::App& root, command_list& out) {
+void add_status(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("status", "Show one VM: state, resources, ports and their host binding");
   app->alias("info");
   app->add_option("name", *name, "VM name")->required();
   app->footer(examples({"dvm status app", "dvm status app --json"}));
-  out.push_back({app, [name](const cli_state& state) {
+  registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::vm_status s = client.status(*name);
-    if (state.json) {
-      print_json(vm_json(s));
-      return 0;
-    }
+    output(state).result(vm_json(s), [&](std::ostream& out, std::ostream&) {
     std::vector<std::vector<std::string>> rows{
         {"name:", s.name},
         {"instance:", s.instance + (s.configured ? "" : "  (no config file)")},
@@ -44,7 +41,8 @@ void add_status(CLI::App& root, command_list& out) {
       if (p.host_ip != "127.0.0.1") line += "  (reachable from other machines)";
       rows.push_back({i == 0 ? "ports:" : "", line});
     }
-    std::cout << table(rows);
+    out << table(rows);
+    });
     return 0;
   }});
 }

@@ -12,7 +12,7 @@
 
 namespace dvm_cli {
 
-void add_stop(CLI::App& root, command_list& out) {
+void add_stop(CLI::App& root, command_list& registry) {
   struct options {
     std::string name;
     bool all = false;
@@ -22,42 +22,39 @@ void add_stop(CLI::App& root, command_list& out) {
   auto o = std::make_shared<options>();
   auto* app = root.add_subcommand("stop", "Stop one VM, or every DVM VM with --all");
   app->add_option("name", o->name, "VM name");
-  app->add_flag("--all", o->all, "Stop every running DVM VM");
-  app->add_flag("--inactive", o->inactive,
-                "With --all: skip VMs in use (a shell, a tmux/zellij session, an active service unit)");
-  app->add_flag("-f,--force", o->force, "With --inactive: also stop VMs whose activity check failed");
+  auto* all = app->add_flag("--all", o->all, "Stop every running DVM VM");
+  auto* inactive = app->add_flag("--inactive", o->inactive,
+                                 "With --all: skip VMs in use (a shell, a tmux/zellij session, an active service unit)")
+                       ->needs(all);
+  app->add_flag("-f,--force", o->force, "With --inactive: also stop VMs whose activity check failed")->needs(inactive);
   app->footer(examples({"dvm stop app", "dvm stop --all --inactive"}));
-  out.push_back({app, [o](const cli_state& state) {
+  registry.push_back({app, [o](const cli_state& state) {
     if (o->all && !o->name.empty()) throw dvm::error(dvm::errc::usage, "stop --all does not take a VM name");
-    if (!o->all && (o->inactive || o->force)) {
-      throw dvm::error(dvm::errc::usage, "--inactive and --force go with `dvm stop --all`");
-    }
     if (!o->all && o->name.empty()) throw dvm::error(dvm::errc::usage, "stop needs a VM name or --all");
-    if (o->force && !o->inactive) throw dvm::error(dvm::errc::usage, "--force goes with --inactive");
     auto client = make_client(state, nullptr);
     if (!o->all) {
       client.stop(o->name);
-      if (state.json) print_json({{"vm", dvm::normalize_vm_name(o->name)}, {"stopped", true}});
+      output(state).result(boost::json::object{{"vm", dvm::normalize_vm_name(o->name)}, {"stopped", true}});
       return exit_code_after_signal(0);
     }
     dvm::stop_all_result r = client.stop_all({o->inactive, o->force});
-    if (state.json) {
-      boost::json::array results;
-      for (const auto& x : r.outcomes) {
-        results.push_back(boost::json::object{{"vm", x.vm}, {"action", x.action}, {"reason", x.reason}});
-      }
-      print_json({{"results", std::move(results)}, {"stopped", r.stopped}, {"skipped", r.skipped}, {"failed", r.failed}});
-    } else {
-      for (const auto& x : r.outcomes) {
-        if (x.action == "skipped") std::cerr << "dvm: skipping active VM: " << x.vm << " (" << x.reason << ")\n";
-        if (x.action == "failed") {
-          std::cerr << "dvm: " << paint(STDERR_FILENO, colour::red, "stop failed:") << ' ' << x.vm << ": " << x.reason
-                    << '\n';
-        }
-      }
-      std::cout << "dvm stop --all: " << r.stopped << " stopped, " << r.skipped << " skipped, " << r.failed
-                << " failed\n";
+    boost::json::array results;
+    for (const auto& x : r.outcomes) {
+      results.push_back(boost::json::object{{"vm", x.vm}, {"action", x.action}, {"reason", x.reason}});
     }
+    output(state).result(
+        boost::json::object{{"results", std::move(results)}, {"stopped", r.stopped}, {"skipped", r.skipped}, {"failed", r.failed}},
+        [&](std::ostream& out, std::ostream& err) {
+          for (const auto& x : r.outcomes) {
+            if (x.action == "skipped") err << "dvm: skipping active VM: " << x.vm << " (" << x.reason << ")\n";
+            if (x.action == "failed") {
+              err << "dvm: " << paint(STDERR_FILENO, colour::red, "stop failed:") << ' ' << x.vm << ": " << x.reason
+                  << '\n';
+            }
+          }
+          out << "dvm stop --all: " << r.stopped << " stopped, " << r.skipped << " skipped, " << r.failed
+              << " failed\n";
+        });
     return exit_code_after_signal(r.failed == 0 ? 0 : 1);
   }});
 }

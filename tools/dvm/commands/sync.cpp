@@ -28,13 +28,11 @@ int sync_one(const cli_state& state, const options& o) {
   dvm::sync_options sync_options;
   sync_options.restart = o.restart;
   dvm::sync_result r = client.sync(o.names.front(), std::move(sync_options));
-  if (state.json) {
-    print_json({{"result", to_json(r)}});
-  } else {
-    std::cout << r.vm << ": synced in " << seconds_text(r.duration) << " (" << r.recipes.size() << " recipe"
-              << (r.recipes.size() == 1 ? "" : "s") << ", " << r.limactl_calls << " limactl call"
-              << (r.limactl_calls == 1 ? "" : "s") << ")\n";
-  }
+  output(state).result(boost::json::object{{"result", to_json(r)}}, [&](std::ostream& out, std::ostream&) {
+    out << r.vm << ": synced in " << seconds_text(r.duration) << " (" << r.recipes.size() << " recipe"
+        << (r.recipes.size() == 1 ? "" : "s") << ", " << r.limactl_calls << " limactl call"
+        << (r.limactl_calls == 1 ? "" : "s") << ")\n";
+  });
   return exit_code_after_signal(0);
 }
 
@@ -58,33 +56,33 @@ int sync_several(const cli_state& state, const options& o) {
     }
   }
   dvm::sync_all_result r = client.sync_all(std::move(sync_options));
-  if (state.json) {
-    boost::json::array results;
-    for (const auto& outcome : r.outcomes) {
-      boost::json::object item{{"vm", outcome.vm}, {"ok", outcome.ok}};
-      if (outcome.result) item["result"] = to_json(*outcome.result);
-      if (!outcome.ok) item["error"] = boost::json::object{{"code", outcome.error_code}, {"message", outcome.message}};
-      results.push_back(std::move(item));
-    }
-    print_json({{"results", std::move(results)}, {"ok", r.ok}, {"failed", r.failed}});
-  } else {
-    for (const auto& outcome : r.outcomes) {
-      if (outcome.ok) {
-        std::cout << outcome.vm << ": " << paint(STDOUT_FILENO, colour::green, "ok") << " ("
-                  << seconds_text(outcome.result->duration) << ")\n";
-      } else {
-        std::cerr << "dvm: " << paint(STDERR_FILENO, colour::red, "sync failed:") << ' ' << outcome.vm << ": "
-                  << outcome.message << '\n';
-      }
-    }
-    std::cout << (o.all ? "dvm sync --all: " : "dvm sync: ") << r.ok << " ok, " << r.failed << " failed\n";
+  boost::json::array results;
+  for (const auto& outcome : r.outcomes) {
+    boost::json::object item{{"vm", outcome.vm}, {"ok", outcome.ok}};
+    if (outcome.result) item["result"] = to_json(*outcome.result);
+    if (!outcome.ok) item["error"] = boost::json::object{{"code", outcome.error_code}, {"message", outcome.message}};
+    results.push_back(std::move(item));
   }
+  output(state).result(
+      boost::json::object{{"results", std::move(results)}, {"ok", r.ok}, {"failed", r.failed}},
+      [&](std::ostream& out, std::ostream& err) {
+        for (const auto& outcome : r.outcomes) {
+          if (outcome.ok) {
+            out << outcome.vm << ": " << paint(STDOUT_FILENO, colour::green, "ok") << " ("
+                << seconds_text(outcome.result->duration) << ")\n";
+          } else {
+            err << "dvm: " << paint(STDERR_FILENO, colour::red, "sync failed:") << ' ' << outcome.vm << ": "
+                << outcome.message << '\n';
+          }
+        }
+        out << (o.all ? "dvm sync --all: " : "dvm sync: ") << r.ok << " ok, " << r.failed << " failed\n";
+      });
   return exit_code_after_signal(r.failed == 0 ? 0 : 1);
 }
 
 }  // namespace
 
-void add_sync(CLI::App& root, command_list& out) {
+void add_sync(CLI::App& root, command_list& registry) {
   auto o = std::make_shared<options>();
   auto* app = root.add_subcommand("sync",
       "Create the VM if missing, apply changed ports/cpus/memory/disk, start it, then run its\n"
@@ -98,7 +96,7 @@ void add_sync(CLI::App& root, command_list& out) {
       ->check(CLI::Range(1U, 64U));
   app->add_flag("--restart", o->restart, "Restart a VM in use when a change needs it");
   app->footer(examples({"dvm sync app", "dvm sync app web --restart", "dvm sync --all -j 2"}));
-  out.push_back({app, [o](const cli_state& state) {
+  registry.push_back({app, [o](const cli_state& state) {
     if (!o->all && o->names.empty()) throw dvm::error(dvm::errc::usage, "sync needs a VM name or --all");
     return o->all || o->names.size() > 1 ? sync_several(state, *o) : sync_one(state, *o);
   }});
