@@ -23,6 +23,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -481,16 +482,14 @@ class native_client {
     if (state_dir) state_dir_ = fs::path(*state_dir);
     if (limactl) limactl_ = *limactl;
     for (const auto& [key, secs] : timeouts) {
-      std::chrono::milliseconds* slot = key == "query"     ? &timeouts_.query
-                                        : key == "create"  ? &timeouts_.create
-                                        : key == "start"   ? &timeouts_.start
-                                        : key == "stop"    ? &timeouts_.stop
-                                        : key == "change"  ? &timeouts_.change
-                                        : key == "guest"   ? &timeouts_.guest
-                                        : key == "command" ? &timeouts_.command
-                                                           : nullptr;
-      if (slot == nullptr) throw py::value_error("unknown timeout \"" + key + "\"");
-      *slot = to_duration(secs);
+      const auto fields = dvm::timeouts::fields();
+      auto field = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.name == key; });
+      if (field == fields.end()) {
+        std::string known;
+        for (const auto& f : fields) known += (known.empty() ? "" : ", ") + std::string(f.name);
+        throw py::value_error("unknown timeout \"" + key + "\" (known: " + known + ")");
+      }
+      timeouts_.*field->member = to_duration(secs);
     }
   }
 

@@ -9,6 +9,7 @@
 #include "guest/scripts.hpp"
 #include "guest/shell.hpp"
 #include "lima/effective.hpp"
+#include "process/find_program.hpp"
 #include "state/lock.hpp"
 
 #include <algorithm>
@@ -50,8 +51,8 @@ void fill_from_instance(vm_status& s, const instance_info& info) {
 
 // "dvm-app" -> "app" for DVM instances; "" for every other Lima instance.
 std::string public_name(const std::string& instance) {
-  if (!instance.starts_with("dvm-")) return {};
-  std::string name = instance.substr(4);
+  if (!instance.starts_with(instance_prefix)) return {};
+  std::string name = instance.substr(instance_prefix.size());
   return is_valid_vm_name(name) ? name : std::string();
 }
 
@@ -318,14 +319,7 @@ std::vector<fs::path> client::impl::template_dirs() const {
   dirs.push_back(lima_home() / "_templates");
   fs::path limactl = lima.limactl;
   if (!limactl.has_parent_path()) {
-    std::stringstream in(env_value("PATH"));
-    for (std::string dir; std::getline(in, dir, ':');) {
-      std::error_code ec;
-      if (!dir.empty() && fs::exists(fs::path(dir) / limactl, ec)) {
-        limactl = fs::path(dir) / limactl;
-        break;
-      }
-    }
+    if (auto found = detail::find_program(limactl.string(), {"PATH=" + env_value("PATH")})) limactl = *found;
   }
   std::error_code ec;
   fs::path real = fs::canonical(limactl, ec);
@@ -840,7 +834,7 @@ copy_endpoint parse_copy_operand(const std::string& operand) {
   std::size_t colon = operand.find(':');
   if (colon != std::string::npos) {
     std::string prefix = operand.substr(0, colon);
-    if (prefix.starts_with("dvm-")) prefix = prefix.substr(4);
+    if (prefix.starts_with(instance_prefix)) prefix = prefix.substr(instance_prefix.size());
     if (is_valid_vm_name(prefix)) {
       e.guest = true;
       e.vm = prefix;

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 
@@ -62,190 +63,209 @@ std::string shown(const fs::path& path, const fs::path& root) {
 
 }  // namespace
 
-doctor_report client::doctor(const std::string& name_arg) {
-  doctor_report report;
-  auto add = [&](std::string vm, std::string check, std::string status, std::string message) {
-    report.checks.push_back({std::move(vm), std::move(check), std::move(status), std::move(message)});
-  };
-  const paths& where = impl_->where;
-  const config_store& store = impl_->store;
+namespace {
 
-  std::vector<std::string> names;
-  if (name_arg.empty()) {
-    names = store.vm_names();
-    if (names.empty()) add("", "config", "warning", "no VM is configured in " + (where.config_dir / "vms").string());
-  } else {
+// What doctor needs of the client: the driver (for limactl), Lima's home and dvm's environment.
+struct doctor_access {
+  std::function<detail::lima_driver()> driver;
+  fs::path lima_home;
+  std::function<std::string(const std::string&)> env_value;
+};
+
+// One `dvm doctor` run: each check is a member that adds its findings to `report`.
+class doctor_run {
+ public:
+  doctor_run(const paths& where, const config_store& store, doctor_access access)
+      : where_(where), store_(store), access_(std::move(access)) {}
+
+  doctor_report finish() && { return std::move(report_); }
+
+  // The VMs to check: all configured ones, or the one named.
+  std::vector<std::string> vm_names(const std::string& name_arg) {
+    std::vector<std::string> names;
+    if (name_arg.empty()) {
+      names = store_.vm_names();
+      if (names.empty()) add("", "config", "warning", "no VM is configured in " + (where_.config_dir / "vms").string());
+      return names;
+    }
     std::string name = normalize_vm_name(name_arg);
-    if (!store.has_vm(name)) {
-      add(name, "config", "problem", "no config file " + store.vm_file(name).string());
+    if (!store_.has_vm(name)) {
+      add(name, "config", "problem", "no config file " + store_.vm_file(name).string());
     } else {
       names.push_back(name);
     }
+    return names;
   }
 
   // The state dir: yours, writable only by you, no link in it (state/files.hpp). Checked without
   // creating anything; a missing state dir or subdirectory is created 0700 on first use.
-  {
+  void state_dir() {
     std::error_code exists_ec;
     try {
-      if (fs::exists(where.state_dir, exists_ec)) {
-        for (const char* sub : {"locks", "cache", "scratch"}) {
-          struct stat st {};
-          if (::lstat((where.state_dir / sub).c_str(), &st) != 0) continue;
-          detail::unique_fd dir = detail::open_state_subdir(where.state_dir, sub);
-          if (std::string_view(sub) == "scratch") continue;  // limactl's, not read by dvm
-          std::error_code list_ec;
-          for (const auto& entry : fs::directory_iterator(where.state_dir / sub, list_ec)) {
-            (void)detail::open_state_file(dir.get(), where.state_dir / sub, entry.path().filename().string(),
-                                          O_RDONLY);
-          }
-        }
-        add("", "state", "ok", where.state_dir.string() + " belongs to you, only you can write to it, and holds no links");
-      } else {
-        add("", "state", "ok", where.state_dir.string() + " does not exist yet (dvm creates it with mode 0700)");
+      if (!fs::exists(where_.state_dir, exists_ec)) {
+        add("", "state", "ok", where_.state_dir.string() + " does not exist yet (dvm creates it with mode 0700)");
+        return;
       }
+      for (const char* sub : {"locks", "cache", "scratch"}) {
+        struct stat st {};
+        if (::lstat((where_.state_dir / sub).c_str(), &st) != 0) continue;
+        detail::unique_fd dir = detail::open_state_subdir(where_.state_dir, sub);
+        if (std::string_view(sub) == "scratch") continue;  // limactl's, not read by dvm
+        std::error_code list_ec;
+        for (const auto& entry : fs::directory_iterator(where_.state_dir / sub, list_ec)) {
+          (void)detail::open_state_file(dir.get(), where_.state_dir / sub, entry.path().filename().string(), O_RDONLY);
+        }
+      }
+      add("", "state", "ok", where_.state_dir.string() + " belongs to you, only you can write to it, and holds no links");
     } catch (const error& e) {
       add("", "state", "problem", e.what());
     }
   }
 
-  // limactl: found, runnable, new enough.
-  std::optional<std::vector<detail::instance_info>> instances;
-  try {
-    auto d = impl_->driver("");
-    std::string v = d.version();
-    add("", "limactl", "ok", "limactl " + v);
+  // limactl: found, runnable, new enough. Returns its instances when `limactl list` worked.
+  std::optional<std::vector<detail::instance_info>> limactl() {
     try {
-      instances = d.list();
+      auto d = access_.driver();
+      add("", "limactl", "ok", "limactl " + d.version());
+      try {
+        return d.list();
+      } catch (const error& e) {
+        add("", "limactl", "problem", std::string("limactl list failed: ") + e.what());
+      }
     } catch (const error& e) {
-      add("", "limactl", "problem", std::string("limactl list failed: ") + e.what());
+      add("", "limactl", "problem", e.what());
     }
-  } catch (const error& e) {
-    add("", "limactl", "problem", e.what());
+    return std::nullopt;
   }
 
   // Lima's own config files, which apply to every instance (sync refuses to run with these).
-  {
-    auto found = detail::lima_config_file_findings(impl_->lima_home());
+  void lima_config() {
+    auto found = detail::lima_config_file_findings(access_.lima_home);
     for (const auto& f : found) {
       add("", "lima-config", "problem", f.source.string() + ": " + f.key + ": " + f.problem +
                                           "; dvm sync refuses to run until it is removed");
     }
     if (found.empty()) {
       add("", "lima-config", "ok", "no mounts, port rules or agent forwarding in " +
-                                       (impl_->lima_home() / "_config").string());
+                                       (access_.lima_home / "_config").string());
     }
   }
 
   // Permissions: config files another user could change would let them change what runs in
   // the VM and which ports it exposes.
-  std::vector<fs::path> files{where.config_dir, where.config_dir / "config.toml", where.config_dir / "vms",
-                              where.config_dir / "recipes"};
-  for (const auto& n : names) files.push_back(store.vm_file(n));
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(where.config_dir / "recipes", ec)) files.push_back(entry.path());
-  std::size_t permission_problems = 0;
-  for (const auto& f : files) {
-    struct stat st {};
-    if (::stat(f.c_str(), &st) != 0) continue;
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-      ++permission_problems;
-      add("", "permissions", "problem",
-          shown(f, where.config_dir) + " is writable by " +
-              ((st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group") + ": run `chmod go-w " + f.string() + "`");
-    } else if (st.st_uid != ::geteuid()) {
-      add("", "permissions", "warning", shown(f, where.config_dir) + " is owned by uid " +
-                                            std::to_string(st.st_uid) + ", not by you");
+  void permissions(const std::vector<std::string>& names) {
+    std::vector<fs::path> files{where_.config_dir, where_.config_dir / "config.toml", where_.config_dir / "vms",
+                                where_.config_dir / "recipes"};
+    for (const auto& n : names) files.push_back(store_.vm_file(n));
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(where_.config_dir / "recipes", ec)) files.push_back(entry.path());
+    std::size_t problems = 0;
+    for (const auto& f : files) {
+      struct stat st {};
+      if (::stat(f.c_str(), &st) != 0) continue;
+      if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        ++problems;
+        add("", "permissions", "problem",
+            shown(f, where_.config_dir) + " is writable by " +
+                ((st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group") + ": run `chmod go-w " + f.string() + "`");
+      } else if (st.st_uid != ::geteuid()) {
+        add("", "permissions", "warning", shown(f, where_.config_dir) + " is owned by uid " +
+                                              std::to_string(st.st_uid) + ", not by you");
+      }
     }
+    if (problems == 0) add("", "permissions", "ok", "config files are writable only by their owner");
   }
-  if (permission_problems == 0) add("", "permissions", "ok", "config files are writable only by their owner");
 
-  // Secret-looking values in config files, and values of listed secrets that are set now.
-  std::vector<fs::path> texts{where.config_dir / "config.toml"};
-  for (const auto& n : names) texts.push_back(store.vm_file(n));
-  std::vector<std::string> listed_values;
-  std::size_t secret_findings = 0;
-
-  // Host ports of every configured VM (one that does not load has no claims), for the clashes
-  // between VMs that sync refuses.
-  const std::vector<detail::port_claim> all_claims = detail::other_vms_claims(store, "");
-
-  // Config validation, exposure and drift per VM.
-  for (const auto& n : names) {
+  // Config validation; nullopt when the VM's file does not load. Remembers the values of its
+  // listed secrets that are set now, for secrets().
+  std::optional<vm_config> config(const std::string& n) {
     std::optional<vm_config> vm;
     try {
-      vm = store.load(n);
-      add(n, "config", "ok", shown(vm->file, where.config_dir) + " is valid");
-      for (const auto& w : vm->warnings) add(n, "config", "warning", w);
+      vm = store_.load(n);
     } catch (const error& e) {
       add(n, "config", "problem", e.what());
-      continue;
+      return std::nullopt;
     }
+    add(n, "config", "ok", shown(vm->file, where_.config_dir) + " is valid");
+    for (const auto& w : vm->warnings) add(n, "config", "warning", w);
     for (const auto& s : vm->secrets) {
-      std::string value = impl_->env_value(s);
-      if (value.size() >= 6) listed_values.push_back(std::move(value));
+      std::string value = access_.env_value(s);
+      if (value.size() >= 6) listed_values_.push_back(std::move(value));
     }
+    return vm;
+  }
+
+  // Ports beyond loopback, and host ports another checked VM claims too (each clash once:
+  // under the first of its two VMs when both are checked).
+  void ports(const vm_config& vm, const std::vector<std::string>& names,
+             const std::vector<detail::port_claim>& all_claims) {
+    const std::string& n = vm.name;
     std::size_t exposed = 0;
-    for (std::size_t i = 0; i < vm->ports.size(); ++i) {
-      const port_forward& p = vm->ports[i];
+    for (std::size_t i = 0; i < vm.ports.size(); ++i) {
+      const port_forward& p = vm.ports[i];
       if (p.host_ip.starts_with("127.")) continue;
       ++exposed;
       std::string where_from = "ports[" + std::to_string(i) + "] (" + to_string(p) + ")";
-      if (p.host_ip == vm->host_ip && vm->host_ip != "127.0.0.1") {
+      if (p.host_ip == vm.host_ip && vm.host_ip != "127.0.0.1") {
         add(n, "ports", "warning", where_from + " is reachable from other machines only because host_ip = \"" +
-                                       vm->host_ip + "\"; name the IP in the rule if that is intended");
+                                       vm.host_ip + "\"; name the IP in the rule if that is intended");
       } else {
         add(n, "ports", "ok", where_from + " is reachable from other machines (explicit)");
       }
     }
     if (exposed == 0) add(n, "ports", "ok", "every forwarded port binds to loopback");
-    // Each clash once: under the first of its two VMs when both are checked.
     std::vector<detail::port_claim> theirs;
     for (const auto& c : all_claims) {
       bool reported_before = c.vm < n && std::find(names.begin(), names.end(), c.vm) != names.end();
       if (c.vm != n && !reported_before) theirs.push_back(c);
     }
-    for (const auto& clash : detail::find_port_clashes(detail::claims_of(*vm), theirs)) {
+    for (const auto& clash : detail::find_port_clashes(detail::claims_of(vm), theirs)) {
       add(n, "ports", "problem", detail::describe(clash) + "; only one VM can listen there, and `dvm sync` refuses "
                                      "both VMs until one of them forwards another host port");
     }
+  }
 
-    if (!instances) continue;
-    auto it = std::find_if(instances->begin(), instances->end(),
-                           [&](const detail::instance_info& i) { return i.name == vm->instance_name(); });
-    if (it == instances->end()) {
-      add(n, "drift", "ok", vm->instance_name() + " does not exist yet");
-      continue;
+  // What the instance runs against what the config says.
+  void drift(const vm_config& vm, const std::vector<detail::instance_info>& instances) {
+    const std::string& n = vm.name;
+    auto it = std::find_if(instances.begin(), instances.end(),
+                           [&](const detail::instance_info& i) { return i.name == vm.instance_name(); });
+    if (it == instances.end()) {
+      add(n, "drift", "ok", vm.instance_name() + " does not exist yet");
+      return;
     }
     fs::path yaml = fs::path(it->dir) / "lima.yaml";
     std::string text = read_text(yaml);
     if (text.empty()) {
       add(n, "drift", "problem", "cannot read " + yaml.string());
-      continue;
+      return;
     }
     detail::instance_settings actual;
     try {
       actual = detail::parse_instance_yaml(text);
     } catch (const error& e) {
       add(n, "drift", "problem", e.what());
-      continue;
+      return;
     }
-    std::size_t drift_problems = 0;
+    std::size_t findings = 0;
     auto problem = [&](const std::string& m) {
-      ++drift_problems;
+      ++findings;
       add(n, "drift", "problem", m);
+    };
+    auto warning = [&](const std::string& m) {
+      ++findings;
+      add(n, "drift", "warning", m);
     };
     if (it->config.present) {
       // What Lima runs, _config files included: the same findings sync repairs or refuses.
-      for (const auto& f : detail::check_effective(*vm, *it)) {
+      for (const auto& f : detail::check_effective(vm, *it)) {
         std::string fix = f.source.empty() ? "; `dvm sync " + n + "` repairs it"
                                            : "; it comes from " + f.source.string() + " (" + f.key +
                                                  "), which dvm does not edit";
         if (f.widens || !f.source.empty()) {
           problem(f.problem + fix);
         } else {
-          add(n, "drift", "warning", f.problem + "; `dvm sync " + n + "` applies the config");
-          ++drift_problems;
+          warning(f.problem + "; `dvm sync " + n + "` applies the config");
         }
       }
       for (const auto& extra : detail::template_extras(it->config)) {
@@ -253,8 +273,7 @@ doctor_report client::doctor(const std::string& name_arg) {
         if (breaks_promise) {
           problem("the image brings a " + extra);
         } else {
-          add(n, "drift", "warning", "the image brings " + extra);
-          ++drift_problems;
+          warning("the image brings " + extra);
         }
       }
     } else if (!actual.mounts.empty()) {
@@ -275,62 +294,100 @@ doctor_report client::doctor(const std::string& name_arg) {
       add(n, "drift", "warning", "containerd is enabled in the instance");
     }
     for (const auto& p : it->config.present ? std::vector<port_forward>{} : actual.ports) {
-      bool configured = std::find(vm->ports.begin(), vm->ports.end(), p) != vm->ports.end();
+      bool configured = std::find(vm.ports.begin(), vm.ports.end(), p) != vm.ports.end();
       if (!configured && !p.host_ip.starts_with("127.")) {
         problem("the instance forwards " + to_string(p) + " beyond loopback, which the config does not list");
       }
     }
     std::vector<std::string> differs;
-    if (actual.cpus != vm->cpus) differs.emplace_back("cpus");
-    if (actual.memory_bytes != vm->memory_bytes) differs.emplace_back("memory");
-    if (actual.disk_bytes != vm->disk_bytes) differs.emplace_back("disk");
-    std::vector<port_forward> want = vm->ports;
+    if (actual.cpus != vm.cpus) differs.emplace_back("cpus");
+    if (actual.memory_bytes != vm.memory_bytes) differs.emplace_back("memory");
+    if (actual.disk_bytes != vm.disk_bytes) differs.emplace_back("disk");
+    std::vector<port_forward> want = vm.ports;
     std::vector<port_forward> have = actual.ports;
     auto key = [](const port_forward& p) { return to_string(p); };
     std::sort(want.begin(), want.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
     std::sort(have.begin(), have.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
     if (!it->config.present && want != have) differs.emplace_back("ports");
-    for (const auto& r : detail::recreate_to_apply(*vm, *it)) {
-      add(n, "drift", "warning", "recreate to apply: " + r + " (dvm rm " + n + ", then dvm sync " + n + ")");
-      ++drift_problems;
+    for (const auto& r : detail::recreate_to_apply(vm, *it)) {
+      warning("recreate to apply: " + r + " (dvm rm " + n + ", then dvm sync " + n + ")");
     }
     if (!differs.empty()) {
       std::string list;
       for (const auto& d : differs) list += (list.empty() ? "" : ", ") + d;
       add(n, "drift", "warning", "the instance's " + list + " differ from the config; `dvm sync " + n + "` applies it");
     }
-    if (drift_problems == 0 && differs.empty()) add(n, "drift", "ok", vm->instance_name() + " matches its config");
+    if (findings == 0 && differs.empty()) add(n, "drift", "ok", vm.instance_name() + " matches its config");
   }
 
-  for (const auto& file : texts) {
-    std::ifstream in(file);
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      // Comments too: a token in a comment is just as leaked.
-      for (const auto& p : secret_patterns()) {
-        if (std::regex_search(line, p.re)) {
-          ++secret_findings;
-          add("", "secrets", "problem",
-              shown(file, where.config_dir) + ":" + std::to_string(number) + " holds what looks like " + p.what +
-                  ": remove it, rotate it, and pass it with secrets = [...] instead");
-          break;
+  // Secret-looking values in config files, and values of listed secrets that are set now. A
+  // match is reported by file and line, never by value; comments count too (a token in a
+  // comment is just as leaked).
+  void secrets(const std::vector<std::string>& names) {
+    std::vector<fs::path> texts{where_.config_dir / "config.toml"};
+    for (const auto& n : names) texts.push_back(store_.vm_file(n));
+    std::size_t findings = 0;
+    for (const auto& file : texts) {
+      std::ifstream in(file);
+      std::string line;
+      int number = 0;
+      while (std::getline(in, line)) {
+        ++number;
+        std::string at = shown(file, where_.config_dir) + ":" + std::to_string(number);
+        for (const auto& p : secret_patterns()) {
+          if (std::regex_search(line, p.re)) {
+            ++findings;
+            add("", "secrets", "problem", at + " holds what looks like " + p.what +
+                                              ": remove it, rotate it, and pass it with secrets = [...] instead");
+            break;
+          }
         }
-      }
-      for (const auto& v : listed_values) {
-        if (line.find(v) != std::string::npos) {
-          ++secret_findings;
-          add("", "secrets", "problem",
-              shown(file, where.config_dir) + ":" + std::to_string(number) +
-                  " contains the value of a secret listed in `secrets`: remove it and rotate it");
-          break;
+        for (const auto& v : listed_values_) {
+          if (line.find(v) != std::string::npos) {
+            ++findings;
+            add("", "secrets", "problem", at + " contains the value of a secret listed in `secrets`: remove it and rotate it");
+            break;
+          }
         }
       }
     }
+    if (findings == 0) add("", "secrets", "ok", "no secret-looking values in the config files");
   }
-  if (secret_findings == 0) add("", "secrets", "ok", "no secret-looking values in the config files");
-  return report;
+
+ private:
+  void add(std::string vm, std::string check, std::string status, std::string message) {
+    report_.checks.push_back({std::move(vm), std::move(check), std::move(status), std::move(message)});
+  }
+
+  const paths& where_;
+  const config_store& store_;
+  doctor_access access_;
+  doctor_report report_;
+  std::vector<std::string> listed_values_;
+};
+
+}  // namespace
+
+doctor_report client::doctor(const std::string& name_arg) {
+  doctor_run run(impl_->where, impl_->store,
+                 {[this] { return impl_->driver(""); }, impl_->lima_home(),
+                  [this](const std::string& n) { return impl_->env_value(n); }});
+  std::vector<std::string> names = run.vm_names(name_arg);
+  run.state_dir();
+  std::optional<std::vector<detail::instance_info>> instances = run.limactl();
+  run.lima_config();
+  run.permissions(names);
+  // Host ports of every configured VM (one that does not load has no claims), for the clashes
+  // between VMs that sync refuses.
+  const std::vector<detail::port_claim> all_claims = detail::other_vms_claims(impl_->store, "");
+  for (const auto& n : names) {
+    std::optional<vm_config> vm = run.config(n);
+    if (!vm) continue;
+    run.ports(*vm, names, all_claims);
+    if (instances) run.drift(*vm, *instances);
+  }
+  run.secrets(names);
+  return std::move(run).finish();
 }
 
 }  // namespace dvm

@@ -92,6 +92,6 @@ std::vector<const recipe*> recipes_run_by(const vm_config& vm, const recipe_cata
 std::string service_unit_in(const recipe_service& service, const vm_config& vm);
 
 /// The limactl instance name for a public name ("app" -> "dvm-app").
-inline std::string instance_of(const std::string& name) { return "dvm-" + name; }
+inline std::string instance_of(const std::string& name) { return std::string(instance_prefix) + name; }
 
 }  // namespace dvm

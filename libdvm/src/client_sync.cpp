@@ -43,13 +43,6 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-bool is_secret_name(std::string_view name) {
-  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 bool token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '=' || c == '-';
 }
@@ -273,7 +266,7 @@ client::impl::staged_secrets client::impl::collect_secrets(const vm_config& vm, 
                                                            bool require_listed) const {
   staged_secrets out;
   for (auto& [name, value] : direct) {
-    if (!is_secret_name(name)) {
+    if (!is_valid_secret_name(name)) {
       throw error(errc::usage, "\"" + name + "\" is not a valid secret name: use [A-Z_][A-Z0-9_]*");
     }
     out.values.emplace(name, std::move(value));

@@ -1,7 +1,7 @@
 """Runs the example programs against the Lima simulator (ctest: example.cpp, example.python).
 
 Not collected with the python.* suites (the file name has no test_ prefix); ctest runs it as
-    python3 -m pytest tests/python/check_examples.py -k cpp|python
+    python3 -m pytest tests/python/check_examples.py -k cpp_example|python_example
 with DVM_EXAMPLE_CPP=<build>/examples/cpp/sync_status and PYTHONPATH=<build>/python.
 """
 

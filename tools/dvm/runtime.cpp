@@ -96,10 +96,9 @@ dvm::client make_client(const cli_state& state, progress_view* view) {
   if (view != nullptr) options.on_event = [view](const dvm::event& e) { (*view)(e); };
   // DVM_TIMEOUT caps every limactl time limit (tests and CI use it).
   if (state.timeout_cap) {
-    for (auto* t : {&options.timeouts.query, &options.timeouts.create, &options.timeouts.start,
-                    &options.timeouts.stop, &options.timeouts.change, &options.timeouts.guest,
-                    &options.timeouts.command}) {
-      *t = std::min(*t, *state.timeout_cap);
+    for (const auto& field : dvm::timeouts::fields()) {
+      auto& limit = options.timeouts.*field.member;
+      limit = std::min(limit, *state.timeout_cap);
     }
   }
   return dvm::client(std::move(options));

@@ -80,12 +80,19 @@ DVM_EXPORT std::uint64_t parse_size(std::string_view text);
 /// The shortest exact form: "2GiB", "1536MiB", "1000".
 DVM_EXPORT std::string format_size(std::uint64_t bytes);
 
+/// Every Lima instance dvm manages is called instance_prefix + the VM name ("dvm-app").
+inline constexpr std::string_view instance_prefix = "dvm-";
 /// VM names: [a-z][a-z0-9-]*, at most 30 characters, no trailing '-'.
 DVM_EXPORT bool is_valid_vm_name(std::string_view name) noexcept;
 /// Accepts "app" or "dvm-app" and returns "app"; throws dvm::error(errc::usage) otherwise.
 DVM_EXPORT std::string normalize_vm_name(std::string_view name_or_instance);
 /// Linux user names: [a-z_][a-z0-9_-]*, at most 32 characters.
 DVM_EXPORT bool is_valid_user_name(std::string_view name) noexcept;
+/// Secret names (`secrets = [...]`, a recipe's `# Secret:` line, the guest's frame headers):
+/// environment variable names [A-Z_][A-Z0-9_]*.
+DVM_EXPORT bool is_valid_secret_name(std::string_view name) noexcept;
+/// `[env]` keys (and a recipe's `# Service: ... env=KEY`): [A-Z][A-Z0-9_]*.
+DVM_EXPORT bool is_valid_env_key(std::string_view key) noexcept;
 
 /// Loads and validates config files. Cheap to construct; reads files on demand.
 class DVM_EXPORT config_store {

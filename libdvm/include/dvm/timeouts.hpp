@@ -1,7 +1,9 @@
 // Time limits of the limactl calls libdvm makes.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <string_view>
 
 namespace dvm {
 
@@ -14,6 +16,23 @@ struct timeouts {
   std::chrono::milliseconds change{std::chrono::minutes(5)};   ///< edit, delete
   std::chrono::milliseconds guest{std::chrono::hours(2)};      ///< a sync's guest program
   std::chrono::milliseconds command{std::chrono::minutes(10)}; ///< guest scripts of rm, stop --inactive, keys
+
+  /// One limit by name: `t.*field.member`.
+  struct field {
+    std::string_view name;  ///< "query", "create", ...: the member's name
+    std::chrono::milliseconds timeouts::*member;
+  };
+  /// Every limit, in the order above: the one list that DVM_TIMEOUT's cap (CLI) and
+  /// `timeouts={"start": 600}` (Python) go through.
+  static constexpr std::array<field, 7> fields() {
+    return {{{"query", &timeouts::query},
+             {"create", &timeouts::create},
+             {"start", &timeouts::start},
+             {"stop", &timeouts::stop},
+             {"change", &timeouts::change},
+             {"guest", &timeouts::guest},
+             {"command", &timeouts::command}}};
+  }
 };
 
 }  // namespace dvm

@@ -316,28 +316,13 @@ bool looks_like_secret_name(std::string_view key) {
   }
 }
 
-bool is_env_key(std::string_view key) {
-  if (key.empty() || key.front() < 'A' || key.front() > 'Z') return false;
-  return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
-// Host environment variable names listed in `secrets`: [A-Z_][A-Z0-9_]*.
-bool is_secret_name(std::string_view name) {
-  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 void parse_env(const fs::path& file, const toml::node& node, const origin& at, settings& out) {
   const auto* t = node.as_table();
   if (t == nullptr) wrong_type(at, node, "a table");
   for (const auto& [key, value] : in_file_order(*t)) {
     std::string name(key->str());
     origin key_at{&file, key->source(), at.key_path + "." + name};
-    if (!is_env_key(name)) {
+    if (!is_valid_env_key(name)) {
       fail(key_at, "\"" + name + "\" is not a valid setting name: use [A-Z][A-Z0-9_]* (it reaches recipes as DVM_<KEY>)");
     }
     if (looks_like_secret_name(name)) {
@@ -458,7 +443,7 @@ void parse_vm_key(const fs::path& file, const toml::key& key, const toml::node& 
     auto list = parse_name_list(file, node, at);
     std::set<std::string> seen;
     for (const auto& s : list) {
-      if (!is_secret_name(s.text)) {
+      if (!is_valid_secret_name(s.text)) {
         fail(s.where, "\"" + s.text + "\" is not an environment variable name: use [A-Z_][A-Z0-9_]*");
       }
       if (!seen.insert(s.text).second) fail(s.where, "\"" + s.text + "\" is listed twice");
@@ -521,7 +506,7 @@ struct global_config {
 std::vector<std::string> parse_pass_env(const fs::path& f, const toml::node& node, const origin& at) {
   std::vector<std::string> out;
   for (const auto& name : parse_name_list(f, node, at)) {
-    if (!is_env_key(name.text)) {
+    if (!is_valid_env_key(name.text)) {
       fail(name.where, "\"" + name.text + "\" is not an environment variable name ([A-Z][A-Z0-9_]*)");
     }
     if (looks_like_secret_name(name.text)) {

@@ -20,9 +20,21 @@ bool is_valid_vm_name(std::string_view name) noexcept {
   return true;
 }
 
+bool is_valid_secret_name(std::string_view name) noexcept {
+  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+bool is_valid_env_key(std::string_view key) noexcept {
+  return !key.empty() && key.front() >= 'A' && key.front() <= 'Z' && is_valid_secret_name(key);
+}
+
 std::string normalize_vm_name(std::string_view name_or_instance) {
   std::string_view name = name_or_instance;
-  if (name.starts_with("dvm-")) name.remove_prefix(4);
+  if (name.starts_with(instance_prefix)) name.remove_prefix(instance_prefix.size());
   if (!is_valid_vm_name(name)) {
     throw error(errc::usage,
                 "invalid VM name \"" + std::string(name_or_instance) +

@@ -56,9 +56,7 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
     for (const auto& s : secrets) {
       // Callers validate names; a frame header with another character would not parse in the
       // guest, so refuse it here too rather than send it.
-      bool valid = !s.name.empty() && !(s.name.front() >= '0' && s.name.front() <= '9');
-      for (char c : s.name) valid = valid && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
-      if (!valid) throw error(errc::usage, "\"" + s.name + "\" is not a valid secret name: use [A-Z_][A-Z0-9_]*");
+      if (!is_valid_secret_name(s.name)) throw error(errc::usage, "\"" + s.name + "\" is not a valid secret name: use [A-Z_][A-Z0-9_]*");
       // The length is marked secret too, so `dvm plan` does not show how long a value is.
       out.append(s.name + " ");
       out.append(secret(std::to_string(s.value->size())));

@@ -1,5 +1,6 @@
 #include "lima/driver.hpp"
 
+#include "process/find_program.hpp"
 #include "state/files.hpp"
 
 #include <dvm/config.hpp>
@@ -339,18 +340,10 @@ std::string lima_driver::resolved_limactl() {
     resolved_ = configured;
     return *resolved_;
   }
-  std::string path;
-  for (const auto& entry : context_.environment) {
-    if (entry.starts_with("PATH=")) path = entry.substr(5);
-  }
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + configured;
-    if (usable(candidate)) {
-      resolved_ = candidate;
-      return *resolved_;
-    }
+  // limactl's own environment decides, as for every program the runner starts.
+  if (auto found = find_program(configured, context_.environment)) {
+    resolved_ = *found;
+    return *resolved_;
   }
   throw lima_error(errc::lima_missing, "", -1, "",
                    "limactl not found on PATH: install Lima 2.0 or newer (https://lima-vm.io/docs/installation/) or set LIMACTL to its path");

@@ -13,6 +13,8 @@
 #include <dvm/error.hpp>
 #include <dvm/process.hpp>
 
+#include "process/find_program.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/readable_pipe.hpp>
@@ -152,37 +154,6 @@ struct fork_exec_launcher : bp::posix::default_launcher {
   }
 };
 
-std::string lookup_env(const std::vector<std::string>& env, std::string_view name) {
-  for (const auto& entry : env) {
-    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
-        entry[name.size()] == '=') {
-      return entry.substr(name.size() + 1);
-    }
-  }
-  return {};
-}
-
-// argv[0] as given when it has a slash, else the first executable match on the child's PATH.
-std::optional<std::string> resolve_program(const std::string& program,
-                                           const std::vector<std::string>& env) {
-  if (program.find('/') != std::string::npos) return program;
-  std::string path = lookup_env(env, "PATH");
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t colon = path.find(':', start);
-    std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
-    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return std::nullopt;
-}
-
 // Blocks SIGPIPE in this thread while a child's stdin is written: a child that exits without
 // reading its stdin must not kill dvm. A SIGPIPE raised meanwhile is consumed before the mask
 // is restored.
@@ -232,7 +203,7 @@ class boost_runner final : public process_runner {
 process_result boost_runner::run(const process_spec& spec) {
   process_result result;
   if (spec.argv.empty()) throw error(errc::internal, "process_runner: empty argv");
-  auto program = resolve_program(spec.argv[0], spec.environment);
+  auto program = detail::find_program(spec.argv[0], spec.environment);
   if (!program) {
     result.start_failed = true;
     result.err = spec.argv[0] + ": not found on PATH";
@@ -405,5 +376,20 @@ process_result boost_runner::run(const process_spec& spec) {
 }  // namespace
 
 std::shared_ptr<process_runner> make_default_runner() { return std::make_shared<boost_runner>(); }
+
+namespace detail {
+
+std::optional<std::string> find_program(const std::string& name, const std::vector<std::string>& environment) {
+  if (name.find('/') != std::string::npos) return name;
+  if (name.empty()) return std::nullopt;
+  std::vector<bp::environment::key_value_pair_view> view(environment.begin(), environment.end());
+  std::string found = bp::environment::find_executable(name, view).string();
+  if (found.empty()) return std::nullopt;
+  // An empty PATH entry yields the bare name: make it a path, so that exec does not search.
+  if (found.find('/') == std::string::npos) found = "./" + found;
+  return found;
+}
+
+}  // namespace detail
 
 }  // namespace dvm

@@ -1,4 +1,5 @@
 // The recipe catalog: bundled recipes plus $DVM_CONFIG/recipes/*.sh.
+#include <dvm/config.hpp>
 #include <dvm/error.hpp>
 #include <dvm/recipes.hpp>
 
@@ -43,17 +44,6 @@ std::vector<std::string_view> words_of(std::string_view text) {
   }
 }
 
-// [A-Z_][A-Z0-9_]*, as `secrets = [...]` names.
-bool is_variable_name(std::string_view name) {
-  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
-}
-
-// [A-Z][A-Z0-9_]*, as [env] keys.
-bool is_env_key(std::string_view key) {
-  return !key.empty() && key.front() >= 'A' && key.front() <= 'Z' && is_variable_name(key);
-}
 
 // As the recipes' dvm_validate_service: NAME.service of [A-Za-z0-9_.@-], no "..", no leading . or -.
 bool is_service_unit(std::string_view unit) {
@@ -168,12 +158,12 @@ parsed_header parse_header(std::string_view name, std::string_view text, const s
       }
       recipe_service service{std::string(words[0]), ""};
       for (auto [k, v] : options_of(std::span(words).subspan(1), {"env"}, "Service", fail)) {
-        if (!is_env_key(v)) fail("env=" + std::string(v) + " is not an [env] key: use [A-Z][A-Z0-9_]*");
+        if (!is_valid_env_key(v)) fail("env=" + std::string(v) + " is not an [env] key: use [A-Z][A-Z0-9_]*");
         service.env_key = std::string(v);
       }
       out.service = std::move(service);
     } else {
-      if (!is_variable_name(words[0])) {
+      if (!is_valid_secret_name(words[0])) {
         fail("\"" + std::string(words[0]) +
              "\" is not a valid secret name: use [A-Z_][A-Z0-9_]* (\"# Secret: NAME [alias=NAME] [prefix=TEXT] "
              "[charset=token]\")");
@@ -184,7 +174,7 @@ parsed_header parse_header(std::string_view name, std::string_view text, const s
       }
       for (auto [k, v] : options_of(std::span(words).subspan(1), {"alias", "prefix", "charset"}, "Secret", fail)) {
         if (k == "alias") {
-          if (!is_variable_name(v) || v == secret.name) {
+          if (!is_valid_secret_name(v) || v == secret.name) {
             fail("alias=" + std::string(v) + " is not another variable name: use [A-Z_][A-Z0-9_]*");
           }
           secret.alias = std::string(v);

@@ -16,7 +16,8 @@ std::string vm_of(const std::vector<std::string>& operands) {
     auto colon = o.find(':');
     if (colon == std::string::npos || colon == 0) continue;
     std::string prefix = o.substr(0, colon);
-    if (dvm::is_valid_vm_name(prefix) || (prefix.starts_with("dvm-") && dvm::is_valid_vm_name(prefix.substr(4)))) {
+    if (dvm::is_valid_vm_name(prefix) ||
+        (prefix.starts_with(dvm::instance_prefix) && dvm::is_valid_vm_name(prefix.substr(dvm::instance_prefix.size())))) {
       return dvm::normalize_vm_name(prefix);
     }
   }

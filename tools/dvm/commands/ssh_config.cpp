@@ -24,7 +24,7 @@ void add_ssh_config(CLI::App& root, command_list& registry) {
     auto client = make_client(state, nullptr);
     std::string text = client.ssh_config(*name);
     std::string vm = dvm::normalize_vm_name(*name);
-    output(state).result(boost::json::object{{"vm", vm}, {"host", "dvm-" + vm}, {"ssh_config", text}},
+    output(state).result(boost::json::object{{"vm", vm}, {"host", std::string(dvm::instance_prefix) + vm}, {"ssh_config", text}},
                          [&](std::ostream& out, std::ostream&) { out << text; });
     return 0;
   }});
