@@ -271,6 +271,25 @@ py::dict to_python(const dvm::recipe& r) {
   d["bundled"] = r.bundled;
   d["shadows_bundled"] = r.shadows_bundled;
   d["path"] = r.path.empty() ? py::object(py::none()) : py::object(text(r.path.string()));
+  d["requires"] = text_list(r.requires_recipes);
+  if (r.service) {
+    py::dict service;
+    service["unit"] = text(r.service->unit);
+    service["env"] = text(r.service->env_key);
+    d["service"] = service;
+  } else {
+    d["service"] = py::none();
+  }
+  py::list secrets;
+  for (const auto& s : r.secrets) {
+    py::dict item;
+    item["name"] = text(s.name);
+    item["alias"] = text(s.alias);
+    item["prefix"] = text(s.prefix);
+    item["charset"] = text(s.token_charset ? "token" : "any");
+    secrets.append(item);
+  }
+  d["secrets"] = secrets;
   return d;
 }
 

@@ -132,9 +132,7 @@ class Client:
 
     def recipes(self) -> List[Recipe]:
         """The recipe catalog: bundled recipes and the user's ``recipes/*.sh``, sorted by name."""
-        return [Recipe(r["name"], r["description"], r["bundled"], r["shadows_bundled"],
-                       Path(r["path"]) if r["path"] else None)
-                for r in self._native.recipes(None)]
+        return [Recipe._from(r) for r in self._native.recipes(None)]
 
     def init_config(self, name: str, template: str = "app") -> InitResult:
         """Writes ``vms/NAME.toml`` from a bundled template ("app", "llama", "cloudflared",

@@ -421,12 +421,43 @@ class Versions:
 
 
 @dataclass(frozen=True)
+class RecipeService:
+    """A recipe's ``# Service: UNIT [env=KEY]`` header line."""
+
+    unit: str  #: e.g. "dvm-llama.service"
+    env: str = ""  #: the [env] key that renames the unit ("" when none)
+
+
+@dataclass(frozen=True)
+class RecipeSecret:
+    """A recipe's ``# Secret: NAME [alias=VAR] [prefix=TEXT] [charset=token]`` header line."""
+
+    name: str
+    alias: str = ""  #: a host variable read before ``name``
+    prefix: str = ""  #: the value must start with this
+    charset: str = "any"  #: "token": only A-Z a-z 0-9 . _ = -
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     description: str
     bundled: bool = True  #: False for a user recipe ($DVM_CONFIG/recipes/NAME.sh)
     shadows_bundled: bool = False  #: a user recipe that replaces a bundled one
     path: Optional[Path] = None  #: the user recipe's file
+    requires: Tuple[str, ...] = ()  #: ``# Requires:``: recipes that must come earlier
+    service: Optional[RecipeService] = None  #: ``# Service:``
+    secrets: Tuple[RecipeSecret, ...] = ()  #: ``# Secret:`` lines, in file order
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Recipe":
+        service = d.get("service")
+        return cls(d["name"], d["description"], d["bundled"], d["shadows_bundled"],
+                   Path(d["path"]) if d["path"] else None,
+                   tuple(d.get("requires", ())),
+                   RecipeService(service["unit"], service["env"]) if service else None,
+                   tuple(RecipeSecret(s["name"], s["alias"], s["prefix"], s["charset"])
+                         for s in d.get("secrets", ())))
 
 
 @dataclass(frozen=True)

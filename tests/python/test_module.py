@@ -100,8 +100,14 @@ def test_init_config_plan_and_config(tmp_path):
         client.init_config("web2", template="nope")
     with pytest.raises(dvm.UsageError):
         client.plan("Bad_Name")
-    names = {r.name for r in client.recipes()}
-    assert {"baseline", "node", "git"} <= names
+    recipes = {r.name: r for r in client.recipes()}
+    assert {"baseline", "node", "git"} <= set(recipes)
+    # The facts of the recipes' header lines, as `dvm recipes --json` shows them.
+    assert recipes["codex"].requires == ("agent-user",) and recipes["node"].requires == ()
+    assert recipes["llama"].service == dvm.RecipeService("dvm-llama.service", "LLAMA_SERVICE")
+    assert recipes["git"].service is None
+    assert recipes["tailscale"].secrets == (
+        dvm.RecipeSecret("TAILSCALE_AUTH_KEY", "DVM_TAILSCALE_AUTH_KEY", "tskey-", "token"),)
 
 
 def test_config_error_attributes(tmp_path):
