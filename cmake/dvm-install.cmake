@@ -30,7 +30,6 @@ install(FILES "${PROJECT_BINARY_DIR}/dvmConfig.cmake" "${PROJECT_BINARY_DIR}/dvm
 
 # pkg-config: the prefix is found from the .pc file's own directory (pkgconf's ${pcfiledir}),
 # because `cmake --install --prefix` may put the tree elsewhere than CMAKE_INSTALL_PREFIX.
-set(DVM_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig" CACHE STRING "Where dvm.pc goes")
 if(IS_ABSOLUTE "${DVM_INSTALL_PKGCONFIGDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   message(FATAL_ERROR "DVM_INSTALL_PKGCONFIGDIR and CMAKE_INSTALL_LIBDIR must be relative to the prefix")
 endif()

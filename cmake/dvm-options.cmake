@@ -11,6 +11,9 @@ option(DVM_BUILD_PYTHON "Build the Python module (needs Python development files
 option(DVM_INSTALL "Generate install rules and the CMake package config" ${_dvm_top})
 option(DVM_WERROR "Treat compiler warnings as errors" OFF)
 option(DVM_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+# Here, not in dvm-install.cmake: the package tests (tests/, configured before the install
+# rules) need it too.
+set(DVM_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig" CACHE STRING "Where dvm.pc goes, below the prefix")
 # BUILD_SHARED_LIBS and the build type are the parent project's to choose: as a subproject
 # (add_subdirectory, FetchContent) libdvm sets neither, so it follows the parent's
 # BUILD_SHARED_LIBS (static when unset) and never writes a cache entry the parent would inherit.

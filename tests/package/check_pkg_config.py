@@ -20,8 +20,11 @@ def main() -> int:
         return 1
 
     def pc(*args: str) -> str:
-        return subprocess.run([pkg_config, *args, "dvm"], env=env, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        r = subprocess.run([pkg_config, *args, "dvm"], env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"pkg-config {' '.join(args)} dvm failed with PKG_CONFIG_PATH="
+                             f"{env['PKG_CONFIG_PATH']}: {r.stderr.strip()}")
+        return r.stdout.strip()
 
     got = pc("--modversion")
     if got != version:
