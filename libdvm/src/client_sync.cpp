@@ -43,10 +43,6 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-bool token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '=' || c == '-';
-}
-
 milliseconds since(clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(clock::now() - t);
 }
@@ -303,7 +299,7 @@ client::impl::staged_secrets client::impl::collect_secrets(const vm_config& vm, 
       if (!detail::secret_access::starts_with(value, s.prefix)) {
         throw error(errc::config, what + " must start with \"" + s.prefix + "\" (the value is not shown)");
       }
-      if (s.token_charset && (value.empty() || !detail::secret_access::all_of(value, token_char))) {
+      if (s.token_charset && (value.empty() || !detail::secret_access::all_of(value, recipe_secret::token_char))) {
         throw error(errc::config, what + " may only contain A-Z a-z 0-9 . _ = - (the value is not shown)");
       }
     }

@@ -31,6 +31,12 @@ struct recipe_secret {
   std::string alias;   ///< a host variable read before `name`, e.g. "DVM_TAILSCALE_AUTH_KEY" ("" when none)
   std::string prefix;  ///< the value must start with this, e.g. "tskey-" ("" when any)
   bool token_charset = false;  ///< charset=token: the value may only hold A-Z a-z 0-9 . _ = -
+
+  /// The characters of charset=token (and of every prefix=): A-Z a-z 0-9 . _ = -
+  static constexpr bool token_char(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '=' || c == '-';
+  }
 };
 
 /// One recipe: a Bash fragment that runs in the guest at every sync, so it must be idempotent.

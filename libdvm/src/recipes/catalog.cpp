@@ -55,10 +55,6 @@ bool is_service_unit(std::string_view unit) {
   });
 }
 
-bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '=' || c == '-';
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -179,7 +175,7 @@ parsed_header parse_header(std::string_view name, std::string_view text, const s
           }
           secret.alias = std::string(v);
         } else if (k == "prefix") {
-          if (v.empty() || !std::all_of(v.begin(), v.end(), is_token_char)) {
+          if (v.empty() || !std::all_of(v.begin(), v.end(), recipe_secret::token_char)) {
             fail("prefix= must be non-empty and use only A-Z a-z 0-9 . _ = -");
           }
           secret.prefix = std::string(v);
