@@ -14,7 +14,7 @@
 
 A pytest fixture `limasim` (function scope, cleaned up automatically) is also defined here;
 import it into a conftest.py (`from limasim_fixture import limasim  # noqa: F401`).
-See tests/README.md for the full API and the simulator's behaviour.
+See tests/limasim/README.md for the full API and the simulator's behaviour.
 """
 
 import hashlib
@@ -253,7 +253,7 @@ class LimaSim:
         return cfg
 
     def add_fault(self, **fault):
-        """Append one fault entry (see tests/README.md for the schema)."""
+        """Append one fault entry (see tests/limasim/README.md for the schema)."""
         faults = list(self.config().get("faults") or [])
         faults.append(fault)
         self.configure(faults=faults)
@@ -354,8 +354,8 @@ class LimaSim:
         return os.path.join(self.home, name)
 
     def status(self, name):
-        r = self.run("list", "--format", "{{.Status}}", name, record=False)
-        return r.stdout.decode().strip() if r.returncode == 0 else None
+        r = self.run("list", "--json", name, record=False)
+        return json.loads(r.stdout)["status"] if r.returncode == 0 else None
 
     def list_json(self):
         r = self.run("list", "--json", record=False)

@@ -95,10 +95,22 @@ def free_host_ports(n):
     return ports
 
 
+def _client(fam, kind, port):
+    """A socket on an ephemeral port other than `port`: a client the kernel gave the target port
+    itself would connect to itself (TCP simultaneous open, UDP to its own address) and read its
+    own token back as if something answered."""
+    while True:
+        s = socket.socket(fam, kind)
+        s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", 0))
+        if s.getsockname()[1] != port:
+            return s
+        s.close()
+
+
 def tcp_echo(host, port, token=b"ping"):
     """The echo through host:port, b"" when the connection is closed, None when refused."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam) as c:
+    with _client(fam, socket.SOCK_STREAM, port) as c:
         c.settimeout(3)
         try:
             c.connect((host, port))
@@ -113,7 +125,7 @@ def tcp_echo(host, port, token=b"ping"):
 
 def udp_echo(host, port, token=b"ping", timeout=2.0):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_DGRAM) as u:
+    with _client(fam, socket.SOCK_DGRAM, port) as u:
         u.settimeout(timeout)
         u.connect((host, port))  # connected: a closed port answers ECONNREFUSED at once
         try:

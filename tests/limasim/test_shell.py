@@ -84,25 +84,9 @@ def test_interactive_shell_reads_stdin(vm):
     assert r.returncode == 5 and r.stdout.startswith(b"hi from")
 
 
-def test_shell_flag_and_perhaps_warning(vm):
-    r = sh(vm, "--shell", "/bin/sh", "vm", "echo", "ok")
-    assert r.returncode == 2 and b"Illegal option" in r.stderr  # <= 2.0 passes --login, which dash lacks
-    vm.configure(version="2.1.0")
-    try:
-        r = sh(vm, "--shell", "/bin/sh", "vm", "echo", "ok")
-        assert r.stdout == b"ok\n"
-    finally:
-        vm.configure(version=None)
+def test_perhaps_warning(vm):
     r = sh(vm, "vm", "start")
     assert "Perhaps you meant `limactl start`?" in log_text(r.stderr)
-
-
-def test_preserve_env(vm):
-    env = vm.env(MY_SETTING="x y", DISPLAY=":0")
-    r = vm.run("shell", "--preserve-env", "vm", "sh", "-c", 'echo "$MY_SETTING|${DISPLAY-unset}|$HOME"', env=env)
-    assert r.stdout == b"x y|unset|/home/dev\n"
-    r = vm.run("shell", "vm", "sh", "-c", 'echo "${MY_SETTING-unset}"', env=env)
-    assert r.stdout == b"unset\n"
 
 
 def test_unknown_instance(vm):
@@ -149,10 +133,6 @@ def test_stopped_instance_by_version(shared_sim):
     sim.configure(version="2.0.1")  # the prompt reads its answer from stdin
     r = sim.run("shell", "off", "true", stdin=b"")
     assert r.returncode == 1
-    sim.configure(version="2.1.0")
-    r = sim.run("shell", "--start", "off", "sh", "-c", "exit 7")
-    assert r.returncode == 7
-    sim.run("stop", "-f", "off", record=False)
     sim.configure(version=None)
 
 

@@ -1,7 +1,7 @@
 """limasim: a stand-in for Lima's `limactl` used by libdvm's end-to-end tests.
 
 The package is imported by the `limactl` entry script next to it and by
-`limasim_fixture.py`.  See tests/README.md for the behaviour it emulates.
+`limasim_fixture.py`.  See tests/limasim/README.md for the behaviour it emulates.
 """
 
 import os

@@ -89,10 +89,6 @@ class Recorder:
         self.done = False
         self.rec["call"] = next_call_number(sim)
 
-    @property
-    def call_number(self):
-        return self.rec["call"]
-
     def set(self, **kw):
         self.rec.update(kw)
 
@@ -115,8 +111,6 @@ class Recorder:
 
 
 class NullRecorder:
-    call_number = 0
-
     def set(self, **kw):
         pass
 

@@ -1,7 +1,5 @@
 """A small cobra/pflag look-alike: enough to parse limactl command lines the same way."""
 
-from .simenv import parse_version
-
 TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -11,26 +9,17 @@ class ParseError(Exception):
 
 
 class Flag:
-    def __init__(self, name, short=None, kind="bool", default=None, since=None, help=""):
+    def __init__(self, name, short=None, kind="bool", default=None):
         self.name = name
         self.short = short
-        self.kind = kind  # bool | string | int | float | array
+        self.kind = kind  # bool | string | array
         if default is None:
-            default = {"bool": False, "array": [], "int": 0, "float": 0.0, "string": ""}[kind]
+            default = {"bool": False, "array": [], "string": ""}[kind]
         self.default = default
-        self.since = since
-        self.help = help
 
 
-# Persistent flags of the root command (valid before and after the subcommand).
-GLOBAL_FLAGS = [
-    Flag("tty", kind="bool", help="Enable TUI interactions such as opening an editor"),
-    Flag("yes", "y", kind="bool", since="1.1.0", help="Alias of --tty=false"),
-    Flag("log-level", kind="string", help="Set the logging level [trace, debug, info, warn, error]"),
-    Flag("log-format", kind="string", default="text", help="Set the logging format [text, json]"),
-    Flag("debug", kind="bool", help="Debug mode"),
-    Flag("help", "h", kind="bool", help="help"),
-]
+# The root command's persistent flag dvm passes (valid before and after the subcommand).
+GLOBAL_FLAGS = [Flag("tty", kind="bool")]
 
 
 def parse_bool(name, s):
@@ -42,22 +31,6 @@ def parse_bool(name, s):
                      % (s, name, s))
 
 
-def _convert(flag, raw):
-    if flag.kind == "int":
-        try:
-            return int(raw, 0) if raw.strip().lower().startswith(("0x", "0o", "0b")) else int(raw)
-        except ValueError:
-            raise ParseError('invalid argument "%s" for "--%s" flag: strconv.ParseInt: parsing "%s": invalid syntax'
-                             % (raw, flag.name, raw))
-    if flag.kind == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            raise ParseError('invalid argument "%s" for "--%s" flag: strconv.ParseFloat: parsing "%s": invalid syntax'
-                             % (raw, flag.name, raw))
-    return raw
-
-
 class Parsed:
     def __init__(self):
         self.values = {}
@@ -66,14 +39,6 @@ class Parsed:
 
     def get(self, name):
         return self.values.get(name)
-
-    def __contains__(self, name):
-        return name in self.changed
-
-
-def available(flags, version):
-    vt = parse_version(version)
-    return [f for f in flags if f.since is None or vt >= parse_version(f.since)]
 
 
 def parse(tokens, flags, interspersed=True):
@@ -88,7 +53,7 @@ def parse(tokens, flags, interspersed=True):
         if flag.kind == "bool":
             val = parse_bool(flag.name, raw) if isinstance(raw, str) else raw
         else:
-            val = _convert(flag, raw)
+            val = raw
         if flag.kind == "array":
             if flag.name not in p.changed:
                 p.values[flag.name] = []
@@ -179,13 +144,3 @@ def find_subcommand(tokens, global_flags):
             return i
         i += 1
     return None
-
-
-def usage(cmd_use, flags):
-    lines = ["Usage:", "  limactl " + cmd_use, "", "Flags:"]
-    for f in flags:
-        head = ("-%s, " % f.short if f.short else "    ") + "--" + f.name
-        if f.kind != "bool":
-            head += " " + ("stringArray" if f.kind == "array" else f.kind)
-        lines.append("  %-32s %s" % (head, f.help))
-    return "\n".join(lines) + "\n"

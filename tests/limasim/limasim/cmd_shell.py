@@ -1,6 +1,5 @@
 """`limactl shell` and `limactl copy`: run in the guest sandbox like ssh would."""
 
-import fnmatch
 import os
 import re
 import select
@@ -49,9 +48,8 @@ def _q(s):
 
 
 def _not_exist(ctx, name):
-    verb = "create" if ctx.sim.at_least("1.0.0") else "start"
-    ctx.log.fatal("instance %s does not exist, run `limactl %s %s` to create a new instance"
-                  % (ctx.sim.q(name), verb, name))
+    ctx.log.fatal("instance %s does not exist, run `limactl create %s` to create a new instance"
+                  % (ctx.sim.q(name), name))
 
 
 def _stopped(ctx, name):
@@ -110,18 +108,14 @@ def _ask_start(ctx):
 
 
 def cmd_shell(ctx):
-    sim, p, log = ctx.sim, ctx.p, ctx.log
+    sim, log = ctx.sim, ctx.log
     args = list(ctx.args)
-    if p.get("instance"):
-        name = p.get("instance")
-    else:
-        if not args:
-            ctx.arg_error("requires at least 1 arg(s), only received 0")
-        name = args.pop(0)
+    if not args:
+        ctx.arg_error("requires at least 1 arg(s), only received 0")
+    name = args.pop(0)
     if args[:1] == ["--"]:
         args = args[1:]
-    if args and args[0] in (("create", "start", "delete", "shell") if sim.at_least("1.0.0")
-                            else ("start", "delete", "shell")):
+    if args and args[0] in ("create", "start", "delete", "shell"):
         log.warn("Perhaps you meant `limactl %s`?" % " ".join(args))
     try:
         inst = store.inspect(sim, name)
@@ -130,35 +124,20 @@ def cmd_shell(ctx):
     if getattr(inst, "missing_yaml", False):
         _not_exist(ctx, name)
     if inst.status == "Stopped":
-        start_flag = p.get("start") if "start" in p.changed else None
-        if not sim.at_least("2.0.0"):
+        # Differs within 2.x; dvm never passes --start, so it is the prompt (which reads
+        # stdin), nothing, or a refusal.
+        if not sim.at_least("2.0.3"):
+            if not _ask_start(ctx):  # 2.0.0-2.0.2 ask whatever --tty says
+                return 0
+        elif not (ctx.tty and _isatty(0)):
+            if not sim.at_least("2.1.0"):
+                return 0  # 2.0.3: exits 0 without running anything (lima-vm/lima#4690)
             _stopped(ctx, name)
-        elif not sim.at_least("2.0.3"):
-            start_now = start_flag if start_flag is not None else _ask_start(ctx)
-            if not start_now:
-                return 0
-        elif not sim.at_least("2.1.0"):
-            if start_flag is None:
-                if ctx.tty and _isatty(0):
-                    start_flag = _ask_start(ctx)
-                else:
-                    return 0  # 2.0.3: exits 0 without running anything (lima-vm/lima#4690)
-            if not start_flag:
-                return 0
-        else:
-            if not start_flag:
-                if start_flag is None and ctx.tty and _isatty(0):
-                    if not _ask_start(ctx):
-                        return 0
-                else:
-                    _stopped(ctx, name)
+        elif not _ask_start(ctx):
+            return 0
         from .lifecycle import boot
         boot(ctx, name, 600.0, quiet_ready=True)
         inst = store.inspect(sim, name)
-    if p.get("sync"):
-        log.fatal("limasim: `limactl shell --sync` is not simulated")
-    if p.get("reconnect"):
-        log.info("Exiting ssh session for the instance %s" % sim.q(name))
     cfg = store.fill_defaults(sim, inst.raw, name, inst.dir, inst.lima_version or sim.info_version) \
         if inst.raw is not None else None
     script = build_script(ctx, cfg, args)
@@ -191,9 +170,7 @@ def build_script(ctx, cfg, args):
 
         def inside(path):
             return any(path == loc or path.startswith(loc.rstrip("/") + "/") for loc in locs)
-        if not sim.at_least("2.0.0"):
-            cd = ("cd %s" % sh_quote(cwd) if cwd else "false") + " || cd %s" % sh_quote(home)
-        elif cwd and inside(cwd):
+        if cwd and inside(cwd):
             cd = "cd %s || cd %s" % (sh_quote(cwd), sh_quote(home))
         elif inside(home):
             cd = "cd %s" % sh_quote(home)
@@ -201,40 +178,15 @@ def build_script(ctx, cfg, args):
             cd = "false"
     else:
         cd = "false"
-    shell = p.get("shell")
-    if shell:
-        shell = sh_quote(shell)
-    elif sim.at_least("2.2.0") and cfg and cfg["user"].get("shell"):
+    if sim.at_least("2.2.0") and cfg and cfg["user"].get("shell"):
         shell = sh_quote(cfg["user"]["shell"])
     else:
         shell = '"$SHELL"'
-    env_prefix = ""
-    if p.get("preserve-env"):
-        kv = filtered_env()
-        if kv:
-            env_prefix = "env " + "".join(sh_quote(x) + " " for x in kv)
     login = "-l" if sim.at_least("2.1.0") else "--login"
-    script = "%s ; exec %s%s %s" % (cd, env_prefix, shell, login)
+    script = "%s ; exec %s %s" % (cd, shell, login)
     if args:
         script += " -c %s" % sh_quote(quote_command(args))
     return script
-
-
-def filtered_env():
-    from .cmd_info import SHELL_ENV_BLOCK
-    block = list(SHELL_ENV_BLOCK)
-    env_block = os.environ.get("LIMA_SHELLENV_BLOCK")
-    if env_block:
-        extra = [x.strip() for x in env_block.lstrip("+").split(",") if x.strip()]
-        block = block + extra if env_block.startswith("+") else extra
-    allow = [x.strip() for x in (os.environ.get("LIMA_SHELLENV_ALLOW") or "").split(",") if x.strip()]
-    out = []
-    for k, v in os.environ.items():
-        if k == "LIMASIM_INTERNAL":
-            continue
-        if any(fnmatch.fnmatchcase(k, a) for a in allow) or not any(fnmatch.fnmatchcase(k, b) for b in block):
-            out.append("%s=%s" % (k, v))
-    return out
 
 
 def _isatty(fd):
@@ -541,7 +493,7 @@ def cmd_copy(ctx):
     if not insts:
         log.fatal("at least one of the paths must be an instance path (INSTANCE:PATH)")
     recursive = bool(p.get("recursive"))
-    verbose = bool(p.get("verbose")) or bool(p.get("debug"))
+    verbose = bool(p.get("verbose"))
     targets = {}
     for name, inst in insts.items():
         pid, port = connection_target(ctx, inst)

@@ -2,12 +2,11 @@
 
 Each entry is an object:
   action        fail | hang | die_mid_stdin | garbage | slow            (required)
-  subcommand    name or list of names (aliases allowed: ls, rm, cp ...; "*" = any)
-  call          1-based global call number, or a list of them
+  subcommand    name or list of names ("*" = any)
   instance      instance name the call targets
   argv_contains list of strings that must all be elements of argv
   times         how many times the fault may fire (default: unlimited)
-  ...           action parameters (see tests/README.md)
+  ...           action parameters (see tests/limasim/README.md)
 All given selectors must match.  Fired counts are kept in `_sim/faults-state.json`.
 """
 
@@ -18,26 +17,19 @@ import time
 
 from .calls import Locked
 
-ALIASES = {"ls": "list", "rm": "delete", "remove": "delete", "cp": "copy"}
 TERMINAL = ("fail", "hang", "garbage", "die_mid_stdin")
 KNOWN = TERMINAL + ("slow",)
-
-
-def canon(sub):
-    return ALIASES.get(sub, sub)
 
 
 def _as_list(v):
     return v if isinstance(v, list) else [v]
 
 
-def matches(fault, subcommand, callno, argv, instance):
+def matches(fault, subcommand, argv, instance):
     if "subcommand" in fault:
-        subs = [canon(s) for s in _as_list(fault["subcommand"])]
-        if "*" not in subs and canon(subcommand or "") not in subs:
+        subs = _as_list(fault["subcommand"])
+        if "*" not in subs and subcommand not in subs:
             return False
-    if "call" in fault and callno not in [int(c) for c in _as_list(fault["call"])]:
-        return False
     if "instance" in fault and instance not in _as_list(fault["instance"]):
         return False
     if "argv_contains" in fault:
@@ -51,7 +43,7 @@ def _key(i, fault):
     return "%d:%s" % (i, hashlib.sha1(json.dumps(fault, sort_keys=True).encode()).hexdigest()[:12])
 
 
-def select(sim, subcommand, callno, argv, instance):
+def select(sim, subcommand, argv, instance):
     """Return (slow_ms, terminal_fault_or_None) for this call, consuming `times`."""
     faults = sim.get("faults") or []
     if not faults:
@@ -60,7 +52,7 @@ def select(sim, subcommand, callno, argv, instance):
     for i, f in enumerate(faults):
         if not isinstance(f, dict) or f.get("action") not in KNOWN:
             raise SystemExit("limasim: invalid fault entry #%d: %r" % (i, f))
-        if matches(f, subcommand, callno, argv, instance):
+        if matches(f, subcommand, argv, instance):
             candidates.append((i, f))
     if not candidates:
         return 0, None

@@ -24,7 +24,6 @@ import time
 
 from . import log as logmod
 from . import portfwd, sandbox, store
-from .simenv import parse_version
 
 
 class Agent:
@@ -78,12 +77,10 @@ class Agent:
         os.chmod(tmp, mode)
         os.replace(tmp, self.path(f))
 
-    def pick_port(self, cfg, lima_version):
+    def pick_port(self, cfg):
         p = cfg["ssh"]["localPort"]
         if p:
             return p
-        if self.name == "default" and lima_version and parse_version(lima_version) < (2, 0, 0):
-            return 60022
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         p = s.getsockname()[1]
@@ -119,7 +116,7 @@ class Agent:
             lv = (store.read_text(self.path("lima-version"), "") or "").strip() or self.sim.info_version
             cfg = store.fill_defaults(self.sim, y, self.name, self.dir, lv)
             self.vm_type = cfg["vmType"]
-            self.port = self.pick_port(cfg, lv)
+            self.port = self.pick_port(cfg)
             self.write("ssh.config", self.ssh_config(cfg["user"]["name"]), 0o600)
             self.log("info", "SSH Local Port: %d" % self.port)
             self.event()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from . import LIMACTL, Exit
+from . import LIMACTL
 from . import store
 from .units import parse_duration
 
@@ -35,60 +35,19 @@ def dump_yaml(data):
                      width=4096)
 
 
+def apply_exprs(data, exprs):
+    from . import yq
+    for e in exprs:
+        data = yq.evaluate(e, data)
+    return data
+
+
 def exists(sim, name):
     return os.path.isdir(sim.inst_dir(name))
 
 
 def fatal_not_found_yaml(ctx, name):
     ctx.log.fatal("open %s: no such file or directory" % os.path.join(ctx.sim.inst_dir(name), "lima.yaml"))
-
-
-def name_from_locator(loc):
-    from .templates import is_template_locator, template_name
-    if is_template_locator(loc):
-        base = template_name(loc).rsplit("/", 1)[-1]
-    else:
-        base = re.sub(r"[?#].*$", "", loc).rstrip("/").rsplit("/", 1)[-1]
-    base = base.lower()
-    for suf in (".yaml", ".yml"):
-        if base.endswith(suf):
-            base = base[: -len(suf)]
-    return base
-
-
-def _is_identifier(s):
-    return bool(store.NAME_RE.match(s)) and not s.endswith((".yaml", ".yml"))
-
-
-def resolve_locator(ctx, arg, verb):
-    """Return (name, template_bytes, where, from_stdin) for create/start arguments."""
-    from .templates import TemplateError, read_locator
-    sim = ctx.sim
-    name = ctx.p.get("name") or None
-    if arg is None:
-        arg = "template://default" if not sim.at_least("2.0.0") else "template:default"
-        name = name or "default"
-    elif arg == "-":
-        if ctx.tty and "tty" in ctx.p.changed:
-            ctx.log.fatal("cannot use --tty=true and read template from stdin together")
-        if not name:
-            ctx.log.fatal("pass --name=NAME to use stdin as a template")
-        data = ctx.read_stdin()
-        return name, data, "-", True
-    elif _is_identifier(arg) and not os.path.exists(arg):
-        # `limactl create NAME` / `limactl start NAME` of an unknown instance: template:default
-        if verb == "create":
-            ctx.log.warn("This form is deprecated. Use `limactl create --name=%s template:default` instead" % arg)
-        name = name or arg
-        arg = "template:default" if sim.at_least("2.0.0") else "template://default"
-    elif arg.startswith("template://") and sim.at_least("2.0.0"):
-        ctx.log.warn("The template locator %s should be written as %s"
-                     % (ctx.sim.q(arg), ctx.sim.q("template:" + arg[len("template://"):])))
-    try:
-        data, where = read_locator(sim, arg)
-    except TemplateError as e:
-        ctx.log.fatal(str(e))
-    return name or name_from_locator(arg), data, where, False
 
 
 def check_name(ctx, name):
@@ -141,7 +100,6 @@ def build_config(ctx, text, where, exprs):
     except TemplateError as e:
         ctx.log.fatal(str(e))
     try:
-        from .editflags import apply_exprs
         y2 = apply_exprs(y, exprs)
     except YqError as e:
         ctx.log.fatal("failed to evaluate the yq expression: %s" % e)
@@ -180,7 +138,7 @@ def create_instance(ctx, name, text, where, exprs):
     _vm_type, err = store.resolve_vm_type(sim, store.merge_layers(sim, y, name, d))
     if err:  # instance.Create resolves the driver before anything is written (ResolveVMType)
         ctx.log.fatal("failed to accept config for %s: %s" % (_q(os.path.join(d, "lima.yaml")), err))
-    validate_or_die(ctx, y, name, yaml_text, save_rejected=ctx.tty)
+    validate_or_die(ctx, y, name, yaml_text, save_rejected=False)  # stdin: nothing to save
     os.makedirs(sim.lima_home, exist_ok=True)
     os.mkdir(d, 0o755)
     try:
@@ -235,32 +193,22 @@ def prepare_or_die(ctx, name, y):
 
 
 def cmd_create(ctx):
-    if ctx.p.get("list-templates"):
-        from .templates import list_templates
-        for t in list_templates(ctx.sim):
-            sys.stdout.write(t["name"] + "\n")
-        return 0
-    if ctx.p.get("list-drivers"):
-        sys.stdout.write("".join(d + "\n" for d in store.registered_drivers(ctx.sim)))
-        return 0
-    if len(ctx.args) > 1:
-        ctx.arg_error("accepts at most 1 arg(s), received %d" % len(ctx.args))
-    arg = ctx.args[0] if ctx.args else None
-    if arg is not None and _is_identifier(arg) and exists(ctx.sim, arg) and not ctx.p.get("name"):
-        ctx.log.fatal("instance %s already exists (%s)" % (ctx.sim.q(arg), _q(ctx.sim.inst_dir(arg))))
-    name, text, where, _stdin = resolve_locator(ctx, arg, "create")
-    exprs = _exprs(ctx, create=True)
-    create_instance(ctx, name, text, where, exprs)
+    """dvm's only form: `create --tty=false --name NAME --mount-none -` (driver.cpp create_args)."""
+    name = ctx.p.get("name")
+    if ctx.args != ["-"]:
+        ctx.log.fatal("limasim: `limactl create` other than `--name NAME -` is not simulated")
+    # upstream/cmd/limactl/start.go:259-269
+    if not name:
+        ctx.log.fatal("must pass instance name with --name when reading template from stdin")
+    if ctx.tty and "tty" in ctx.p.changed:
+        ctx.log.fatal("cannot use --tty=true when reading template from stdin")
+    ctx.tty = False
+    # Lima's editflags turn --mount-none into this expression (cmd/limactl/editflags, not in the
+    # stored upstream subset).
+    exprs = [".mounts = null"] if ctx.p.get("mount-none") else []
+    create_instance(ctx, name, ctx.read_stdin(), "-", exprs)
     ctx.log.info("Run `limactl start %s` to start the instance." % name)
     return 0
-
-
-def _exprs(ctx, create):
-    from .editflags import build_exprs
-    try:
-        return build_exprs(ctx.p, create=create)
-    except ValueError as e:
-        ctx.log.fatal(str(e))
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,49 +217,33 @@ def _exprs(ctx, create):
 
 def cmd_start(ctx):
     sim = ctx.sim
-    if ctx.p.get("list-templates") or ctx.p.get("list-drivers"):
-        return cmd_create(ctx)
-    if len(ctx.args) > 1:
-        ctx.arg_error("accepts at most 1 arg(s), received %d" % len(ctx.args))
+    if len(ctx.args) != 1:
+        ctx.arg_error("accepts 1 arg(s), received %d" % len(ctx.args))
     try:
         timeout = parse_duration(ctx.p.get("timeout") or "10m0s")
     except ValueError as e:
         ctx.log.fatal('invalid argument "%s" for "--timeout" flag: %s' % (ctx.p.get("timeout"), e))
     if timeout <= 0:
         timeout = 600.0
-    arg = ctx.args[0] if ctx.args else None
-    target = arg if arg is not None else (ctx.p.get("name") or "default")
-    exprs = _exprs(ctx, create=False)
-    if _is_identifier(target) and exists(sim, target) and (arg is None or _is_identifier(arg)):
-        name = target
-        if exprs:
-            inst = store.inspect(sim, name)
-            if inst.status != "Running":
-                _edit_in_place(ctx, name, exprs, save_rejected=False)
-        for f in ("arch", "containerd", "plain", "image-variant"):
-            if f in ctx.p.changed:
-                ctx.log.warn("Ignoring --%s: it only applies to new instances" % f)
-    else:
-        if arg is not None and _is_identifier(arg) and not os.path.exists(arg):
-            ctx.log.info("Creating an instance %s from template://default" % ctx.sim.q(arg)
-                         if not sim.at_least("2.0.0") else "Creating an instance %s from template:default" % ctx.sim.q(arg))
-        name, text, where, _stdin = resolve_locator(ctx, arg, "start")
-        if exists(sim, name):
-            ctx.log.fatal("instance %s already exists (%s)" % (ctx.sim.q(name), _q(sim.inst_dir(name))))
-        create_instance(ctx, name, text, where, _exprs(ctx, create=True))
-    return boot(ctx, name, timeout, foreground=ctx.p.get("foreground"))
+    name = ctx.args[0]
+    if not exists(sim, name):
+        # Lima would create it from template:default: dvm must never ask for that
+        # (shared/spec/lima-contract.md), so the simulator refuses loudly.
+        ctx.log.fatal("limasim: `limactl start %s` of an unknown instance (it would create one) is not simulated"
+                      % name)
+    return boot(ctx, name, timeout)
 
 
-def boot(ctx, name, timeout, foreground=False, quiet_ready=False):
+def boot(ctx, name, timeout, quiet_ready=False):
     # Serialize concurrent starts of one instance: the second one sees "already running".
     from .calls import Locked
     locks = os.path.join(ctx.sim.ensure_sim_dir(), "locks")
     os.makedirs(locks, exist_ok=True)
     with Locked(os.path.join(locks, name + ".start.lock")):
-        return _boot(ctx, name, timeout, foreground, quiet_ready)
+        return _boot(ctx, name, timeout, quiet_ready)
 
 
-def _boot(ctx, name, timeout, foreground, quiet_ready):
+def _boot(ctx, name, timeout, quiet_ready):
     sim = ctx.sim
     inst = store.inspect(sim, name)
     if inst.raw is None and inst.errors and not inst.missing_yaml:  # upstream/cmd/limactl/start.go:598-600
@@ -333,10 +265,7 @@ def _boot(ctx, name, timeout, foreground, quiet_ready):
             pass
     sim.ensure_sim_dir()
     vm_type = getattr(inst, "vm_type", "qemu")
-    if sim.at_least("2.0.0"):
-        ctx.log.info("Starting the instance %s with internal VM driver %s" % (ctx.sim.q(name), _q(vm_type)))
-    else:
-        ctx.log.info("Starting the instance %s with VM driver %s" % (ctx.sim.q(name), _q(vm_type)))
+    ctx.log.info("Starting the instance %s with internal VM driver %s" % (ctx.sim.q(name), _q(vm_type)))
     out = open(os.path.join(d, "ha.stdout.log"), "ab")
     err = open(os.path.join(d, "ha.stderr.log"), "ab")
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TMPDIR")
@@ -349,8 +278,6 @@ def _boot(ctx, name, timeout, foreground, quiet_ready):
                             start_new_session=True, cwd="/", env=env)
     out.close()
     err.close()
-    if foreground:
-        ctx.log.info("hostagent running in the foreground (pid %d)" % proc.pid)
     ok, why = wait_events(ctx, d, proc, timeout)
     if not ok:
         ctx.log.fatal(why)
@@ -361,8 +288,6 @@ def _boot(ctx, name, timeout, foreground, quiet_ready):
             cfg = store.fill_defaults(sim, inst.raw, name, d, inst.lima_version)
             ctx.log.info("Message from the instance %s:" % ctx.sim.q(name))
             sys.stdout.write(store.render_message(inst.raw["message"], inst, cfg).rstrip("\n") + "\n")
-    if foreground:
-        proc.wait()
     return 0
 
 
@@ -442,18 +367,10 @@ def _status_str(st):
 
 
 def cmd_stop(ctx):
-    names = ctx.args or ["default"]
-    if not ctx.sim.at_least("2.3.0"):
-        names = names[:1]  # releases up to 2.2.x stop only the first name
-    errors = []
-    for name in names:
-        try:
-            stop_one(ctx, name, ctx.p.get("force"))
-        except Exit:
-            if len(names) == 1:
-                raise
-            errors.append(name)
-    return 1 if errors else 0
+    if len(ctx.args) != 1:  # dvm stops one instance per call
+        ctx.log.fatal("limasim: `limactl stop` of other than one instance is not simulated")
+    stop_one(ctx, ctx.args[0], ctx.p.get("force"))
+    return 0
 
 
 def stop_one(ctx, name, force):
@@ -478,7 +395,7 @@ def stop_one(ctx, name, force):
     except ProcessLookupError:
         pass
     ctx.log.info("Waiting for the host agent and the driver processes to shut down")
-    deadline = time.time() + float(sim.get("stop_timeout_s") or 180)
+    deadline = time.time() + 180
     while store.pid_alive(inst.ha_pid):
         for line in lg.lines():
             relay(ctx, line)
@@ -592,7 +509,6 @@ def _edit_in_place(ctx, name, exprs, save_rejected=True):
     """Apply yq expressions to <inst>/lima.yaml. Returns True when the file changed."""
     from .templates import TemplateError, load_yaml
     from .yq import YqError
-    from .editflags import apply_exprs
     from .units import ram_in_bytes
     sim = ctx.sim
     path = os.path.join(sim.inst_dir(name), "lima.yaml")
@@ -647,29 +563,20 @@ def _edit_in_place(ctx, name, exprs, save_rejected=True):
 
 def cmd_edit(ctx):
     sim = ctx.sim
-    if len(ctx.args) > 1:
-        ctx.arg_error("accepts at most 1 arg(s), received %d" % len(ctx.args))
-    name = ctx.args[0] if ctx.args else "default"
-    if name.endswith((".yaml", ".yml")) and os.path.exists(name):
-        ctx.log.fatal("limasim: editing a template file is not simulated")
+    if len(ctx.args) != 1:
+        ctx.log.fatal("limasim: `limactl edit` of other than one instance is not simulated")
+    name = ctx.args[0]
     try:
         inst = store.inspect(sim, name)
     except FileNotFoundError:
         ctx.log.fatal("instance %s not found" % ctx.sim.q(name))
     if inst.status == "Running":
         ctx.log.fatal("cannot edit a running instance")
-    exprs = _exprs(ctx, create=False)
+    exprs = ctx.p.get("set") or []
     if not exprs:
-        if ctx.tty:
-            ctx.log.warn("limasim: no editor is simulated; treating the edit as aborted")
-        ctx.log.info("Aborting, as requested by saving the file with empty content")
-        return 0
-    changed = _edit_in_place(ctx, name, exprs, save_rejected=True)
-    if not changed:
-        return 0
-    ctx.log.info("Instance %s configuration edited" % ctx.sim.q(name))
-    if ctx.p.get("start"):
-        return boot(ctx, name, 600.0)
+        ctx.log.fatal("limasim: `limactl edit` without --set (an editor) is not simulated")
+    if _edit_in_place(ctx, name, exprs, save_rejected=True):
+        ctx.log.info("Instance %s configuration edited" % ctx.sim.q(name))
     return 0
 
 

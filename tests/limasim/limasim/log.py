@@ -1,15 +1,13 @@
-"""logrus-compatible diagnostics on stderr (text/logfmt, TTY and JSON styles)."""
+"""logrus-compatible diagnostics: logfmt text on stderr (what limactl writes without a terminal,
+and what dvm parses), JSON lines for the host agent's ha.stderr.log."""
 
 import json
-import os
 import sys
-import time
 from datetime import datetime
 
 from . import Exit
 
 LEVELS = {"trace": 6, "debug": 5, "info": 4, "warning": 3, "warn": 3, "error": 2, "fatal": 1, "panic": 0}
-_COLORS = {"debug": 37, "trace": 37, "info": 36, "warning": 33, "error": 31, "fatal": 31, "panic": 31}
 
 
 def go_quote(s):
@@ -79,35 +77,16 @@ def _go_json(obj):
 
 
 class Logger:
-    def __init__(self, fmt="text", level="info", stream=None):
-        self.fmt = fmt
+    def __init__(self, level="info", stream=None):
         self.level = LEVELS.get(level, 4)
         self.stream = stream if stream is not None else sys.stderr
-        self.start = time.time()
-        try:
-            self.tty = self.stream.isatty()
-        except (AttributeError, ValueError):
-            self.tty = False
 
     def enabled(self, level):
         return LEVELS[level] <= self.level
 
     def format(self, level, msg, fields=None):
+        # logrus's TextFormatter without a terminal (dvm never gives limactl's stderr a tty).
         fields = dict(fields or {})
-        if self.fmt == "json":
-            rec = {"level": level, "msg": msg, "time": rfc3339_now()}
-            for k, v in fields.items():
-                rec["fields." + k if k in rec else k] = v
-            return _go_json(rec)
-        if self.tty:
-            lvl = level.upper()[:4]
-            elapsed = int(time.time() - self.start)
-            head = "\x1b[%dm%s\x1b[0m[%04d] " % (_COLORS[level], lvl, elapsed)
-            text = head + (msg.ljust(44) if fields else msg)
-            for k in sorted(fields):
-                v = fields[k]
-                text += " \x1b[%dm%s\x1b[0m=%s" % (_COLORS[level], k, _fmt_value(v))
-            return text
         parts = ["time=" + go_quote(rfc3339_now()), "level=" + level, "msg=" + _fmt_value(msg)]
         for k in sorted(fields):
             parts.append("%s=%s" % (k, _fmt_value(fields[k])))
@@ -146,13 +125,3 @@ def json_record(level, msg, **fields):
     rec = {"level": level, "msg": msg, "time": rfc3339_now()}
     rec.update(fields)
     return _go_json(rec)
-
-
-def write_raw(stream_fd, data):
-    """Write bytes to an fd, ignoring a closed reader."""
-    try:
-        while data:
-            n = os.write(stream_fd, data)
-            data = data[n:]
-    except OSError:
-        pass

@@ -11,67 +11,40 @@ from .calls import NullRecorder, Recorder
 from .log import Logger
 from .simenv import Sim
 
-# name -> (module, function, use, interspersed, aliases)
+# name -> (module, function, flags may follow operands). Only what dvm calls (libdvm/src/lima/driver.cpp)
+# and what the e2e tests call directly (protect, unprotect); anything else is refused loudly.
 COMMANDS = {
-    "create": ("lifecycle", "cmd_create", "create FILE.yaml|URL|template:NAME|-", True, ()),
-    "start": ("lifecycle", "cmd_start", "start NAME|FILE.yaml|URL", True, ()),
-    "stop": ("lifecycle", "cmd_stop", "stop INSTANCE", True, ()),
-    "delete": ("lifecycle", "cmd_delete", "delete INSTANCE [INSTANCE, ...]", True, ("remove", "rm")),
-    "edit": ("lifecycle", "cmd_edit", "edit INSTANCE|FILE.yaml", True, ()),
-    "protect": ("lifecycle", "cmd_protect", "protect INSTANCE [INSTANCE, ...]", True, ()),
-    "unprotect": ("lifecycle", "cmd_unprotect", "unprotect INSTANCE [INSTANCE, ...]", True, ()),
-    "list": ("cmd_list", "cmd_list", "list [flags] [INSTANCE]...", True, ("ls",)),
-    "info": ("cmd_info", "cmd_info", "info", True, ()),
-    "shell": ("cmd_shell", "cmd_shell", "shell [flags] INSTANCE [COMMAND...]", False, ()),
-    "copy": ("cmd_shell", "cmd_copy", "copy SOURCE ... TARGET", True, ("cp",)),
+    "create": ("lifecycle", "cmd_create", True),
+    "start": ("lifecycle", "cmd_start", True),
+    "stop": ("lifecycle", "cmd_stop", True),
+    "delete": ("lifecycle", "cmd_delete", True),
+    "edit": ("lifecycle", "cmd_edit", True),
+    "protect": ("lifecycle", "cmd_protect", True),
+    "unprotect": ("lifecycle", "cmd_unprotect", True),
+    "list": ("cmd_list", "cmd_list", True),
+    "shell": ("cmd_shell", "cmd_shell", False),
+    "copy": ("cmd_shell", "cmd_copy", True),
 }
-ALIASES = {a: name for name, spec in COMMANDS.items() for a in spec[4]}
-# Real subcommands the simulator does not implement: a clear fatal error rather than "unknown command".
-NOT_SIMULATED = {"restart", "clone", "rename", "snapshot", "disk", "prune", "factory-reset", "show-ssh",
-                 "tunnel", "network", "sudoers", "template", "watch", "autostart", "start-at-login", "yq",
-                 "validate", "generate-jsonschema", "completion", "debug", "usernet", "guest-install", "help"}
 
 
-def command_flags(name, sim):
+def command_flags(name):
     from .cli import Flag
-    from .editflags import create_only_flag_list, edit_flag_list
     if name == "create":
-        flags = create_only_flag_list() + edit_flag_list()
-    elif name == "start":
-        flags = create_only_flag_list() + edit_flag_list() + [
-            Flag("timeout", kind="string", default="10m0s", help="Duration to wait for the instance to be running"),
-            Flag("foreground", kind="bool", help="Run the hostagent in the foreground"),
-            Flag("progress", kind="bool", since="2.0.0", help="Show provision script progress"),
-        ]
-    elif name == "edit":
-        flags = edit_flag_list() + [Flag("start", kind="bool", since="2.0.0", help="Start the instance after editing")]
-    elif name == "stop":
-        flags = [Flag("force", "f", kind="bool", help="Force stop the instance")]
-    elif name == "delete":
-        flags = [Flag("force", "f", kind="bool", help="Forcibly kill the processes")]
-    elif name == "list":
-        flags = [Flag("format", "f", kind="string", default="table", help="Output format: json, yaml, table, go-template"),
-                 Flag("list-fields", kind="bool", help="List fields available for format"),
-                 Flag("json", kind="bool", help="Same as --format=json"),
-                 Flag("quiet", "q", kind="bool", help="Only show names"),
-                 Flag("all-fields", kind="bool", help="Show all fields"),
-                 Flag("yq", kind="array", since="2.0.0", help="Apply yq expression to each instance"),
-                 Flag("filter", "l", kind="array", since="2.1.0", help="Filter instances using yq expression")]
-    elif name == "shell":
-        flags = [Flag("shell", kind="string", help="Shell interpreter, e.g. /bin/bash"),
-                 Flag("workdir", kind="string", help="Working directory"),
-                 Flag("reconnect", kind="bool", since="1.1.0", help="Reconnect to the SSH session"),
-                 Flag("preserve-env", kind="bool", since="2.0.0", help="Propagate environment variables to the shell"),
-                 Flag("start", kind="bool", since="2.0.0", help="Start the instance if it is not already running"),
-                 Flag("sync", kind="string", since="2.1.0", help="Copy a host directory to the guest and back"),
-                 Flag("instance", kind="string", since="2.3.0", help="Instance name")]
-    elif name == "copy":
-        flags = [Flag("recursive", "r", kind="bool", help="Copy directories recursively"),
-                 Flag("verbose", "v", kind="bool", since="1.1.0", help="Enable verbose output"),
-                 Flag("backend", kind="string", default="auto", since="2.0.0", help="auto, scp, rsync")]
-    else:
-        flags = []
-    return cli.available(flags, sim.version)
+        return [Flag("name", kind="string"), Flag("mount-none", kind="bool")]
+    if name == "start":
+        return [Flag("timeout", kind="string", default="10m0s")]
+    if name == "edit":
+        return [Flag("set", kind="array")]
+    if name in ("stop", "delete"):
+        return [Flag("force", "f", kind="bool")]
+    if name == "list":
+        return [Flag("json", kind="bool")]
+    if name == "shell":
+        return [Flag("workdir", kind="string")]
+    if name == "copy":
+        return [Flag("recursive", "r", kind="bool"), Flag("verbose", "v", kind="bool"),
+                Flag("backend", kind="string", default="auto")]
+    return []
 
 
 class Ctx:
@@ -83,10 +56,7 @@ class Ctx:
         self.p = parsed
         self.args = parsed.args
         self.fault = fault
-        self.use = COMMANDS[name][2]
-        if "yes" in parsed.changed and parsed.get("yes"):
-            self.tty = False
-        elif "tty" in parsed.changed:
+        if "tty" in parsed.changed:
             self.tty = bool(parsed.get("tty"))
         else:
             self.tty = _isatty(1)
@@ -154,68 +124,51 @@ def run(sim, args, rec, internal):
     latency = float(sim.get("latency_ms") or 0) if not internal else 0
     if latency > 0:
         time.sleep(latency / 1000.0)
-    gflags = cli.available(cli.GLOBAL_FLAGS, sim.version) + [cli.Flag("version", "v", kind="bool")]
+    gflags = cli.GLOBAL_FLAGS + [cli.Flag("version", "v", kind="bool")]
     idx = cli.find_subcommand(args, gflags)
     name = None
     rest = args
     if idx is not None:
         name = args[idx]
         rest = args[:idx] + args[idx + 1:]
-    canon = ALIASES.get(name, name)
-    rec.set(subcommand=canon)
-    log = Logger(fmt=sim.get("log_format") or "text")
-    if canon is None or canon not in COMMANDS:
+    rec.set(subcommand=name)
+    log = Logger()
+    if name is not None and name not in COMMANDS:
+        # Real limactl has more (help, info, restart, aliases, ...): dvm calls none of them.
+        log.fatal("limasim: `limactl %s` is not simulated" % name)
+    if name is None:
         try:
             p = cli.parse(rest, gflags)
         except cli.ParseError as e:
-            _configure_log(log, None)
             log.fatal(str(e))
-        _configure_log(log, p)
-        if canon is None and p.get("version"):
+        if p.get("version"):
             sys.stdout.write("limactl version %s\n" % sim.version)
             return 0
-        if canon is None or p.get("help"):
-            sys.stdout.write(_root_help())
-            return 0
-        if canon in NOT_SIMULATED or canon == "hostagent":
-            log.fatal("limasim: `limactl %s` is not simulated" % canon)
-        log.fatal('unknown command %s for "limactl"' % _goq(name))
-    spec = COMMANDS[canon]
-    cflags = command_flags(canon, sim)
-    names = {f.name for f in cflags}
-    allflags = cflags + [f for f in gflags if f.name not in names and f.name != "version"]
+        log.fatal("limasim: `limactl` without a subcommand is not simulated")
+    spec = COMMANDS[name]
+    allflags = command_flags(name) + cli.GLOBAL_FLAGS
     try:
-        p = cli.parse(rest, allflags, interspersed=spec[3])
+        p = cli.parse(rest, allflags, interspersed=spec[2])
     except cli.ParseError as e:
-        _configure_log(log, None)
         log.fatal(str(e))
-    _configure_log(log, p)
-    if p.get("help"):
-        sys.stdout.write(cli.usage(spec[2], allflags))
-        return 0
-    if "yes" in p.changed and "tty" in p.changed:
-        log.fatal("cannot specify both --tty and --yes")
-    instance = _target_instance(canon, p)
+    instance = _target_instance(name, p)
     rec.set(instance=instance)
     fault = None
     if not internal:
         from . import faults
-        slow, fault = faults.select(sim, canon, rec.call_number, args, instance)
+        slow, fault = faults.select(sim, name, args, instance)
         if slow:
             time.sleep(slow / 1000.0)
         if fault:
             rec.set(faults=[fault])
-            if not fault.get("after_work") and fault["action"] != "die_mid_stdin":
+            if fault["action"] != "die_mid_stdin":
                 return apply_fault(log, rec, fault)
-    ctx = Ctx(sim, log, rec, canon, p, fault)
+    ctx = Ctx(sim, log, rec, name, p, fault)
     mod = __import__("limasim." + spec[0], fromlist=[spec[1]])
     try:
-        code = getattr(mod, spec[1])(ctx)
+        return getattr(mod, spec[1])(ctx)
     except Exit as e:
-        code = e.code
-    if fault and fault.get("after_work") and fault["action"] in ("fail", "hang", "garbage"):
-        return apply_fault(log, rec, fault)
-    return code
+        return e.code
 
 
 def apply_fault(log, rec, fault):
@@ -226,8 +179,6 @@ def apply_fault(log, rec, fault):
         faults.hang_forever()
     if action in ("fail", "garbage"):
         out = fault.get("stdout")
-        if fault.get("stdout_hex"):
-            out = bytes.fromhex(fault["stdout_hex"])
         if out is not None:
             sys.stdout.flush()
             sys.stdout.buffer.write(out.encode() if isinstance(out, str) else out)
@@ -244,53 +195,11 @@ def apply_fault(log, rec, fault):
 
 def _target_instance(name, p):
     a = p.args
-    if name in ("shell",):
-        return p.get("instance") or (a[0] if a else None)
-    if name in ("start", "stop", "edit"):
-        return a[0] if a else ("default" if name != "start" or not p.get("name") else p.get("name"))
     if name == "create":
         return p.get("name") or None
-    if name in ("delete", "list", "protect", "unprotect"):
-        return a[0] if len(a) == 1 else (list(a) or None)
     if name == "copy":
         for x in a:
             if ":" in x:
                 return x.split(":", 1)[0]
-    return None
-
-
-def _configure_log(log, p):
-    if p is None:
-        return
-    fmt = p.get("log-format") if "log-format" in p.changed else None
-    if fmt:
-        if fmt not in ("text", "json"):
-            log.fatal("unsupported log-format: %s" % _goq(fmt))
-        log.fmt = fmt
-    lvl = p.get("log-level")
-    if lvl:
-        from .log import LEVELS
-        if lvl not in LEVELS:
-            log.fatal('not a valid logrus Level: %s' % _goq(lvl))
-        log.level = LEVELS[lvl]
-    if p.get("debug"):
-        log.level = max(log.level, 5)
-
-
-def _goq(s):
-    from .log import go_quote
-    return go_quote(s)
-
-
-def _root_help():
-    lines = ["Lima: Linux virtual machines (limasim: a simulator for tests)", "", "Usage:",
-             "  limactl [command]", "", "Available Commands:"]
-    for n in sorted(COMMANDS):
-        lines.append("  %s" % n)
-    lines += ["", "Flags:", "      --debug               debug mode", "  -h, --help                help for limactl",
-              "      --log-format string   Set the logging format [text, json] (default \"text\")",
-              "      --log-level string    Set the logging level [trace, debug, info, warn, error]",
-              "      --tty                 Enable TUI interactions such as opening an editor",
-              "  -v, --version             version for limactl", "  -y, --yes                 Alias of --tty=false",
-              ""]
-    return "\n".join(lines)
+        return None
+    return a[0] if len(a) == 1 or name == "shell" and a else (list(a) or None)

@@ -820,8 +820,3 @@ class LiveForwarder:
             except OSError:
                 pass
         self.guest_net.close()
-
-    def host_sockets(self):
-        """[(kind, host_addr, guest_addr)] currently open (for diagnostics)."""
-        with self.lock:
-            return sorted([(k[0], k[1], k[2]) for k in self.grpc] + [("tcp", h, g) for h, g in self.ssh])

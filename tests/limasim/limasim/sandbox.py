@@ -1,6 +1,6 @@
 """The guest sandbox: a persistent guest root per instance, run under Bubblewrap.
 
-Design (see tests/README.md for the why):
+Design (see tests/limasim/README.md for the why):
   * `start` launches the host agent, which runs one long-lived "holder":
         bwrap --die-with-parent --unshare-{pid,ipc,uts,net} ... -- sleep infinity
     Its PID-1 reaper (reported by --info-fd) is the "driver" PID (`qemu.pid`).

@@ -6,22 +6,19 @@ import re
 
 DEFAULT_VERSION = "2.0.3"
 
-# Every key of _sim/config.json with its default (documented in tests/README.md).
+# Every key of _sim/config.json with its default (documented in tests/limasim/README.md).
 DEFAULTS = {
     "version": DEFAULT_VERSION,   # printed by --version ("limactl version X")
-    "info_version": None,         # `info` .version and lima-version files; default "v"+version
     "latency_ms": 0,              # sleep at the start of every call
     "faults": [],                 # fault injection, see faults.py
-    "log_format": None,           # default --log-format when the caller passes none
     "sandbox": "auto",            # auto | off | on
     "unavailable_packages": [],   # dnf5 stand-in: packages that do not exist
     "package_commands": {},       # dnf5 stand-in: extra package -> commands (or {commands, units, version, exec})
-    "host_cpus": None,            # defaults for cpus/memory reported by Lima's default filling
-    "host_memory": None,
     "user": None,                 # default guest user name (Lima: host login name, "lima" for root)
     "uid": None,                  # default guest uid (Lima: host uid; 1000 when the host uid is 0)
     "boot_delay_ms": 0,           # extra time the host agent spends "booting" before READY
-    "stop_timeout_s": 180,        # graceful stop wait before "did not receive ... exiting"
+    "host_os": None,              # "darwin" plays a Mac (vz registered); default linux
+    "host_arch": None,            # default: this machine's
 }
 
 
@@ -72,9 +69,7 @@ class Sim:
 
     @property
     def info_version(self):
-        v = self.get("info_version")
-        if v:
-            return str(v)
+        """What the lima-version files hold: the version with a "v"."""
         ver = self.version
         return ver if ver.startswith("v") or not re.match(r"^\d", ver) else "v" + ver
 

@@ -136,13 +136,11 @@ def host_timezone():
     return "UTC"
 
 
-def host_cpus(sim):
-    return int(sim.get("host_cpus") or os.cpu_count() or 1)
+def host_cpus():
+    return os.cpu_count() or 1
 
 
-def host_memory(sim):
-    if sim.get("host_memory"):
-        return ram_in_bytes(sim.get("host_memory"))
+def host_memory():
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -424,7 +422,7 @@ def guest_user_info(sim, y, name, lima_version, merged=False):
     u = y.get("user") or {}
     dname, duid = default_user(sim)
     uname = u.get("name") or dname
-    if uname == "admin" and sim.at_least("1.0.0"):
+    if uname == "admin":
         uname = "lima"
     uid = u.get("uid")
     uid = int(uid) if uid is not None else duid
@@ -447,7 +445,7 @@ def fill_port_forward(pf, sim):
     must_zero = pf.get("guestIPMustBeZero")
     # upstream/pkg/limayaml/defaults.go:995-1001: guestIPMustBeZero alone implies 0.0.0.0
     guest_ip = pf.get("guestIP") or ("0.0.0.0" if must_zero else "127.0.0.1")
-    if must_zero is None and guest_ip == "0.0.0.0" and sim.at_least("2.0.0"):
+    if must_zero is None and guest_ip == "0.0.0.0":
         must_zero = True
     if must_zero:
         out["guestIPMustBeZero"] = True
@@ -473,7 +471,7 @@ def fill_port_forward(pf, sim):
         out["hostSocket"] = pf["hostSocket"]
     elif not pf.get("guestSocket"):
         out["hostPortRange"] = hr
-    out["proto"] = pf.get("proto") or ("any" if sim.at_least("2.0.0") else "tcp")
+    out["proto"] = pf.get("proto") or "any"
     for k in ("reverse", "ignore", "static"):
         if pf.get(k):
             out[k] = True
@@ -499,8 +497,8 @@ def fill_defaults(sim, y, name, inst_dir, lima_version, layers=None):
         im.setdefault("arch", arch)
         images.append(im)
     cfg["images"] = images
-    cfg["cpus"] = int(y["cpus"]) if y.get("cpus") is not None else min(4, host_cpus(sim))
-    cfg["memory"] = str(y["memory"]) if y.get("memory") is not None else bytes_size(min(4 << 30, host_memory(sim) // 2))
+    cfg["cpus"] = int(y["cpus"]) if y.get("cpus") is not None else min(4, host_cpus())
+    cfg["memory"] = str(y["memory"]) if y.get("memory") is not None else bytes_size(min(4 << 30, host_memory() // 2))
     cfg["disk"] = str(y["disk"]) if y.get("disk") is not None else "100GiB"
     if y.get("additionalDisks"):
         cfg["additionalDisks"] = y["additionalDisks"]
@@ -925,7 +923,7 @@ def inspect(sim, name):
         inst.errors.append("host agent is running but driver is not")
     else:
         inst.status = "Broken"
-        inst.errors.append("driver is running but host agent is not")
+        inst.errors.append("%s driver is running but host agent is not" % vt)  # store/instance.go:194
     return inst
 
 
@@ -976,11 +974,10 @@ def list_json(sim, inst):
     d["limaVersion"] = inst.lima_version
     if cfg.get("param"):
         d["param"] = cfg["param"]
-    if sim.at_least("2.0.0"):
-        d["HostOS"] = host_os(sim)
-        d["HostArch"] = host_arch(sim)
-        d["LimaHome"] = sim.lima_home
-        d["IdentityFile"] = os.path.join(sim.lima_home, "_config", "user")
+    d["HostOS"] = host_os(sim)
+    d["HostArch"] = host_arch(sim)
+    d["LimaHome"] = sim.lima_home
+    d["IdentityFile"] = os.path.join(sim.lima_home, "_config", "user")
     return d
 
 

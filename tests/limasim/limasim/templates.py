@@ -1,4 +1,4 @@
-"""Template locators (`template:NAME`, files, URLs, stdin) and `base:` embedding."""
+"""`base:` embedding: template locators (`template:NAME`, files, URLs) in a lima.yaml."""
 
 import json
 import os
@@ -19,20 +19,6 @@ def search_path(sim):
     if env:
         return [p for p in env.split(":") if p]
     return [os.path.join(sim.lima_home, "_templates"), TEMPLATES_DIR]
-
-
-def list_templates(sim):
-    seen = {}
-    for d in search_path(sim):
-        for root, _dirs, files in os.walk(d, followlinks=True):
-            for f in sorted(files):
-                if not f.endswith(".yaml"):
-                    continue
-                rel = os.path.relpath(os.path.join(root, f), d)[:-5]
-                if rel.startswith("_") or "/_" in rel:
-                    continue
-                seen.setdefault(rel, os.path.join(root, f))
-    return [{"name": k, "location": seen[k]} for k in sorted(seen)]
 
 
 def is_template_locator(loc):
@@ -66,10 +52,6 @@ def download(sim, url):
 def read_locator(sim, loc, cwd=None):
     """Return (bytes, resolved_location) for a template locator."""
     if is_template_locator(loc):
-        if not loc.startswith("template://") and not sim.at_least("2.0.0"):
-            # 1.x only knows template://NAME; `template:x` is taken as a file path
-            path = os.path.join(cwd or os.getcwd(), loc)
-            raise TemplateError("open %s: no such file or directory" % path)
         name = template_name(loc)
         for d in search_path(sim):
             p = os.path.join(d, name + ".yaml")

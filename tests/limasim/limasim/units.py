@@ -36,13 +36,6 @@ def _g4(x):
     return s
 
 
-def go_float(f):
-    """strconv.FormatFloat(f, 'f', -1, 64)."""
-    if f == int(f) and abs(f) < 1e21:
-        return str(int(f))
-    return repr(float(f))
-
-
 _DUR_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _DUR_MULT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
