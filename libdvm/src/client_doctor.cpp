@@ -3,7 +3,7 @@
 #include "client_impl.hpp"
 
 #include "config/port_claims.hpp"
-#include "lima/effective.hpp"
+#include "lima/drift.hpp"
 
 #include "state/files.hpp"
 
@@ -46,13 +46,6 @@ const std::vector<secret_pattern>& secret_patterns() {
     return p;
   }();
   return patterns;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 std::string shown(const fs::path& path, const fs::path& root) {
@@ -234,15 +227,9 @@ class doctor_run {
       add(n, "drift", "ok", vm.instance_name() + " does not exist yet");
       return;
     }
-    fs::path yaml = fs::path(it->dir) / "lima.yaml";
-    std::string text = read_text(yaml);
-    if (text.empty()) {
-      add(n, "drift", "problem", "cannot read " + yaml.string());
-      return;
-    }
-    detail::instance_settings actual;
+    detail::instance_drift drift;
     try {
-      actual = detail::parse_instance_yaml(text);
+      drift = detail::compare_instance(vm, *it);
     } catch (const error& e) {
       add(n, "drift", "problem", e.what());
       return;
@@ -256,62 +243,55 @@ class doctor_run {
       ++findings;
       add(n, "drift", "warning", m);
     };
-    if (it->config.present) {
-      // What Lima runs, _config files included: the same findings sync repairs or refuses.
-      for (const auto& f : detail::check_effective(vm, *it)) {
-        std::string fix = f.source.empty() ? "; `dvm sync " + n + "` repairs it"
-                                           : "; it comes from " + f.source.string() + " (" + f.key +
-                                                 "), which dvm does not edit";
-        if (f.widens || !f.source.empty()) {
-          problem(f.problem + fix);
-        } else {
-          warning(f.problem + "; `dvm sync " + n + "` applies the config");
-        }
+    // What Lima runs, _config files included: the same findings sync repairs or refuses.
+    for (const auto& f : drift.effective) {
+      std::string fix = f.source.empty() ? "; `dvm sync " + n + "` repairs it"
+                                         : "; it comes from " + f.source.string() + " (" + f.key +
+                                               "), which dvm does not edit";
+      if (f.widens || !f.source.empty()) {
+        problem(f.problem + fix);
+      } else {
+        warning(f.problem + "; `dvm sync " + n + "` applies the config");
       }
-      for (const auto& extra : detail::template_extras(it->config)) {
-        bool breaks_promise = extra.starts_with("network") || extra.starts_with("socket");
-        if (breaks_promise) {
-          problem("the image brings a " + extra);
-        } else {
-          warning("the image brings " + extra);
-        }
+    }
+    for (const auto& extra : drift.template_extras) {
+      bool breaks_promise = extra.starts_with("network") || extra.starts_with("socket");
+      if (breaks_promise) {
+        problem("the image brings a " + extra);
+      } else {
+        warning("the image brings " + extra);
       }
-    } else if (!actual.mounts.empty()) {
+    }
+    const detail::instance_settings& actual = drift.stored;
+    const bool lima_yaml_only = !it->config.present;  // no effective config to judge by
+    if (lima_yaml_only && !actual.mounts.empty()) {
       std::string list;
       for (const auto& m : actual.mounts) list += (list.empty() ? "" : ", ") + m;
       problem("the instance mounts host directories (" + list + "); recreate it with `dvm rm " + n +
               " --yes` and `dvm sync " + n + "`");
     }
-    if (!it->config.present && (!actual.ignores_guest_any || !actual.ignores_guest_loopback)) {
+    if (drift.catch_all_missing) {
       problem("the instance forwards every guest port to the host (the catch-all ignore rules are missing); `dvm sync " +
               n + "` restores them");
     }
-    if (!it->config.present && actual.ssh_forward_agent.value_or(false)) problem("the instance forwards your ssh agent (ssh.forwardAgent)");
+    if (lima_yaml_only && actual.ssh_forward_agent.value_or(false)) problem("the instance forwards your ssh agent (ssh.forwardAgent)");
     if (actual.ssh_load_dot_ssh_pub_keys.value_or(false)) {
       problem("the instance trusts every key in your ~/.ssh (ssh.loadDotSSHPubKeys)");
     }
     if (actual.containerd_system.value_or(false) || actual.containerd_user.value_or(false)) {
       add(n, "drift", "warning", "containerd is enabled in the instance");
     }
-    for (const auto& p : it->config.present ? std::vector<port_forward>{} : actual.ports) {
-      bool configured = std::find(vm.ports.begin(), vm.ports.end(), p) != vm.ports.end();
-      if (!configured && !p.host_ip.starts_with("127.")) {
+    for (const auto& p : drift.ports.removed) {
+      if (!p.host_ip.starts_with("127.")) {
         problem("the instance forwards " + to_string(p) + " beyond loopback, which the config does not list");
       }
     }
-    std::vector<std::string> differs;
-    if (actual.cpus != vm.cpus) differs.emplace_back("cpus");
-    if (actual.memory_bytes != vm.memory_bytes) differs.emplace_back("memory");
-    if (actual.disk_bytes != vm.disk_bytes) differs.emplace_back("disk");
-    std::vector<port_forward> want = vm.ports;
-    std::vector<port_forward> have = actual.ports;
-    auto key = [](const port_forward& p) { return to_string(p); };
-    std::sort(want.begin(), want.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
-    std::sort(have.begin(), have.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
-    if (!it->config.present && want != have) differs.emplace_back("ports");
-    for (const auto& r : detail::recreate_to_apply(vm, *it)) {
+    for (const auto& r : drift.recreate) {
       warning("recreate to apply: " + r + " (dvm rm " + n + ", then dvm sync " + n + ")");
     }
+    // Sizes, and port rules where lima.yaml is all there is to compare: sync applies them.
+    std::vector<std::string> differs = drift.resized;
+    if (!drift.ports.empty()) differs.emplace_back("ports");
     if (!differs.empty()) {
       std::string list;
       for (const auto& d : differs) list += (list.empty() ? "" : ", ") + d;

@@ -1,4 +1,4 @@
-// dvm::client's private state, shared by client.cpp (most commands) and client_sync.cpp.
+// dvm::client's private state, shared by the client_*.cpp files (one per command group).
 // The client only orchestrates: parsing, quoting, rendering and limactl details live in
 // config/, guest/ and lima/.
 #pragma once
@@ -67,6 +67,11 @@ struct client::impl {
   /// The secrets a sync stages. With require_listed, a listed secret that is not set is an error.
   staged_secrets collect_secrets(const vm_config& vm, secret_map direct, bool require_listed) const;
   sync_result sync_one(const std::string& name, sync_options options);
+  /// Creates, or reconciles and (re)starts, the instance of `vm` so that it runs as configured.
+  void bring_up(detail::lima_driver& d, const vm_config& vm, bool restart, sync_result& result);
+  /// Runs the guest program (one limactl call) and records each recipe in `result`; throws
+  /// guest_failed naming the step that failed.
+  void run_sync_program(detail::lima_driver& d, const vm_config& vm, staged_secrets staged, sync_result& result);
   /// A rendered `dvm init` template for VM `name`, with each host port that another configured
   /// VM forwards moved to the next free one; `notes` gets one line per move (for warnings).
   std::string with_free_host_ports(const std::string& name, std::string text, const std::filesystem::path& file,
@@ -93,5 +98,12 @@ std::string service_unit_in(const recipe_service& service, const vm_config& vm);
 
 /// The limactl instance name for a public name ("app" -> "dvm-app").
 inline std::string instance_of(const std::string& name) { return std::string(instance_prefix) + name; }
+
+/// The public name of a DVM instance ("dvm-app" -> "app"); "" for every other Lima instance.
+inline std::string public_name(const std::string& instance) {
+  if (!instance.starts_with(instance_prefix)) return {};
+  std::string name = instance.substr(instance_prefix.size());
+  return is_valid_vm_name(name) ? name : std::string();
+}
 
 }  // namespace dvm

@@ -6,20 +6,15 @@
 
 #include "config/port_claims.hpp"
 #include "guest/scripts.hpp"
-#include "lima/effective.hpp"
+#include "lima/drift.hpp"
 #include "state/lock.hpp"
-
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <fstream>
-#include <sstream>
+#include <functional>
+#include <optional>
 #include <thread>
-#include <type_traits>
-#include <variant>
 
 namespace dvm {
 
@@ -47,35 +42,6 @@ milliseconds since(clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(clock::now() - t);
 }
 
-boost::json::array port_forwards_json(const vm_config& vm) {
-  boost::json::array rules;
-  for (const auto& rule : detail::dvm_port_rules(vm)) {
-    boost::json::object o;
-    for (const auto& [key, value] : detail::written_fields(rule)) {
-      std::visit(
-          [&, &key = key](const auto& x) {
-            using T = std::decay_t<decltype(x)>;
-            if constexpr (std::is_same_v<T, std::array<int, 2>>) {
-              o[key] = boost::json::array{x[0], x[1]};
-            } else {
-              o[key] = x;
-            }
-          },
-          value);
-    }
-    rules.push_back(std::move(o));
-  }
-  return rules;
-}
-
-bool same_rules(std::vector<port_forward> a, std::vector<port_forward> b) {
-  auto key = [](const port_forward& p) { return std::tie(p.host_ip, p.host_port, p.guest_port, p.proto); };
-  auto less = [&](const port_forward& x, const port_forward& y) { return key(x) < key(y); };
-  std::sort(a.begin(), a.end(), less);
-  std::sort(b.begin(), b.end(), less);
-  return a == b;
-}
-
 std::string refusal_text(const std::string& instance, const std::vector<detail::instance_finding>& found) {
   std::string text = "refusing to run " + instance + " with Lima settings that break dvm's rules:";
   for (const auto& f : found) {
@@ -86,60 +52,14 @@ std::string refusal_text(const std::string& instance, const std::vector<detail::
   return text;
 }
 
-// The `limactl edit --set` expression that brings the instance to the config, and the names of
-// what differs. Empty when nothing differs. Throws when the disk would shrink.
-std::string reconcile_expression(const vm_config& vm, const detail::instance_info& info,
-                                 std::vector<std::string>& changes) {
-  fs::path file = fs::path(info.dir) / "lima.yaml";
-  std::ifstream in(file);
-  if (!in) throw error(errc::io, "cannot read " + file.string() + " (the instance's config)");
-  std::stringstream text;
-  text << in.rdbuf();
-  detail::instance_settings current = detail::parse_instance_yaml(text.str());
-
-  if (current.disk_bytes && vm.disk_bytes < *current.disk_bytes) {
-    throw config_error(vm.file, 0, 0, "disk",
-                       "disk = \"" + format_size(vm.disk_bytes) + "\" is smaller than the VM's disk (" +
-                           format_size(*current.disk_bytes) +
-                           "); Lima cannot shrink a disk: keep the size, or recreate the VM (dvm rm " +
-                           vm.name + " --yes, then dvm sync " + vm.name + ")");
-  }
-  std::vector<std::string> parts;
-  if (current.cpus != vm.cpus) {
-    changes.emplace_back("cpus");
-    parts.push_back(".cpus = " + std::to_string(vm.cpus));
-  }
-  if (current.memory_bytes != vm.memory_bytes) {
-    changes.emplace_back("memory");
-    parts.push_back(".memory = \"" + format_size(vm.memory_bytes) + "\"");
-  }
-  if (current.disk_bytes != vm.disk_bytes) {
-    changes.emplace_back("disk");
-    parts.push_back(".disk = \"" + format_size(vm.disk_bytes) + "\"");
-  }
-  if (info.config.present) {
-    // What Lima runs (lima.yaml with _config/*.yaml merged in), not only what lima.yaml says;
-    // findings from _config files were refused before this.
-    for (const auto& f : detail::check_effective(vm, info)) {
-      if (f.key == "portForwards") {
-        changes.emplace_back("ports");
-        parts.push_back(".portForwards = " + boost::json::serialize(port_forwards_json(vm)));
-      } else if (f.key == "mounts") {
-        changes.emplace_back("mounts");
-        parts.emplace_back(".mounts = []");
-      } else if (f.key == "ssh.forwardAgent") {
-        changes.emplace_back("ssh.forwardAgent");
-        parts.emplace_back(".ssh.forwardAgent = false");
-      }
-    }
-  } else if (!same_rules(current.ports, vm.ports) || !current.ignores_guest_any ||
-             !current.ignores_guest_loopback) {
-    changes.emplace_back("ports");
-    parts.push_back(".portForwards = " + boost::json::serialize(port_forwards_json(vm)));
-  }
-  std::string expression;
-  for (const auto& p : parts) expression += (expression.empty() ? "" : " | ") + p;
-  return expression;
+// Lima cannot shrink a disk: a config error, since the fix is an edit (or a new VM).
+void refuse_disk_shrink(const vm_config& vm, const detail::instance_drift& drift) {
+  if (!drift.disk_shrinks_from) return;
+  throw config_error(vm.file, 0, 0, "disk",
+                     "disk = \"" + format_size(vm.disk_bytes) + "\" is smaller than the VM's disk (" +
+                         format_size(*drift.disk_shrinks_from) +
+                         "); Lima cannot shrink a disk: keep the size, or recreate the VM (dvm rm " + vm.name +
+                         " --yes, then dvm sync " + vm.name + ")");
 }
 
 // Every host binding beyond loopback (127.0.0.0/8), named at every sync so that an exposed port
@@ -307,22 +227,103 @@ client::impl::staged_secrets client::impl::collect_secrets(const vm_config& vm, 
   return out;
 }
 
-sync_result client::impl::sync_one(const std::string& name_arg, sync_options options) {
-  const auto started = clock::now();
-  std::string name = normalize_vm_name(name_arg);
-  // Everything that can be refused is checked before the first limactl call.
-  vm_config vm = store.load(name);
-  refuse_port_clashes(vm, store);
-  for (const auto& w : vm.warnings) warn(name, w);
-  for (const auto& w : exposure_warnings(vm)) warn(name, w);
-  staged_secrets staged = collect_secrets(vm, std::move(options.secrets), true);
-  const recipe_catalog& catalog = store.recipes();
-  detail::vm_lock lock(where.state_dir, name, "dvm sync");
+namespace {
 
-  auto d = driver(name);
-  d.version();
-  sync_result result;
-  result.vm = name;
+// What the guest program reported so far, from its output lines and markers: the events, each
+// recipe's result, and what a failure message quotes.
+class sync_progress {
+ public:
+  sync_progress(std::string vm, sync_result& result, std::function<void(event)> emit)
+      : vm_(std::move(vm)), result_(result), emit_(std::move(emit)) {}
+
+  void line(std::string_view text) {
+    emit_(event{event_kind::output, vm_, step_, {}, 0, {}, std::string(text)});
+    recent_.emplace_back(text);
+    if (recent_.size() > 20) recent_.pop_front();
+  }
+
+  void marker(const detail::guest_marker& m) {
+    using kind = detail::guest_marker::kind;
+    switch (m.what) {
+      case kind::recipe_started:
+      case kind::hook_started:
+        step_ = m.step;
+        step_started_ = clock::now();
+        recent_.clear();
+        emit_(event{m.what == kind::recipe_started ? event_kind::recipe_started : event_kind::hook_started,
+                    vm_, m.step, {}, 0, {}, {}});
+        break;
+      case kind::recipe_finished:
+        result_.recipes.push_back({m.step, since(step_started_), true});
+        emit_(event{event_kind::recipe_finished, vm_, m.step, {}, 0, since(step_started_), {}});
+        step_.clear();
+        break;
+      case kind::hook_finished:
+        step_.clear();
+        break;
+      case kind::failed: {
+        failure_ = m;
+        std::string step_name = m.step.substr(m.step.find(' ') + 1);
+        if (m.step.starts_with("recipe ")) result_.recipes.push_back({step_name, since(step_started_), false});
+        emit_(event{event_kind::recipe_failed, vm_, step_name, {}, m.status, since(step_started_), recent_lines()});
+        break;
+      }
+      case kind::done:
+        done_ = true;
+        break;
+      case kind::alive:  // the guest's keepalive while secrets are staged
+        break;
+    }
+  }
+
+  bool succeeded(const process_result& r) const { return r.exit_code == 0 && done_ && !failure_; }
+
+  // Why the sync failed: the step that failed (or what happened to the connection), the step's
+  // last output lines and the tail of limactl's stderr.
+  std::string failure_message(const process_result& r, const std::string& instance) const {
+    std::string message;
+    if (failure_) {
+      std::string step_name = failure_->step.substr(failure_->step.find(' ') + 1);
+      message = (failure_->step.starts_with("hook ") ? "the project hook " + step_name : "recipe " + step_name) +
+                " failed (exit " + std::to_string(failure_->status) + ")";
+      if (failure_->status == 0) {
+        message = "recipe " + step_name + " ended the sync early with `exit` (recipes must use `return`)";
+      }
+    } else if (r.exit_code == 255) {
+      message = "the connection to " + instance + " broke during the sync (ssh exit 255)";
+    } else if (r.exit_code == 0) {
+      message = "the guest program ended before it finished";
+    } else {
+      message = "the guest program failed (exit " + std::to_string(r.exit_code >= 0 ? r.exit_code : 128 + r.term_signal) + ")";
+    }
+    std::string last = recent_lines();
+    std::string err_tail = detail::stderr_tail(r.err, 4);
+    if (!last.empty()) message += "\n" + last;
+    if (!err_tail.empty()) message += "\n" + err_tail;
+    return message;
+  }
+
+ private:
+  std::string recent_lines() const {
+    std::string last;
+    for (const auto& l : recent_) last += (last.empty() ? "" : "\n") + l;
+    return last;
+  }
+
+  std::string vm_;
+  sync_result& result_;
+  std::function<void(event)> emit_;
+  std::deque<std::string> recent_;  // the current step's last output lines
+  std::optional<detail::guest_marker> failure_;
+  bool done_ = false;
+  std::string step_;
+  clock::time_point step_started_ = clock::now();
+};
+
+}  // namespace
+
+void client::impl::bring_up(detail::lima_driver& d, const vm_config& vm, bool restart, sync_result& result) {
+  const std::string& name = vm.name;
   const std::string instance = vm.instance_name();
   auto info = d.query(instance);
   // Lima's own config files apply to every instance and dvm must not edit them.
@@ -336,123 +337,85 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
     emit(event{event_kind::vm_starting, name, "start", {}, 0, {}, "starting " + instance});
     d.start(instance, (lima_home() / instance).string());
     result.started = true;
-  } else {
-    if (auto recreate = detail::recreate_to_apply(vm, *info); !recreate.empty()) {
-      warn(name, "recreate to apply: " + join(recreate, ", ") + " (Lima sets these only when it creates "
-                 "an instance: dvm rm " + name + ", then dvm sync " + name + ")");
-    }
-    std::vector<std::string> changes;
-    std::string expression = reconcile_expression(vm, *info, changes);
-    bool running = info->status == "Running";
-    if (!changes.empty() && running && !options.restart) {
-      // The change needs a stop: not of a VM someone is using, unless they said so. When the
-      // probe cannot tell, the VM counts as in use.
-      activity a = probe_activity(d, &vm, instance);
-      if (a.in_use || a.failed) {
-        throw error(errc::busy, name + (a.in_use ? " is in use (" : " may be in use (") + a.reason +
-                                    "): applying " + join(changes, ", ") + " needs a restart; run `dvm sync " +
-                                    name + " --restart` to restart it anyway");
-      }
-    }
-    if (!changes.empty()) {
-      emit(event{event_kind::vm_reconciling, name, "edit", {}, 0, {}, "updating " + join(changes, ", ")});
-      if (info->status != "Stopped") d.stop(instance);
-      d.edit(instance, expression);
-      result.reconciled = changes;
-      running = false;
-    } else if (!running && info->status != "Stopped") {
-      d.stop(instance);  // Broken or unknown: recover with a (forced) stop first
-    }
-    if (!running) {
-      emit(event{event_kind::vm_starting, name, "start", {}, 0, {}, "starting " + instance});
-      d.start(instance, info->dir);
-      result.started = true;
+    return;
+  }
+  const detail::instance_drift drift = detail::compare_instance(vm, *info);
+  if (!drift.recreate.empty()) {
+    warn(name, "recreate to apply: " + join(drift.recreate, ", ") + " (Lima sets these only when it creates "
+               "an instance: dvm rm " + name + ", then dvm sync " + name + ")");
+  }
+  refuse_disk_shrink(vm, drift);
+  const std::vector<std::string> changes = drift.editable();
+  bool running = info->status == "Running";
+  if (!changes.empty() && running && !restart) {
+    // The change needs a stop: not of a VM someone is using, unless they said so. When the
+    // probe cannot tell, the VM counts as in use.
+    activity a = probe_activity(d, &vm, instance);
+    if (a.in_use || a.failed) {
+      throw error(errc::busy, name + (a.in_use ? " is in use (" : " may be in use (") + a.reason +
+                                  "): applying " + join(changes, ", ") + " needs a restart; run `dvm sync " +
+                                  name + " --restart` to restart it anyway");
     }
   }
+  if (!changes.empty()) {
+    emit(event{event_kind::vm_reconciling, name, "edit", {}, 0, {}, "updating " + join(changes, ", ")});
+    if (info->status != "Stopped") d.stop(instance);
+    d.edit(instance, detail::edit_expression(vm, drift));
+    result.reconciled = changes;
+    running = false;
+  } else if (!running && info->status != "Stopped") {
+    d.stop(instance);  // Broken or unknown: recover with a (forced) stop first
+  }
+  if (!running) {
+    emit(event{event_kind::vm_starting, name, "start", {}, 0, {}, "starting " + instance});
+    d.start(instance, info->dir);
+    result.started = true;
+  }
+}
 
-  // The guest program: one limactl call, everything on its stdin.
+void client::impl::run_sync_program(detail::lima_driver& d, const vm_config& vm, staged_secrets staged,
+                                    sync_result& result) {
+  // One limactl call, everything on its stdin.
   const std::string nonce = detail::make_nonce();
-  stdin_payload program = detail::build_sync_program(vm, catalog, staged.list(), nonce);
+  stdin_payload program = detail::build_sync_program(vm, store.recipes(), staged.list(), nonce);
   staged.values.clear();  // wiped; the payload holds the only copy now
   detail::guest_output_parser parser(nonce);
-  std::deque<std::string> recent;  // the current step's last output lines
-  std::optional<detail::guest_marker> failure;
-  bool done = false;
-  std::string step;
-  clock::time_point step_started = clock::now();
-  auto on_line = [&](std::string_view line) {
-    emit(event{event_kind::output, name, step, {}, 0, {}, std::string(line)});
-    recent.emplace_back(line);
-    if (recent.size() > 20) recent.pop_front();
-  };
-  auto on_marker = [&](const detail::guest_marker& m) {
-    using kind = detail::guest_marker::kind;
-    switch (m.what) {
-      case kind::recipe_started:
-      case kind::hook_started:
-        step = m.step;
-        step_started = clock::now();
-        recent.clear();
-        emit(event{m.what == kind::recipe_started ? event_kind::recipe_started : event_kind::hook_started,
-                   name, m.step, {}, 0, {}, {}});
-        break;
-      case kind::recipe_finished:
-        result.recipes.push_back({m.step, since(step_started), true});
-        emit(event{event_kind::recipe_finished, name, m.step, {}, 0, since(step_started), {}});
-        step.clear();
-        break;
-      case kind::hook_finished:
-        step.clear();
-        break;
-      case kind::failed: {
-        failure = m;
-        std::string last;
-        for (const auto& l : recent) last += (last.empty() ? "" : "\n") + l;
-        std::string step_name = m.step.substr(m.step.find(' ') + 1);
-        if (m.step.starts_with("recipe ")) result.recipes.push_back({step_name, since(step_started), false});
-        emit(event{event_kind::recipe_failed, name, step_name, {}, m.status, since(step_started), last});
-        break;
-      }
-      case kind::done:
-        done = true;
-        break;
-      case kind::alive:  // the guest's keepalive while secrets are staged
-        break;
-    }
-  };
-  emit(event{event_kind::guest_started, name, "", {}, 0, {}, {}});
+  sync_progress progress(vm.name, result, [this](event e) { emit(std::move(e)); });
+  auto on_line = [&](std::string_view line) { progress.line(line); };
+  auto on_marker = [&](const detail::guest_marker& m) { progress.marker(m); };
+  emit(event{event_kind::guest_started, vm.name, "", {}, 0, {}, {}});
   detail::shell_request request;
   request.command = detail::guest_bash_command();
   request.stdin_mode = stdio_mode::pipe;
   request.input = &program;
   request.timeout = lima.timeouts.guest;
   request.on_stdout = [&](std::string_view chunk) { parser.feed(chunk, on_line, on_marker); };
-  process_result r = d.shell(instance, request);
+  process_result r = d.shell(vm.instance_name(), request);
   parser.finish(on_line, on_marker);
+  if (!progress.succeeded(r)) throw error(errc::guest_failed, progress.failure_message(r, vm.instance_name()));
+}
+
+sync_result client::impl::sync_one(const std::string& name_arg, sync_options options) {
+  const auto started = clock::now();
+  std::string name = normalize_vm_name(name_arg);
+  // Everything that can be refused is checked before the first limactl call.
+  vm_config vm = store.load(name);
+  refuse_port_clashes(vm, store);
+  for (const auto& w : vm.warnings) warn(name, w);
+  for (const auto& w : exposure_warnings(vm)) warn(name, w);
+  staged_secrets staged = collect_secrets(vm, std::move(options.secrets), true);
+  store.recipes();  // a broken user recipe is a config error before anything starts
+  detail::vm_lock lock(where.state_dir, name, "dvm sync");
+
+  auto d = driver(name);
+  d.version();
+  sync_result result;
+  result.vm = name;
+  bring_up(d, vm, options.restart, result);
+  run_sync_program(d, vm, std::move(staged), result);
   result.limactl_calls = d.calls();
   result.duration = since(started);
-
-  if (r.exit_code == 0 && done && !failure) return result;
-  std::string last;
-  for (const auto& l : recent) last += (last.empty() ? "" : "\n") + l;
-  std::string message;
-  if (failure) {
-    std::string step_name = failure->step.substr(failure->step.find(' ') + 1);
-    message = (failure->step.starts_with("hook ") ? "the project hook " + step_name
-                                                   : "recipe " + step_name) +
-              " failed (exit " + std::to_string(failure->status) + ")";
-    if (failure->status == 0) message = "recipe " + step_name + " ended the sync early with `exit` (recipes must use `return`)";
-  } else if (r.exit_code == 255) {
-    message = "the connection to " + instance + " broke during the sync (ssh exit 255)";
-  } else if (r.exit_code == 0) {
-    message = "the guest program ended before it finished";
-  } else {
-    message = "the guest program failed (exit " + std::to_string(r.exit_code >= 0 ? r.exit_code : 128 + r.term_signal) + ")";
-  }
-  std::string err_tail = detail::stderr_tail(r.err, 4);
-  if (!last.empty()) message += "\n" + last;
-  if (!err_tail.empty()) message += "\n" + err_tail;
-  throw error(errc::guest_failed, message);
+  return result;
 }
 
 sync_result client::sync(const std::string& name, sync_options options) {

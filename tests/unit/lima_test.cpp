@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <dvm/config.hpp>
+#include <dvm/error.hpp>
 
+#include "lima/drift.hpp"
 #include "lima/effective.hpp"
 #include "lima/instance.hpp"
 #include "lima/port_rules.hpp"
@@ -145,13 +147,95 @@ TEST_CASE("create-only settings that changed are reported") {
   dvm_test::write_file(dir.path() / "lima.yaml", dvm::render_lima_yaml(created));
   dvm::detail::instance_info info;
   info.dir = dir.path().string();
-  CHECK(dvm::detail::recreate_to_apply(created, info).empty());
+  CHECK(dvm::detail::compare_instance(created, info).recreate.empty());
   auto changed = load(t, "vm_type = \"vz\"\ncode_dir = \"~/work/app\"\nimage = \"template:_images/ubuntu\"\nuser = \"zed\"\n");
-  auto found = dvm::detail::recreate_to_apply(changed, info);
+  auto found = dvm::detail::compare_instance(changed, info).recreate;
   CHECK(found == std::vector<std::string>{"vm_type (qemu in the VM, vz in the config)",
                                           "user (alice in the VM, zed in the config)",
                                           "image (template:_images/fedora in the VM, template:_images/ubuntu in the config)",
                                           "code_dir (~/src/app in the VM, ~/work/app in the config)"});
+}
+
+TEST_CASE("one drift: what sync edits, what doctor and status report") {
+  config_tree t;
+  auto created = load(t, "cpus = 2\nmemory = \"4GiB\"\ndisk = \"40GiB\"\nports = [\"3000:3000\"]\n");
+  dvm_test::temp_dir dir;
+  dvm_test::write_file(dir.path() / "lima.yaml", dvm::render_lima_yaml(created));
+  auto list = dvm::detail::parse_list_json(R"({"name":"dvm-app","status":"Stopped","dir":")" + dir.path().string() + "\"}");
+  REQUIRE(list.size() == 1);
+  const auto& info = list[0];  // no effective config: lima.yaml is all there is
+
+  SUBCASE("the config it was created from: nothing to do") {
+    auto drift = dvm::detail::compare_instance(created, info);
+    CHECK(drift.editable().empty());
+    CHECK(drift.ports.empty());
+    CHECK_FALSE(drift.catch_all_missing);
+    CHECK(dvm::detail::edit_expression(created, drift).empty());
+  }
+  SUBCASE("changed sizes and ports become one `limactl edit --set` expression") {
+    auto changed = load(t, "cpus = 4\nmemory = \"8GiB\"\ndisk = \"40GiB\"\nports = [\"3000:3000\", \"8080:80\"]\n");
+    auto drift = dvm::detail::compare_instance(changed, info);
+    CHECK(drift.editable() == std::vector<std::string>{"cpus", "memory", "ports"});
+    REQUIRE(drift.ports.added.size() == 1);
+    CHECK(drift.ports.added[0].host_port == 8080);
+    CHECK(drift.ports.removed.empty());
+    std::string expression = dvm::detail::edit_expression(changed, drift);
+    CHECK(expression.starts_with(".cpus = 4 | .memory = \"8GiB\" | .portForwards = [{"));
+    CHECK(expression.find("\"hostPort\":8080") != std::string::npos);
+    CHECK_FALSE(drift.disk_shrinks_from.has_value());
+  }
+  SUBCASE("a smaller disk is named, not edited silently") {
+    auto smaller = load(t, "cpus = 2\nmemory = \"4GiB\"\ndisk = \"20GiB\"\nports = [\"3000:3000\"]\n");
+    auto drift = dvm::detail::compare_instance(smaller, info);
+    REQUIRE(drift.disk_shrinks_from.has_value());
+    CHECK(*drift.disk_shrinks_from == 40ULL << 30);
+  }
+  SUBCASE("a lost catch-all ignore rule is a port change") {
+    auto text = dvm::render_lima_yaml(created);
+    auto at = text.find("ignore: true");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 12, "ignore: false");
+    dvm_test::write_file(dir.path() / "lima.yaml", text);
+    auto drift = dvm::detail::compare_instance(created, info);
+    CHECK(drift.catch_all_missing);
+    CHECK(drift.editable() == std::vector<std::string>{"ports"});
+  }
+  SUBCASE("an effective config: its findings are what sync edits") {
+    const std::string cfg = R"({"mounts":[{"location":"/home/me"}],"portForwards":[]})";
+    auto with_config = record(dir.path(), cfg);
+    auto drift = dvm::detail::compare_instance(created, with_config);
+    CHECK(drift.editable() == std::vector<std::string>{"mounts", "ports"});
+    CHECK(drift.ports.empty());  // lima.yaml's own rules are not compared then
+    CHECK(dvm::detail::edit_expression(created, drift).starts_with(".mounts = [] | .portForwards = ["));
+  }
+  SUBCASE("an unreadable lima.yaml is an I/O error naming it") {
+    std::filesystem::remove(dir.path() / "lima.yaml");
+    try {
+      dvm::detail::compare_instance(created, info);
+      FAIL("no error");
+    } catch (const dvm::error& e) {
+      CHECK(e.code() == dvm::errc::io);
+      CHECK(std::string(e.what()).find("lima.yaml") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("port rules are written from one list, as YAML for lima.yaml and JSON for edit --set") {
+  config_tree t;
+  auto vm = load(t, "ports = [\"3000:3000\", {host = 5353, guest = 53, proto = \"udp\"}]\n");
+  dvm_test::temp_dir dir;
+  dvm_test::write_file(dir.path() / "lima.yaml", dvm::render_lima_yaml(vm));
+  // The JSON array read back as Lima's `config.portForwards` equals what lima.yaml says.
+  auto from_json = record(dir.path(), R"({"portForwards":)" + dvm::detail::port_rules_json(vm) + "}");
+  auto rules = dvm::detail::dvm_port_rules(vm);
+  REQUIRE(from_json.config.port_forwards.size() == rules.size());
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    CHECK(fill_defaults(from_json.config.port_forwards[i]) == fill_defaults(rules[i]));
+  }
+  auto stored = dvm::detail::parse_instance_yaml(dvm::render_lima_yaml(vm));
+  CHECK(stored.ports == vm.ports);
+  CHECK(stored.ignores_guest_any);
+  CHECK(stored.ignores_guest_loopback);
 }
 
 TEST_CASE("a full Lima template as image is described by plan") {

@@ -3,6 +3,8 @@
 
 #include "guest/shell.hpp"
 
+#include <dvm/shell.hpp>
+
 #include <array>
 #include <cstdio>
 #include <stdexcept>
@@ -41,6 +43,15 @@ TEST_CASE("shell_quote leaves safe words bare and refuses NUL") {
   CHECK(dvm::detail::shell_quote("a b") == "'a b'");
   CHECK(dvm::detail::shell_quote("it's") == "'it'\\''s'");
   CHECK_THROWS_AS(dvm::detail::shell_quote(std::string("a\0b", 3)), std::invalid_argument);
+}
+
+TEST_CASE("the public dvm::shell_quote is the library's one shell_quote") {
+  // One function under two names: a second implementation would have its own address.
+  constexpr auto* public_name = &dvm::shell_quote;
+  constexpr auto* library_name = &dvm::detail::shell_quote;
+  static_assert(public_name == library_name);
+  CHECK(dvm::shell_quote("alias of sh") == "'alias of sh'");
+  CHECK(run_shell("printf %s " + dvm::shell_quote("it's $HOME `x` \\")) == "it's $HOME `x` \\");
 }
 
 TEST_CASE("guest paths expand ~ in the guest and nothing else") {

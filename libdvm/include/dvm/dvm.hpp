@@ -9,5 +9,6 @@
 #include <dvm/process.hpp>
 #include <dvm/recipes.hpp>
 #include <dvm/secret.hpp>
+#include <dvm/shell.hpp>
 #include <dvm/timeouts.hpp>
 #include <dvm/version.hpp>

@@ -2,12 +2,12 @@
 
 #include "embedded.hpp"
 
-#include <cctype>
 #include <stdexcept>
 
-namespace dvm::detail {
+namespace dvm {
 
 namespace {
+// The characters shell_quote leaves bare (and decode_guest_path_expression reads bare).
 bool is_safe(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
@@ -32,6 +32,8 @@ std::string shell_quote(std::string_view value) {
   out += '\'';
   return out;
 }
+
+namespace detail {
 
 std::string guest_path_expression(std::string_view path) {
   if (path == "~") return "\"$HOME\"";
@@ -61,7 +63,7 @@ std::optional<std::string> decode_guest_path_expression(std::string_view text) {
     } else if (c == '\\') {
       if (i + 1 >= text.size()) return std::nullopt;
       out += text[++i];
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_@%+=:,./-").find(c) != std::string_view::npos) {
+    } else if (is_safe(c)) {
       out += c;
     } else {
       return std::nullopt;
@@ -100,4 +102,6 @@ std::string guest_script(std::string_view name) {
 
 std::string safe_guest_environment() { return guest_script("safe-environment"); }
 
-}  // namespace dvm::detail
+}  // namespace detail
+
+}  // namespace dvm

@@ -2,16 +2,16 @@
 // shell_quote(); no script pastes user text by hand.
 #pragma once
 
+#include <dvm/shell.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace dvm::detail {
 
-/// A POSIX shell word that expands to exactly `value`: bare when made only of safe characters
-/// ([A-Za-z0-9_@%+=:,./-]), otherwise single-quoted with ' written as '\''. Throws
-/// std::invalid_argument for a NUL byte, which no shell word can hold.
-std::string shell_quote(std::string_view value);
+/// dvm::shell_quote (<dvm/shell.hpp>), under the name the library's own code uses.
+using dvm::shell_quote;
 
 /// A guest shell expression for a guest path that may start with "~": "$HOME" or
 /// "$HOME"/'rest', so the guest expands the home and nothing else.

@@ -13,6 +13,7 @@
 #include <dvm/timeouts.hpp>
 
 #include "lima/instance.hpp"
+#include "lima/limactl_output.hpp"  // parsing what limactl prints
 
 #include <chrono>
 #include <filesystem>
@@ -44,11 +45,6 @@ struct lima_context {
 /// _LIMA_OUTPUT_IS_TTY, which change limactl's behaviour.
 std::vector<std::string> limactl_environment(const std::map<std::string, std::string>& from,
                                              const std::vector<std::string>& pass_env = {});
-
-/// Parses "limactl version 2.0.3" (or a git-describe form); nullopt when there is no x.y.z.
-std::optional<std::string> parse_limactl_version(std::string_view output);
-/// a >= b for "x.y.z" strings.
-bool version_at_least(std::string_view version, std::string_view minimum);
 
 /// A guest command for `limactl shell`.
 struct shell_request {
@@ -123,22 +119,5 @@ class lima_driver {
   int calls_ = 0;
   std::optional<std::string> resolved_;
 };
-
-/// One record of limactl's logrus output on stderr.
-struct log_record {
-  std::string level;  ///< "info", "warning", "error", "fatal", ... ("" when the record has none)
-  std::string msg;
-};
-/// A logfmt line (logrus's TextFormatter, as limactl writes it without a terminal:
-/// `time="..." level=info msg="Starting the instance \"x\""`) or a JSON line; nullopt for any
-/// other line, or a record without msg.
-std::optional<log_record> parse_log_record(std::string_view line);
-/// The text of a Go %q-quoted string, without its enclosing quotes (strconv.Unquote's escapes:
-/// \a \b \f \n \r \t \v \\ \" \xhh \ooo \uhhhh \Uhhhhhhhh).
-std::string go_unquote(std::string_view body);
-
-/// The last `max_lines` meaningful messages of limactl stderr output (logfmt or JSON lines):
-/// the msg of each record when it is a structured record, else the raw line.
-std::string stderr_tail(std::string_view text, std::size_t max_lines = 6);
 
 }  // namespace dvm::detail

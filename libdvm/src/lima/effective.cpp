@@ -1,6 +1,5 @@
 #include "lima/effective.hpp"
 
-#include "guest/shell.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -200,56 +199,6 @@ std::optional<std::string> base_template_note(const std::string& image,
   if (root["base"]) brings.emplace_back("bases of its own (not read)");
   if (brings.empty()) return std::nullopt;
   return lead + file.string() + " brings " + join(brings) + tail;
-}
-
-recorded_settings read_recorded_settings(const instance_info& info) {
-  recorded_settings out;
-  if (info.dir.empty()) return out;
-  auto loaded = load_yaml_file(fs::path(info.dir) / "lima.yaml");
-  if (!loaded) return out;
-  const YAML::Node& root = *loaded;
-  auto text = [](const YAML::Node& n) -> std::optional<std::string> {
-    if (!n || !n.IsScalar()) return std::nullopt;
-    return n.as<std::string>();
-  };
-  out.vm_type = text(root["vmType"]);
-  out.arch = text(root["arch"]);
-  if (root["user"] && root["user"].IsMap()) out.user = text(root["user"]["name"]);
-  // dvm's user provision script records the image and the code dir (render.cpp).
-  if (const YAML::Node provision = root["provision"]; provision && provision.IsSequence()) {
-    for (const auto& entry : provision) {
-      if (!entry.IsMap() || text(entry["mode"]) != "user") continue;
-      auto script = text(entry["script"]);
-      if (!script || script->find("# dvm: the project's code directory.") == std::string::npos) continue;
-      std::istringstream lines(*script);
-      std::string line;
-      while (std::getline(lines, line)) {
-        if (line.starts_with(created_from_prefix)) {
-          out.image = line.substr(created_from_prefix.size());
-        } else if (line.starts_with("mkdir -p -- ")) {
-          out.code_dir = decode_guest_path_expression(std::string_view(line).substr(12));
-        }
-      }
-      break;
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> recreate_to_apply(const vm_config& vm, const instance_info& info) {
-  std::vector<std::string> out;
-  const recorded_settings recorded = read_recorded_settings(info);
-  auto compare = [&](const std::string& setting, const std::optional<std::string>& in_vm, const std::string& in_config) {
-    if (in_vm && *in_vm != in_config) {
-      out.push_back(setting + " (" + *in_vm + " in the VM, " + in_config + " in the config)");
-    }
-  };
-  compare("vm_type", recorded.vm_type, vm.vm_type);
-  compare("arch", recorded.arch, vm.arch);
-  compare("user", recorded.user, vm.user);
-  compare("image", recorded.image, vm.image);
-  compare("code_dir", recorded.code_dir, vm.code_dir);
-  return out;
 }
 
 }  // namespace dvm::detail

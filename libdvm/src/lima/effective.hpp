@@ -40,23 +40,6 @@ std::vector<instance_finding> check_effective(const vm_config& vm, const instanc
 /// forwards, copyToHost, provisioning other than dvm's own. One line each.
 std::vector<std::string> template_extras(const effective_config& config);
 
-/// What an instance's stored lima.yaml records of the settings it was created with: vmType,
-/// arch and user.name, and, from dvm's user provision script (render.cpp), the image and the code
-/// dir. nullopt: not recorded (or not readable).
-struct recorded_settings {
-  std::optional<std::string> vm_type;
-  std::optional<std::string> arch;
-  std::optional<std::string> user;
-  std::optional<std::string> image;
-  std::optional<std::string> code_dir;
-};
-recorded_settings read_recorded_settings(const instance_info& info);
-
-/// Create-only settings (vm_type, arch, image, user, code_dir) whose config value differs from
-/// the instance's, as "vm_type (qemu in the VM, vz in the config)", read from the instance's
-/// stored lima.yaml; settings it does not record (or an unreadable file) are not compared.
-std::vector<std::string> recreate_to_apply(const vm_config& vm, const instance_info& info);
-
 /// For `dvm plan`: what an `image` that is a full Lima template (not one of the image-only
 /// `template:_images/...`) brings besides the OS: networks, socket forwards, port rules,
 /// copyToHost, provisioning. Reads the template when it is a local file or a `template:NAME`
@@ -64,8 +47,5 @@ std::vector<std::string> recreate_to_apply(const vm_config& vm, const instance_i
 /// templates.
 std::optional<std::string> base_template_note(const std::string& image,
                                               const std::vector<std::filesystem::path>& template_dirs);
-
-/// The image line dvm writes into its user provision script (render.cpp).
-inline constexpr std::string_view created_from_prefix = "# dvm: created from image ";
 
 }  // namespace dvm::detail

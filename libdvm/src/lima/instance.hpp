@@ -1,4 +1,5 @@
-// What libdvm reads back from Lima: `limactl list --json` records and an instance's lima.yaml.
+// What libdvm reads back from Lima: `limactl list --json` records and an instance's stored
+// lima.yaml. What they mean against the config is lima/drift.hpp's business.
 #pragma once
 
 #include <dvm/ports.hpp>
@@ -61,10 +62,23 @@ struct instance_settings {
   std::optional<bool> containerd_user;
   std::optional<bool> ssh_forward_agent;
   std::optional<bool> ssh_load_dot_ssh_pub_keys;
-  std::string user;
+  // Create-only settings: vmType, arch, user.name and, from dvm's user provision script
+  // (render.cpp), the image and the code dir. nullopt: not recorded.
+  std::optional<std::string> vm_type;
+  std::optional<std::string> arch;
+  std::optional<std::string> user;
+  std::optional<std::string> image;
+  std::optional<std::string> code_dir;
 };
 
 /// Parses lima.yaml text. Throws dvm::error(errc::io) when it is not YAML.
 instance_settings parse_instance_yaml(std::string_view text);
+
+/// Reads and parses the instance's stored lima.yaml (in `info.dir`). Throws dvm::error(errc::io)
+/// naming the file when it cannot be read or is not YAML.
+instance_settings read_instance_yaml(const instance_info& info);
+
+/// The image line dvm writes into its user provision script (render.cpp), read back above.
+inline constexpr std::string_view created_from_prefix = "# dvm: created from image ";
 
 }  // namespace dvm::detail

@@ -6,9 +6,17 @@
 #include <dvm/config.hpp>
 #include <dvm/error.hpp>
 
+#include "guest/shell.hpp"
+
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 namespace dvm::detail {
+
+namespace fs = std::filesystem;
 
 namespace {
 template <class T>
@@ -28,6 +36,25 @@ bool full_range(const YAML::Node& rule) {
   }
   // Lima's default range is the whole range when neither guestPort nor a range is given.
   return !rule["guestPort"];
+}
+
+// dvm's user provision script records the image and the code dir (render.cpp).
+void read_dvm_user_script(const YAML::Node& provision, instance_settings& out) {
+  if (!provision || !provision.IsSequence()) return;
+  for (const auto& entry : provision) {
+    if (!entry.IsMap() || scalar<std::string>(entry["mode"]) != "user") continue;
+    auto script = scalar<std::string>(entry["script"]);
+    if (!script || script->find("# dvm: the project's code directory.") == std::string::npos) continue;
+    std::istringstream lines(*script);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with(created_from_prefix)) {
+        out.image = line.substr(created_from_prefix.size());
+      } else if (line.starts_with("mkdir -p -- ")) {
+        out.code_dir = decode_guest_path_expression(std::string_view(line).substr(12));
+      }
+    }
+    return;
+  }
 }
 }  // namespace
 
@@ -88,10 +115,20 @@ instance_settings parse_instance_yaml(std::string_view text) {
     out.ssh_forward_agent = scalar<bool>(s["forwardAgent"]);
     out.ssh_load_dot_ssh_pub_keys = scalar<bool>(s["loadDotSSHPubKeys"]);
   }
-  if (const YAML::Node u = root["user"]; u && u.IsMap()) {
-    out.user = scalar<std::string>(u["name"]).value_or("");
-  }
+  out.vm_type = scalar<std::string>(root["vmType"]);
+  out.arch = scalar<std::string>(root["arch"]);
+  if (const YAML::Node u = root["user"]; u && u.IsMap()) out.user = scalar<std::string>(u["name"]);
+  read_dvm_user_script(root["provision"], out);
   return out;
+}
+
+instance_settings read_instance_yaml(const instance_info& info) {
+  const fs::path file = fs::path(info.dir) / "lima.yaml";
+  std::ifstream in(file);
+  if (info.dir.empty() || !in) throw error(errc::io, "cannot read " + file.string() + " (the instance's config)");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_instance_yaml(text.str());
 }
 
 }  // namespace dvm::detail

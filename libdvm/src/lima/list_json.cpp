@@ -1,6 +1,7 @@
 // `limactl list --json`: one JSON object per line (never an array), nothing at all when there
 // are no instances. Parsed with Boost.JSON.
 #include "lima/instance.hpp"
+#include "text/utf8.hpp"
 
 #include <dvm/error.hpp>
 
@@ -48,23 +49,11 @@ std::string printable_excerpt(std::string_view line) {
   static constexpr char hex[] = "0123456789abcdef";
   line = line.substr(0, 120);
   std::string out;
+  char32_t cp = 0;
   for (std::size_t i = 0; i < line.size();) {
     auto c = static_cast<unsigned char>(line[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
-                                 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
-    bool ok = n != 0 && i + n <= line.size() && c >= 0x20 && c != 0x7f;
-    for (std::size_t k = 1; ok && k < n; ++k) {
-      ok = (static_cast<unsigned char>(line[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok && n == 3) {  // no overlong forms or surrogates
-      auto c1 = static_cast<unsigned char>(line[i + 1]);
-      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
-    } else if (ok && n == 4) {
-      auto c1 = static_cast<unsigned char>(line[i + 1]);
-      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-    } else if (ok && n == 2) {
-      ok = !(c == 0xc2 && static_cast<unsigned char>(line[i + 1]) < 0xa0);  // C1 controls
-    }
+    std::size_t n = decode_utf8(line, i, cp);
+    bool ok = n != 0 && cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0);  // no C0/C1 controls
     if (!ok) {
       out += "\\x";
       out += hex[c >> 4];

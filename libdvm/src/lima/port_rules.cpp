@@ -1,5 +1,12 @@
 #include "lima/port_rules.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <type_traits>
+#include <variant>
+
 namespace dvm::detail {
 
 filled_port_rule fill_defaults(const lima_port_rule& rule) {
@@ -60,6 +67,10 @@ std::vector<lima_port_rule> dvm_port_rules(const vm_config& vm) {
   return rules;
 }
 
+namespace {
+
+// The fields of a rule as dvm writes them, in order.
+using rule_value = std::variant<bool, int, std::string, std::array<int, 2>>;
 std::vector<std::pair<std::string, rule_value>> written_fields(const lima_port_rule& rule) {
   std::vector<std::pair<std::string, rule_value>> out;
   if (rule.guest_ip) out.emplace_back("guestIP", *rule.guest_ip);
@@ -76,6 +87,51 @@ std::vector<std::pair<std::string, rule_value>> written_fields(const lima_port_r
   if (rule.ignore) out.emplace_back("ignore", true);
   if (rule.is_static) out.emplace_back("static", true);
   return out;
+}
+
+}  // namespace
+
+yaml::node port_rules_yaml(const vm_config& vm) {
+  yaml::sequence rules;
+  for (const auto& rule : dvm_port_rules(vm)) {
+    yaml::mapping fields;
+    for (auto& [key, value] : written_fields(rule)) {
+      yaml::node v = std::visit(
+          [](const auto& x) -> yaml::node {
+            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::array<int, 2>>) {
+              yaml::node range = yaml::sequence{x[0], x[1]};
+              range.flow = true;
+              return range;
+            } else {
+              return yaml::node(x);
+            }
+          },
+          value);
+      fields.emplace_back(key, std::move(v));
+    }
+    rules.emplace_back(std::move(fields));
+  }
+  return rules;
+}
+
+std::string port_rules_json(const vm_config& vm) {
+  boost::json::array rules;
+  for (const auto& rule : dvm_port_rules(vm)) {
+    boost::json::object fields;
+    for (const auto& [key, value] : written_fields(rule)) {
+      std::visit(
+          [&fields, &key = key](const auto& x) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::array<int, 2>>) {
+              fields[key] = boost::json::array{x[0], x[1]};
+            } else {
+              fields[key] = x;
+            }
+          },
+          value);
+    }
+    rules.emplace_back(std::move(fields));
+  }
+  return boost::json::serialize(rules);
 }
 
 std::string describe(const filled_port_rule& rule) {

@@ -4,10 +4,11 @@
 
 #include <dvm/config.hpp>
 
+#include "lima/yaml.hpp"
+
 #include <array>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace dvm::detail {
@@ -56,10 +57,11 @@ filled_port_rule fill_defaults(const lima_port_rule& rule);
 /// guest listener reaches the host.
 std::vector<lima_port_rule> dvm_port_rules(const vm_config& vm);
 
-/// The fields of a rule as dvm writes them, in order, for the YAML emitter and the JSON of
-/// `limactl edit --set`.
-using rule_value = std::variant<bool, int, std::string, std::array<int, 2>>;
-std::vector<std::pair<std::string, rule_value>> written_fields(const lima_port_rule& rule);
+/// dvm_port_rules(vm), written for lima.yaml (a block sequence for the YAML emitter) and for
+/// `limactl edit --set` (a JSON array, which yq reads as a YAML flow value): the same fields in
+/// the same order, from one list.
+yaml::node port_rules_yaml(const vm_config& vm);
+std::string port_rules_json(const vm_config& vm);
 
 /// "guest 127.0.0.1:3000/tcp -> host 127.0.0.1:3000", "ignore guest 0.0.0.0:1-65535/any", ...
 std::string describe(const filled_port_rule& rule);

@@ -2,12 +2,10 @@
 #include <dvm/config.hpp>
 
 #include "guest/shell.hpp"
-#include "lima/effective.hpp"
+#include "lima/instance.hpp"
 #include "lima/port_rules.hpp"
 #include "lima/yaml.hpp"
 
-#include <type_traits>
-#include <variant>
 
 namespace dvm {
 
@@ -28,31 +26,9 @@ std::string user_script(const vm_config& vm) {
   return script;
 }
 
-node port_rule(const detail::lima_port_rule& rule) {
-  mapping out;
-  for (auto& [key, value] : detail::written_fields(rule)) {
-    node v = std::visit(
-        [](const auto& x) -> node {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, std::array<int, 2>>) {
-            node range = sequence{x[0], x[1]};
-            range.flow = true;
-            return range;
-          } else {
-            return node(x);
-          }
-        },
-        value);
-    out.emplace_back(key, std::move(v));
-  }
-  return out;
-}
 }  // namespace
 
 std::string render_lima_yaml(const vm_config& vm) {
-  sequence ports;
-  for (const auto& rule : detail::dvm_port_rules(vm)) ports.push_back(port_rule(rule));
-
   mapping doc{
       {"minimumLimaVersion", "2.0.0"},
       {"base", vm.image},
@@ -66,7 +42,7 @@ std::string render_lima_yaml(const vm_config& vm) {
       {"ssh", mapping{{"loadDotSSHPubKeys", false}, {"forwardAgent", false}, {"forwardX11", false}}},
       {"networks", sequence{mapping{{"lima", "user-v2"}}}},
       {"user", mapping{{"name", vm.user}, {"home", vm.guest_home()}, {"shell", "/bin/bash"}}},
-      {"portForwards", std::move(ports)},
+      {"portForwards", detail::port_rules_yaml(vm)},
       // The system script (root, every boot, no user value) is libdvm/guest/lima-system-provision.sh.
       {"provision", sequence{mapping{{"mode", "system"}, {"script", detail::guest_script("lima-system-provision")}},
                              mapping{{"mode", "user"}, {"script", user_script(vm)}}}},

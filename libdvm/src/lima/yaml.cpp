@@ -1,5 +1,7 @@
 #include "lima/yaml.hpp"
 
+#include "text/utf8.hpp"
+
 #include <stdexcept>
 
 namespace dvm::detail::yaml {
@@ -25,32 +27,6 @@ bool is_identifier(std::string_view key) {
   return !(key.front() >= '0' && key.front() <= '9');
 }
 
-// One step of strict UTF-8 decoding: the length of the sequence at text[i] (no overlong forms,
-// no surrogates, at most U+10FFFF) and its code point, or 0 for a byte that starts none.
-std::size_t utf8_at(std::string_view text, std::size_t i, char32_t& cp) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
-  auto continuation = [&](std::size_t k) { return i + k < text.size() && (byte(k) & 0xc0) == 0x80; };
-  unsigned char c = byte(0);
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  }
-  if (c >= 0xc2 && c <= 0xdf && continuation(1)) {
-    cp = static_cast<char32_t>(((c & 0x1fU) << 6) | (byte(1) & 0x3fU));
-    return 2;
-  }
-  if (c >= 0xe0 && c <= 0xef && continuation(1) && continuation(2)) {
-    cp = static_cast<char32_t>(((c & 0x0fU) << 12) | ((byte(1) & 0x3fU) << 6) | (byte(2) & 0x3fU));
-    return cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : 3;
-  }
-  if (c >= 0xf0 && c <= 0xf4 && continuation(1) && continuation(2) && continuation(3)) {
-    cp = static_cast<char32_t>(((c & 0x07U) << 18) | ((byte(1) & 0x3fU) << 12) |
-                               ((byte(2) & 0x3fU) << 6) | (byte(3) & 0x3fU));
-    return cp < 0x10000 || cp > 0x10ffff ? 0 : 4;
-  }
-  return 0;
-}
-
 // Code points that may appear as they are in a document: YAML's printable set without tab and
 // line feed, the byte order mark, and U+0085, U+2028 and U+2029, which YAML 1.1 parsers (Lima's
 // among them) treat as line breaks.
@@ -67,7 +43,7 @@ bool fits_literal_block(std::string_view text) {
   if (text.front() == ' ' || text.front() == '\t' || text.front() == '\n') return false;
   char32_t cp = 0;
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = utf8_at(text, i, cp);
+    std::size_t n = decode_utf8(text, i, cp);
     if (n == 0 || !(cp == '\n' || cp == '\t' || is_plain_printable(cp))) return false;
     i += n;
   }
@@ -194,7 +170,7 @@ std::string quote(std::string_view text) {
     for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out += hex_digits[(value >> shift) & 0xf];
   };
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = utf8_at(text, i, cp);
+    std::size_t n = decode_utf8(text, i, cp);
     if (n == 0) {
       // Not UTF-8: a document can only carry the byte as the character U+0080..U+00FF.
       escape('x', static_cast<unsigned char>(text[i]), 2);
@@ -237,7 +213,7 @@ std::string emit(const node& root, std::string_view header) {
     out += "# ";
     char32_t cp = 0;
     for (std::size_t i = 0; i < line.size();) {
-      std::size_t n = utf8_at(line, i, cp);
+      std::size_t n = decode_utf8(line, i, cp);
       if (n == 0 || !is_plain_printable(cp)) {
         out += n == 0 ? '?' : ' ';  // a comment cannot hold it (or would end at a line break)
         i += n == 0 ? 1 : n;

@@ -32,7 +32,11 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
+#include <span>
+#include <string>
+#include <vector>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -195,6 +199,200 @@ Binding output_binding(stdio_mode mode, asio::readable_pipe& pipe) {
   return Binding();
 }
 
+using stream_buffer = std::array<char, 16384>;
+
+// One child from start to reaping: the io_context, the pipes, and the one timer that watches
+// the deadline, the cancel token and, after exit, how long a grandchild may keep our pipes
+// open. Members are destroyed in reverse order: the process handle before the pipes and ctx_.
+class child_run {
+ public:
+  child_run(const process_spec& spec, process_result& result)
+      : spec_(spec), result_(result), setup_{spec.stdin_mode != stdio_mode::inherit} {}
+  child_run(const child_run&) = delete;
+  child_run& operator=(const child_run&) = delete;
+
+  bool spawn(const std::string& program);  // false: result_ says why
+  void feed_stdin(std::span<const char> input);
+  void start_readers();
+  void watch_exit();
+  void run_until_done();
+  void collect_exit_status();
+
+ private:
+  void read_stream(asio::readable_pipe& pipe, stream_buffer& buffer, std::string& sink,
+                   const std::function<void(std::string_view)>& on_chunk);
+  void maybe_done();
+  void tick();
+  void terminate(bool timed_out);
+  void kill_hung_child();
+  void give_up_on_pipes(clock::time_point now);
+
+  const process_spec& spec_;
+  process_result& result_;
+  asio::io_context ctx_;
+  asio::writable_pipe stdin_pipe_{ctx_};
+  asio::readable_pipe stdout_pipe_{ctx_};
+  asio::readable_pipe stderr_pipe_{ctx_};
+  child_setup setup_;
+  clock::time_point started_{};
+  std::optional<bp::process> child_;
+  pid_t pid_ = -1;
+  stream_buffer out_buffer_{};
+  stream_buffer err_buffer_{};
+  int open_streams_ = 0;
+  bool exited_ = false;
+  std::optional<clock::time_point> finished_at_;
+  // The ticker (deadline, cancel, kill) must not keep ctx_.run() waiting once everything is
+  // done: that would add up to one tick to every call.
+  asio::steady_timer ticker_{ctx_};
+  std::optional<clock::time_point> deadline_;
+  std::optional<clock::time_point> kill_at_;        // SIGKILL after a grace period
+  std::optional<clock::time_point> pipes_give_up_;  // after exit
+  bool signalled_ = false;
+};
+
+bool child_run::spawn(const std::string& program) {
+  std::vector<std::string> args(spec_.argv.begin() + 1, spec_.argv.end());
+  std::filesystem::path workdir = spec_.working_directory.empty() ? std::filesystem::path("/")
+                                                                  : spec_.working_directory;
+  started_ = clock::now();
+  // The stdio bindings are temporaries: they close the child's ends of the pipes in this
+  // process as soon as the child has started, so EOF arrives when the child exits.
+  bp::error_code ec;
+  child_.emplace(fork_exec_launcher{}(
+      ctx_.get_executor(), ec, program, args,
+      bp::process_stdio{input_binding(spec_.stdin_mode, stdin_pipe_),
+                        output_binding<bp::detail::process_output_binding>(spec_.stdout_mode, stdout_pipe_),
+                        output_binding<bp::detail::process_error_binding>(spec_.stderr_mode, stderr_pipe_)},
+      bp::process_environment(spec_.environment), bp::process_start_dir(workdir.string()), setup_));
+  if (ec) {
+    result_.start_failed = true;
+    result_.err = spec_.argv[0] + ": cannot be started: " + ec.message();
+    return false;
+  }
+  pid_ = child_->id();
+  return true;
+}
+
+// stdin: write the payload, then close so the child sees EOF. The payload goes only into the
+// pipe (secrets never reach argv, the environment or a file).
+void child_run::feed_stdin(std::span<const char> input) {
+  if (spec_.stdin_mode != stdio_mode::pipe) return;
+  if (input.empty()) {
+    stdin_pipe_.close();
+    return;
+  }
+  asio::async_write(stdin_pipe_, asio::buffer(input.data(), input.size()),
+                    [this](const bp::error_code&, std::size_t) {
+                      bp::error_code ignored;
+                      stdin_pipe_.close(ignored);
+                    });
+}
+
+void child_run::read_stream(asio::readable_pipe& pipe, stream_buffer& buffer, std::string& sink,
+                            const std::function<void(std::string_view)>& on_chunk) {
+  pipe.async_read_some(asio::buffer(buffer), [this, &pipe, &buffer, &sink, &on_chunk](
+                                                 const bp::error_code& ec, std::size_t n) {
+    if (n > 0) {
+      std::string_view chunk(buffer.data(), n);
+      sink.append(chunk);
+      if (on_chunk) on_chunk(chunk);
+    }
+    if (ec) {
+      --open_streams_;
+      maybe_done();
+      return;
+    }
+    read_stream(pipe, buffer, sink, on_chunk);
+  });
+}
+
+void child_run::start_readers() {
+  if (spec_.stdout_mode == stdio_mode::pipe) {
+    ++open_streams_;
+    read_stream(stdout_pipe_, out_buffer_, result_.out, spec_.on_stdout);
+  }
+  if (spec_.stderr_mode == stdio_mode::pipe) {
+    ++open_streams_;
+    read_stream(stderr_pipe_, err_buffer_, result_.err, spec_.on_stderr);
+  }
+}
+
+void child_run::watch_exit() {
+  child_->async_wait([this](const bp::error_code&, int) {
+    exited_ = true;
+    finished_at_ = clock::now();
+    maybe_done();
+  });
+}
+
+void child_run::maybe_done() {
+  if (exited_ && open_streams_ <= 0) ticker_.cancel();
+}
+
+void child_run::terminate(bool timed_out) {
+  if (signalled_) return;
+  signalled_ = true;
+  (timed_out ? result_.timed_out : result_.cancelled) = true;
+  if (setup_.own_process_group) {
+    ::kill(-pid_, SIGTERM);
+  } else {
+    ::kill(pid_, SIGTERM);
+  }
+  kill_at_ = clock::now() + std::chrono::seconds(3);
+}
+
+void child_run::kill_hung_child() {
+  if (setup_.own_process_group) ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
+  kill_at_.reset();
+}
+
+// The child has exited but something (a grandchild) still holds our pipes open.
+void child_run::give_up_on_pipes(clock::time_point now) {
+  if (!pipes_give_up_) pipes_give_up_ = now + std::chrono::seconds(2);
+  if (now >= *pipes_give_up_ || signalled_) {
+    bp::error_code ignored;
+    stdout_pipe_.close(ignored);
+    stderr_pipe_.close(ignored);
+  }
+}
+
+void child_run::tick() {
+  auto now = clock::now();
+  if (!exited_) {
+    if (deadline_ && now >= *deadline_) terminate(true);
+    if (spec_.cancel != nullptr && spec_.cancel->requested()) terminate(false);
+    if (kill_at_ && now >= *kill_at_) kill_hung_child();
+  } else if (open_streams_ > 0) {
+    give_up_on_pipes(now);
+  }
+  if (exited_ && open_streams_ <= 0) return;
+  ticker_.expires_after(std::chrono::milliseconds(20));
+  ticker_.async_wait([this](const bp::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void child_run::run_until_done() {
+  if (spec_.timeout.count() > 0) deadline_ = started_ + spec_.timeout;
+  tick();
+  ctx_.run();
+  // Kill anything the child left in its process group (it is ours to clean up).
+  if (setup_.own_process_group && signalled_) ::kill(-pid_, SIGKILL);
+}
+
+void child_run::collect_exit_status() {
+  result_.elapsed = finished_at_.value_or(clock::now()) - started_;
+  int status = child_->native_exit_code();
+  if (WIFEXITED(status)) {
+    result_.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result_.term_signal = WTERMSIG(status);
+    result_.exit_code = -1;
+  }
+}
+
 class boost_runner final : public process_runner {
  public:
   process_result run(const process_spec& spec) override;
@@ -211,165 +409,15 @@ process_result boost_runner::run(const process_spec& spec) {
   }
 
   sigpipe_guard no_sigpipe;
-  asio::io_context ctx;
-  asio::writable_pipe stdin_pipe(ctx);
-  asio::readable_pipe stdout_pipe(ctx);
-  asio::readable_pipe stderr_pipe(ctx);
-
-  std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
-  child_setup setup{spec.stdin_mode != stdio_mode::inherit};
-  std::filesystem::path workdir = spec.working_directory.empty() ? std::filesystem::path("/")
-                                                                 : spec.working_directory;
-  const auto started = clock::now();
-  std::optional<bp::process> child;
-  {
-    // The stdio bindings are temporaries: they close the child's ends of the pipes in this
-    // process as soon as the child has started, so EOF arrives when the child exits.
-    bp::error_code ec;
-    child.emplace(fork_exec_launcher{}(
-        ctx.get_executor(), ec, *program, args,
-        bp::process_stdio{input_binding(spec.stdin_mode, stdin_pipe),
-                          output_binding<bp::detail::process_output_binding>(spec.stdout_mode, stdout_pipe),
-                          output_binding<bp::detail::process_error_binding>(spec.stderr_mode, stderr_pipe)},
-        bp::process_environment(spec.environment), bp::process_start_dir(workdir.string()), setup));
-    if (ec) {
-      result.start_failed = true;
-      result.err = spec.argv[0] + ": cannot be started: " + ec.message();
-      return result;
-    }
-  }
-  const pid_t pid = child->id();
-
-  // stdin: write the payload, then close so the child sees EOF.
+  child_run child(spec, result);
+  if (!child.spawn(*program)) return result;
   std::span<const char> input;
   if (spec.stdin_mode == stdio_mode::pipe && spec.input != nullptr) input = bytes_of(*spec.input);
-  if (spec.stdin_mode == stdio_mode::pipe) {
-    if (input.empty()) {
-      stdin_pipe.close();
-    } else {
-      asio::async_write(stdin_pipe, asio::buffer(input.data(), input.size()),
-                        [&](const bp::error_code&, std::size_t) {
-                          bp::error_code ignored;
-                          stdin_pipe.close(ignored);
-                        });
-    }
-  }
-
-  std::array<char, 16384> out_buffer{};
-  std::array<char, 16384> err_buffer{};
-  int open_streams = 0;
-  bool exited = false;
-  std::optional<clock::time_point> finished_at;
-  // The ticker (deadline, cancel, kill) must not keep ctx.run() waiting once everything is
-  // done: that would add up to one tick to every call.
-  asio::steady_timer ticker(ctx);
-  auto maybe_done = [&] {
-    if (exited && open_streams <= 0) ticker.cancel();
-  };
-  std::function<void()> read_out;
-  std::function<void()> read_err;
-  read_out = [&] {
-    stdout_pipe.async_read_some(asio::buffer(out_buffer), [&](const bp::error_code& ec, std::size_t n) {
-      if (n > 0) {
-        std::string_view chunk(out_buffer.data(), n);
-        result.out.append(chunk);
-        if (spec.on_stdout) spec.on_stdout(chunk);
-      }
-      if (ec) {
-        --open_streams;
-        maybe_done();
-        return;
-      }
-      read_out();
-    });
-  };
-  read_err = [&] {
-    stderr_pipe.async_read_some(asio::buffer(err_buffer), [&](const bp::error_code& ec, std::size_t n) {
-      if (n > 0) {
-        std::string_view chunk(err_buffer.data(), n);
-        result.err.append(chunk);
-        if (spec.on_stderr) spec.on_stderr(chunk);
-      }
-      if (ec) {
-        --open_streams;
-        maybe_done();
-        return;
-      }
-      read_err();
-    });
-  };
-  if (spec.stdout_mode == stdio_mode::pipe) {
-    ++open_streams;
-    read_out();
-  }
-  if (spec.stderr_mode == stdio_mode::pipe) {
-    ++open_streams;
-    read_err();
-  }
-
-  child->async_wait([&](const bp::error_code&, int) {
-    exited = true;
-    finished_at = clock::now();
-    maybe_done();
-  });
-
-  // One timer watches the deadline, the cancel token and, after exit, how long a grandchild
-  // may keep our pipes open.
-  std::optional<clock::time_point> deadline;
-  if (spec.timeout.count() > 0) deadline = started + spec.timeout;
-  std::optional<clock::time_point> kill_at;       // SIGKILL after a grace period
-  std::optional<clock::time_point> pipes_give_up;  // after exit
-  bool signalled = false;
-  std::function<void()> tick;
-  auto terminate = [&](bool timed_out) {
-    if (signalled) return;
-    signalled = true;
-    (timed_out ? result.timed_out : result.cancelled) = true;
-    if (setup.own_process_group) {
-      ::kill(-pid, SIGTERM);
-    } else {
-      ::kill(pid, SIGTERM);
-    }
-    kill_at = clock::now() + std::chrono::seconds(3);
-  };
-  tick = [&] {
-    auto now = clock::now();
-    if (!exited) {
-      if (deadline && now >= *deadline) terminate(true);
-      if (spec.cancel != nullptr && spec.cancel->requested()) terminate(false);
-      if (kill_at && now >= *kill_at) {
-        if (setup.own_process_group) ::kill(-pid, SIGKILL);
-        ::kill(pid, SIGKILL);
-        kill_at.reset();
-      }
-    } else if (open_streams > 0) {
-      if (!pipes_give_up) pipes_give_up = now + std::chrono::seconds(2);
-      if (now >= *pipes_give_up || signalled) {
-        bp::error_code ignored;
-        stdout_pipe.close(ignored);
-        stderr_pipe.close(ignored);
-      }
-    }
-    if (exited && open_streams <= 0) return;
-    ticker.expires_after(std::chrono::milliseconds(20));
-    ticker.async_wait([&](const bp::error_code& ec) {
-      if (!ec) tick();
-    });
-  };
-  tick();
-  ctx.run();
-
-  // Kill anything the child left in its process group (it is ours to clean up).
-  if (setup.own_process_group && signalled) ::kill(-pid, SIGKILL);
-
-  result.elapsed = finished_at.value_or(clock::now()) - started;
-  int status = child->native_exit_code();
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.term_signal = WTERMSIG(status);
-    result.exit_code = -1;
-  }
+  child.feed_stdin(input);
+  child.start_readers();
+  child.watch_exit();
+  child.run_until_done();
+  child.collect_exit_status();
   return result;
 }
 

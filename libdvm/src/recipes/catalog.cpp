@@ -92,6 +92,68 @@ std::vector<std::pair<std::string_view, std::string_view>> options_of(
   return out;
 }
 
+// "# Requires: NAME...": recipes run before this one.
+template <class Fail>
+void read_requires(const std::vector<std::string_view>& words, std::string_view name, int line_no,
+                   parsed_header& out, const Fail& fail) {
+  for (auto w : words) {
+    if (!is_valid_recipe_name(w)) fail("\"" + std::string(w) + "\" is not a recipe name ([a-z0-9][a-z0-9-]*)");
+    if (w == name) fail("a recipe cannot require itself");
+    if (std::find(out.requires_recipes.begin(), out.requires_recipes.end(), w) != out.requires_recipes.end()) {
+      fail("\"" + std::string(w) + "\" is required twice");
+    }
+    out.requires_recipes.emplace_back(w);
+    out.requires_lines.push_back(line_no);
+  }
+}
+
+// "# Service: UNIT [env=KEY]": the unit the recipe runs, renamed by the VM's [env] KEY.
+template <class Fail>
+void read_service(const std::vector<std::string_view>& words, parsed_header& out, const Fail& fail) {
+  if (out.service) fail("a recipe has at most one \"# Service:\" line");
+  if (!is_service_unit(words[0])) {
+    fail("\"" + std::string(words[0]) +
+         "\" is not a systemd service name: NAME.service with A-Z a-z 0-9 _ . @ - (\"# Service: UNIT [env=KEY]\")");
+  }
+  recipe_service service{std::string(words[0]), ""};
+  for (auto [k, v] : options_of(std::span(words).subspan(1), {"env"}, "Service", fail)) {
+    if (!is_valid_env_key(v)) fail("env=" + std::string(v) + " is not an [env] key: use [A-Z][A-Z0-9_]*");
+    service.env_key = std::string(v);
+  }
+  out.service = std::move(service);
+}
+
+// "# Secret: NAME [alias=VAR] [prefix=TEXT] [charset=token]": a secret sync stages for it.
+template <class Fail>
+void read_secret(const std::vector<std::string_view>& words, parsed_header& out, const Fail& fail) {
+  if (!is_valid_secret_name(words[0])) {
+    fail("\"" + std::string(words[0]) +
+         "\" is not a valid secret name: use [A-Z_][A-Z0-9_]* (\"# Secret: NAME [alias=NAME] [prefix=TEXT] "
+         "[charset=token]\")");
+  }
+  recipe_secret secret{std::string(words[0]), "", "", false};
+  if (std::any_of(out.secrets.begin(), out.secrets.end(), [&](const auto& s) { return s.name == secret.name; })) {
+    fail("secret " + secret.name + " is declared twice");
+  }
+  for (auto [k, v] : options_of(std::span(words).subspan(1), {"alias", "prefix", "charset"}, "Secret", fail)) {
+    if (k == "alias") {
+      if (!is_valid_secret_name(v) || v == secret.name) {
+        fail("alias=" + std::string(v) + " is not another variable name: use [A-Z_][A-Z0-9_]*");
+      }
+      secret.alias = std::string(v);
+    } else if (k == "prefix") {
+      if (v.empty() || !std::all_of(v.begin(), v.end(), recipe_secret::token_char)) {
+        fail("prefix= must be non-empty and use only A-Z a-z 0-9 . _ = -");
+      }
+      secret.prefix = std::string(v);
+    } else {
+      if (v != "token") fail("unknown charset=" + std::string(v) + " (the one charset is \"token\": A-Z a-z 0-9 . _ = -)");
+      secret.token_charset = true;
+    }
+  }
+  out.secrets.push_back(std::move(secret));
+}
+
 // The facts in a recipe's header: the leading run of lines that start with `#`. A fact line is
 // `# Key: value` with Key one of Requires, Service, Secret; other comment lines are prose.
 // Throws config_error naming `file` and the line.
@@ -135,56 +197,11 @@ parsed_header parse_header(std::string_view name, std::string_view text, const s
     if (words.empty()) fail("\"# " + std::string(key) + ":\" needs a value");
     out.any = true;
     if (key == "Requires") {
-      for (auto w : words) {
-        if (!is_valid_recipe_name(w)) {
-          fail("\"" + std::string(w) + "\" is not a recipe name ([a-z0-9][a-z0-9-]*)");
-        }
-        if (w == name) fail("a recipe cannot require itself");
-        if (std::find(out.requires_recipes.begin(), out.requires_recipes.end(), w) != out.requires_recipes.end()) {
-          fail("\"" + std::string(w) + "\" is required twice");
-        }
-        out.requires_recipes.emplace_back(w);
-        out.requires_lines.push_back(line_no);
-      }
+      read_requires(words, name, line_no, out, fail);
     } else if (key == "Service") {
-      if (out.service) fail("a recipe has at most one \"# Service:\" line");
-      if (!is_service_unit(words[0])) {
-        fail("\"" + std::string(words[0]) +
-             "\" is not a systemd service name: NAME.service with A-Z a-z 0-9 _ . @ - (\"# Service: UNIT [env=KEY]\")");
-      }
-      recipe_service service{std::string(words[0]), ""};
-      for (auto [k, v] : options_of(std::span(words).subspan(1), {"env"}, "Service", fail)) {
-        if (!is_valid_env_key(v)) fail("env=" + std::string(v) + " is not an [env] key: use [A-Z][A-Z0-9_]*");
-        service.env_key = std::string(v);
-      }
-      out.service = std::move(service);
+      read_service(words, out, fail);
     } else {
-      if (!is_valid_secret_name(words[0])) {
-        fail("\"" + std::string(words[0]) +
-             "\" is not a valid secret name: use [A-Z_][A-Z0-9_]* (\"# Secret: NAME [alias=NAME] [prefix=TEXT] "
-             "[charset=token]\")");
-      }
-      recipe_secret secret{std::string(words[0]), "", "", false};
-      if (std::any_of(out.secrets.begin(), out.secrets.end(), [&](const auto& s) { return s.name == secret.name; })) {
-        fail("secret " + secret.name + " is declared twice");
-      }
-      for (auto [k, v] : options_of(std::span(words).subspan(1), {"alias", "prefix", "charset"}, "Secret", fail)) {
-        if (k == "alias") {
-          if (!is_valid_secret_name(v) || v == secret.name) {
-            fail("alias=" + std::string(v) + " is not another variable name: use [A-Z_][A-Z0-9_]*");
-          }
-          secret.alias = std::string(v);
-        } else if (k == "prefix") {
-          if (v.empty() || !std::all_of(v.begin(), v.end(), recipe_secret::token_char)) {
-            fail("prefix= must be non-empty and use only A-Z a-z 0-9 . _ = -");
-          }
-          secret.prefix = std::string(v);
-        } else {
-          if (v != "token") fail("unknown charset=" + std::string(v) + " (the one charset is \"token\": A-Z a-z 0-9 . _ = -)");
-          secret.token_charset = true;
-        }
-      }
-      out.secrets.push_back(std::move(secret));
+      read_secret(words, out, fail);
     }
   }
   return out;

@@ -1,0 +1,22 @@
+// Reading what a guest script printed: its "key<TAB>value" records and the status it ended
+// with (its lines and their tail: text/lines.hpp).
+#pragma once
+
+#include <dvm/process.hpp>
+
+#include "text/lines.hpp"
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dvm::detail {
+
+/// The "key\tvalue" lines of `text`, in order; other lines are skipped.
+std::vector<std::pair<std::string, std::string>> tab_fields(const std::string& text);
+
+/// The exit status as a shell reports it: the code, or 128 + the signal that ended the process.
+inline int exit_status(const process_result& r) { return r.exit_code >= 0 ? r.exit_code : 128 + r.term_signal; }
+
+}  // namespace dvm::detail

@@ -1,0 +1,18 @@
+// Text as lines: splitting, and the last few lines that an error message quotes.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace dvm::detail {
+
+std::vector<std::string> split_lines(const std::string& text);
+
+/// The last `n` of `lines`, joined with newlines.
+std::string join_last(const std::vector<std::string>& lines, std::size_t n);
+
+/// The last `n` lines of `text`, joined with newlines.
+inline std::string last_lines(const std::string& text, std::size_t n) { return join_last(split_lines(text), n); }
+
+}  // namespace dvm::detail
