@@ -1,6 +1,7 @@
 #include "completion.hpp"
 
 #include <dvm/error.hpp>
+#include <dvm/shell.hpp>
 
 #include <map>
 #include <vector>
@@ -65,12 +66,6 @@ std::string case_pattern(const command_info& c) {
   return out;
 }
 
-std::string single_quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string bash_script(const std::vector<command_info>& commands) {
   std::vector<std::string> names = command_words(commands);
   std::string out = R"SH(# bash completion for dvm. Load it with: source <(dvm completion bash)
@@ -105,7 +100,7 @@ _dvm() {
   case $cmd in
 )SH";
   for (const auto& c : commands) {
-    out += "    " + case_pattern(c) + ") flags=" + single_quoted(join(c.flags, " ") + " --json --verbose") + " ;;\n";
+    out += "    " + case_pattern(c) + ") flags=" + dvm::shell_quote(join(c.flags, " ") + " --json --verbose") + " ;;\n";
   }
   out += R"SH(  esac
   if [[ $cur == -* ]]; then
@@ -162,9 +157,9 @@ std::string fish_script(const std::vector<command_info>& commands) {
       "complete -c dvm -l json -d 'Print JSON'\n"
       "complete -c dvm -l verbose -d 'Show every limactl call'\n";
   for (const auto& c : commands) {
-    out += "complete -c dvm -n '__fish_use_subcommand' -a " + c.name + " -d " + single_quoted(c.description) + "\n";
+    out += "complete -c dvm -n '__fish_use_subcommand' -a " + c.name + " -d " + dvm::shell_quote(c.description) + "\n";
     for (const auto& a : c.aliases) {
-      out += "complete -c dvm -n '__fish_use_subcommand' -a " + a + " -d " + single_quoted("alias of " + c.name) + "\n";
+      out += "complete -c dvm -n '__fish_use_subcommand' -a " + a + " -d " + dvm::shell_quote("alias of " + c.name) + "\n";
     }
     std::string all_names = c.name;
     for (const auto& a : c.aliases) all_names += " " + a;
@@ -180,7 +175,7 @@ std::string fish_script(const std::vector<command_info>& commands) {
   out += "complete -c dvm -n '__fish_seen_subcommand_from cp' -F -a '(dvm __complete vms 2>/dev/null | string replace -r \\$ :)'\n";
   out += "complete -c dvm -n '__fish_seen_subcommand_from cp' -l backend -a 'auto scp rsync'\n";
   out += "complete -c dvm -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'\n";
-  out += "complete -c dvm -n '__fish_seen_subcommand_from help' -a " + single_quoted(join(names, " ")) + "\n";
+  out += "complete -c dvm -n '__fish_seen_subcommand_from help' -a " + dvm::shell_quote(join(names, " ")) + "\n";
   return out;
 }
 
