@@ -2,7 +2,8 @@
 //
 // It turns dvm::client calls into Python calls and nothing more: results come back as plain
 // dicts and lists, which python/dvm/ turns into dataclasses; errors become the exception classes
-// of python/dvm/_errors.py. Three things are done here because they cannot be done in Python:
+// of python/dvm/_errors.py. The dicts' keys are those of libdvm/src/fields/dvm_fields.hpp, the
+// description the CLI's --json renders too (py_fields below). Three things are done here because they cannot be done in Python:
 //
 //   * Blocking and interruptible. Every call runs on a worker thread while the calling thread
 //     waits with the GIL released, waking every 50 ms to run Python's signal handlers
@@ -19,6 +20,7 @@
 // Each call builds its own dvm::client (cheap: no limactl call, no file read), so calls from
 // several Python threads never share a cancel token or an event callback.
 #include <dvm/dvm.hpp>
+#include <dvm_fields.hpp>
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -35,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -66,18 +69,63 @@ py::list text_list(const std::vector<std::string>& items) {
 
 double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
-py::dict to_python(const dvm::port_forward& p) {
-  py::dict d;
-  d["host_ip"] = text(p.host_ip);
-  d["host_port"] = p.host_port;
-  d["guest_port"] = p.guest_port;
-  d["proto"] = text(p.proto);
-  return d;
+template <class T>
+py::object py_value(const T& value);
+
+// Renders the fields of a description (libdvm/src/fields/dvm_fields.hpp) into a dict, by the
+// rules written there: durations as float seconds, None for keys that say so, and only the
+// fields that Python has (JSON-only ones are left out).
+class py_fields {
+ public:
+  explicit py_fields(py::dict& out) noexcept : out_(out) {}
+
+  template <class T>
+  void field(const dvm::fields::key& k, const T& value) {
+    if (!k.in_python()) return;
+    if (k.python_none_if_empty() && dvm::fields::is_empty(value)) {
+      out_[text(k.name())] = py::none();
+    } else {
+      out_[text(k.name())] = py_value(value);
+    }
+  }
+
+ private:
+  py::dict& out_;
+};
+
+template <class T>
+py::object py_value(const T& value) {
+  if constexpr (std::is_same_v<T, std::chrono::milliseconds>) {
+    return py::float_(seconds(value));
+  } else if constexpr (std::is_same_v<T, fs::path>) {
+    return text(value.string());
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return text(value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return py::bool_(value);
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    return py::int_(value);
+  } else if constexpr (requires { value.has_value(); }) {
+    if (!value) return py::none();
+    return py_value(*value);
+  } else if constexpr (requires { value.begin(); }) {
+    py::list out;
+    for (const auto& item : value) out.append(py_value(item));
+    return out;
+  } else {
+    py::dict out;
+    py_fields visitor(out);
+    dvm::fields::describe(value, visitor);
+    return out;
+  }
 }
 
-py::list to_python(const std::vector<dvm::port_forward>& ports) {
-  py::list out;
-  for (const auto& p : ports) out.append(to_python(p));
+/// A libdvm result as the dict its description names (dvm._types turns it into a dataclass).
+template <class T>
+py::dict to_dict(const T& value) {
+  py::dict out;
+  py_fields visitor(out);
+  dvm::fields::describe(value, visitor);
   return out;
 }
 
@@ -90,142 +138,6 @@ py::dict to_python(const dvm::event& e) {
   d["exit_code"] = e.exit_code;
   d["duration"] = seconds(e.duration);
   d["message"] = text(e.message);
-  return d;
-}
-
-py::dict to_python(const dvm::vm_status& s) {
-  py::dict d;
-  d["name"] = text(s.name);
-  d["instance"] = text(s.instance);
-  d["state"] = text(s.state);
-  d["configured"] = s.configured;
-  d["ssh_address"] = text(s.ssh_address);
-  d["cpus"] = s.cpus;
-  d["memory_bytes"] = s.memory_bytes;
-  d["disk_bytes"] = s.disk_bytes;
-  d["arch"] = text(s.arch);
-  d["vm_type"] = text(s.vm_type);
-  d["dir"] = text(s.dir);
-  d["ports"] = to_python(s.ports);
-  d["code_dir"] = text(s.code_dir);
-  d["recipes"] = text_list(s.recipes);
-  d["recreate_to_apply"] = text_list(s.recreate_to_apply);
-  return d;
-}
-
-py::dict to_python(const dvm::sync_result& r) {
-  py::dict d;
-  d["vm"] = text(r.vm);
-  d["created"] = r.created;
-  d["started"] = r.started;
-  d["reconciled"] = text_list(r.reconciled);
-  py::list recipes;
-  for (const auto& t : r.recipes) {
-    py::dict rd;
-    rd["name"] = text(t.name);
-    rd["duration"] = seconds(t.duration);
-    rd["ok"] = t.ok;
-    recipes.append(rd);
-  }
-  d["recipes"] = recipes;
-  d["limactl_calls"] = r.limactl_calls;
-  d["duration"] = seconds(r.duration);
-  return d;
-}
-
-py::dict to_python(const dvm::start_result& r) {
-  py::dict d;
-  d["vm"] = text(r.vm);
-  d["started"] = r.started;
-  return d;
-}
-
-py::dict to_python(const dvm::sync_all_result& r) {
-  py::list outcomes;
-  for (const auto& o : r.outcomes) {
-    py::dict od;
-    od["vm"] = text(o.vm);
-    od["ok"] = o.ok;
-    od["result"] = o.result ? py::object(to_python(*o.result)) : py::object(py::none());
-    od["error_code"] = text(o.error_code);
-    od["message"] = text(o.message);
-    outcomes.append(od);
-  }
-  py::dict d;
-  d["outcomes"] = outcomes;
-  d["ok"] = r.ok;
-  d["failed"] = r.failed;
-  return d;
-}
-
-py::dict to_python(const dvm::plan_result& p) {
-  py::list calls;
-  for (const auto& c : p.calls) {
-    py::dict cd;
-    cd["argv"] = text_list(c.argv);
-    cd["stdin"] = text(c.stdin_text);
-    calls.append(cd);
-  }
-  py::dict d;
-  d["vm"] = text(p.vm);
-  d["instance"] = text(p.instance);
-  d["lima_yaml"] = text(p.lima_yaml);
-  d["calls"] = calls;
-  d["guest_program"] = text(p.guest_program);
-  d["secrets"] = text_list(p.secrets);
-  d["warnings"] = text_list(p.warnings);
-  return d;
-}
-
-py::dict to_python(const dvm::stop_all_result& r) {
-  py::list outcomes;
-  for (const auto& o : r.outcomes) {
-    py::dict od;
-    od["vm"] = text(o.vm);
-    od["action"] = text(o.action);
-    od["reason"] = text(o.reason);
-    outcomes.append(od);
-  }
-  py::dict d;
-  d["outcomes"] = outcomes;
-  d["stopped"] = r.stopped;
-  d["skipped"] = r.skipped;
-  d["failed"] = r.failed;
-  return d;
-}
-
-py::dict to_python(const dvm::dirty_report& r) {
-  py::list repos;
-  for (const auto& repo : r.repositories) {
-    py::dict rd;
-    rd["path"] = text(repo.path);
-    rd["reasons"] = text_list(repo.reasons);
-    repos.append(rd);
-  }
-  py::dict d;
-  d["repositories"] = repos;
-  d["loose_files"] = text_list(r.loose_files);
-  d["loose_file_count"] = r.loose_file_count;
-  py::list problems;
-  for (const auto& p : r.problems) {
-    py::dict pd;
-    pd["kind"] = text(p.kind);
-    pd["path"] = text(p.path);
-    pd["message"] = text(p.message);
-    problems.append(pd);
-  }
-  d["problems"] = problems;
-  d["incomplete"] = r.incomplete;
-  d["incomplete_reason"] = text(r.incomplete_reason);
-  return d;
-}
-
-py::dict to_python(const dvm::remove_result& r) {
-  py::dict d;
-  d["vm"] = text(r.vm);
-  d["removed"] = r.removed;
-  d["checked"] = r.checked;
-  d["warnings"] = text_list(r.warnings);
   return d;
 }
 
@@ -253,7 +165,7 @@ py::dict to_python(const dvm::vm_config& c) {
   d["user"] = text(c.user);
   d["code_dir"] = text(c.code_dir);
   d["host_ip"] = text(c.host_ip);
-  d["ports"] = to_python(c.ports);
+  d["ports"] = py_value(c.ports);
   d["baseline"] = c.baseline;
   d["recipes"] = text_list(c.recipes);
   d["agent_user"] = text(c.agent_user);
@@ -264,58 +176,11 @@ py::dict to_python(const dvm::vm_config& c) {
   return d;
 }
 
-py::dict to_python(const dvm::recipe& r) {
-  py::dict d;
-  d["name"] = text(r.name);
-  d["description"] = text(r.description);
-  d["bundled"] = r.bundled;
-  d["shadows_bundled"] = r.shadows_bundled;
-  d["path"] = r.path.empty() ? py::object(py::none()) : py::object(text(r.path.string()));
-  d["requires"] = text_list(r.requires_recipes);
-  if (r.service) {
-    py::dict service;
-    service["unit"] = text(r.service->unit);
-    service["env"] = text(r.service->env_key);
-    d["service"] = service;
-  } else {
-    d["service"] = py::none();
-  }
-  py::list secrets;
-  for (const auto& s : r.secrets) {
-    py::dict item;
-    item["name"] = text(s.name);
-    item["alias"] = text(s.alias);
-    item["prefix"] = text(s.prefix);
-    item["charset"] = text(s.token_charset ? "token" : "any");
-    secrets.append(item);
-  }
-  d["secrets"] = secrets;
-  return d;
-}
-
 // --- errors ----------------------------------------------------------------------------------
 
 // Raises the exception python/dvm/_errors.py builds for a dvm::error (dvm.ConfigError, ...).
 void raise_dvm_error(const dvm::error& e) {
-  py::dict info;
-  info["code"] = text(dvm::errc_name(e.code()));
-  info["exit_code"] = e.exit_code();
-  info["message"] = text(e.what());
-  if (const auto* c = dynamic_cast<const dvm::config_error*>(&e)) {
-    info["path"] = text(c->file().string());
-    info["line"] = c->line();
-    info["column"] = c->column();
-    info["key"] = text(c->key_path());
-    info["rule"] = text(c->rule());
-  }
-  if (const auto* l = dynamic_cast<const dvm::lima_error*>(&e)) {
-    info["subcommand"] = text(l->subcommand());
-    info["exit_status"] = l->exit_status();
-    info["stderr_tail"] = text(l->stderr_tail());
-  }
-  if (const auto* u = dynamic_cast<const dvm::unsaved_work_error*>(&e)) {
-    info["unsaved_work"] = to_python(u->report());
-  }
+  py::dict info = to_dict(e);
   py::object exc;
   try {
     exc = py::module_::import("dvm._errors").attr("from_native")(info);
@@ -572,19 +437,10 @@ PYBIND11_MODULE(_dvm, m) {
   m.def("format_size", [](std::uint64_t n) { return dvm::format_size(n); }, py::arg("size"));
   m.def("is_valid_vm_name", [](const std::string& s) { return dvm::is_valid_vm_name(s); }, py::arg("name"));
   m.def("parse_port_forward",
-        [](const std::string& s, const std::string& ip) { return to_python(dvm::parse_port_forward(s, ip)); },
+        [](const std::string& s, const std::string& ip) { return to_dict(dvm::parse_port_forward(s, ip)); },
         py::arg("text"), py::arg("default_ip") = "127.0.0.1");
   m.def("init_template_names", [] { return dvm::init_template_names(); });
-  m.def("init_templates", [] {
-    py::list out;
-    for (const auto& t : dvm::init_templates()) {
-      py::dict d;
-      d["name"] = text(t.name);
-      d["description"] = text(t.description);
-      out.append(d);
-    }
-    return out;
-  }, "Every bundled `dvm init` template: name and description, sorted by name.");
+  m.def("init_templates", [] { return py_value(dvm::init_templates()); }, "Every bundled `dvm init` template: name and description, sorted by name.");
 
   py::class_<native_client>(m, "NativeClient")
       .def(py::init<std::optional<std::map<std::string, std::string>>, std::optional<std::string>,
@@ -607,45 +463,30 @@ PYBIND11_MODULE(_dvm, m) {
         }));
       }, py::arg("name"), py::arg("on_event"))
       .def("recipes", [](native_client& self, const py::object& on_event) {
-        auto all = self.call(on_event, [](dvm::client& c) { return c.configs().recipes().all(); });
-        py::list out;
-        for (const auto& r : all) out.append(to_python(r));
-        return out;
+        return py_value(self.call(on_event, [](dvm::client& c) { return c.configs().recipes().all(); }));
       }, py::arg("on_event"))
       .def("init_config", [](native_client& self, const std::string& name, const std::string& template_name,
                              const py::object& on_event) {
-        auto r = self.call(on_event, [&](dvm::client& c) { return c.init_config(name, template_name); });
-        py::dict d;
-        d["path"] = text(r.path.string());
-        d["created"] = r.created;
-        return d;
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.init_config(name, template_name); }));
       }, py::arg("name"), py::arg("template_name"), py::arg("on_event"))
       .def("plan", [](native_client& self, const std::string& name, const py::object& on_event) {
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.plan(name); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.plan(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("list", [](native_client& self, const py::object& on_event) {
-        auto all = self.call(on_event, [](dvm::client& c) { return c.list(); });
-        py::list out;
-        for (const auto& s : all) out.append(to_python(s));
-        return out;
+        return py_value(self.call(on_event, [](dvm::client& c) { return c.list(); }));
       }, py::arg("on_event"))
       .def("status", [](native_client& self, const std::string& name, const py::object& on_event) {
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.status(name); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.status(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("versions", [](native_client& self, const py::object& on_event) {
-        auto v = self.call(on_event, [](dvm::client& c) { return c.versions(); });
-        py::dict d;
-        d["dvm"] = text(v.dvm);
-        d["limactl"] = text(v.limactl);
-        d["limactl_problem"] = text(v.limactl_problem);
-        return d;
+        return to_dict(self.call(on_event, [](dvm::client& c) { return c.versions(); }));
       }, py::arg("on_event"))
       .def("sync", [](native_client& self, const std::string& name, const py::object& secrets, bool restart,
                       const py::object& on_event) {
         dvm::sync_options options;
         options.secrets = to_secrets(secrets);
         options.restart = restart;
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync(name, std::move(options)); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.sync(name, std::move(options)); }));
       }, py::arg("name"), py::arg("secrets"), py::arg("restart"), py::arg("on_event"))
       .def("sync_all", [](native_client& self, unsigned jobs, const std::vector<std::string>& names,
                           const py::object& secrets, bool restart, const py::object& on_event) {
@@ -654,13 +495,13 @@ PYBIND11_MODULE(_dvm, m) {
         options.names = names;
         options.secrets = to_secrets_per_vm(secrets);
         options.restart = restart;
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.sync_all(std::move(options)); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.sync_all(std::move(options)); }));
       }, py::arg("jobs"), py::arg("names"), py::arg("secrets"), py::arg("restart"), py::arg("on_event"))
       .def("start", [](native_client& self, const std::string& name, const py::object& on_event) {
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.start(name); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.start(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("restart", [](native_client& self, const std::string& name, const py::object& on_event) {
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.restart(name); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.restart(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("ssh_config", [](native_client& self, const std::string& name, const py::object& on_event) {
         return text(self.call(on_event, [&](dvm::client& c) { return c.ssh_config(name); }));
@@ -675,15 +516,15 @@ PYBIND11_MODULE(_dvm, m) {
         dvm::stop_all_options options;
         options.inactive_only = inactive_only;
         options.force = force;
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.stop_all(options); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.stop_all(options); }));
       }, py::arg("inactive_only"), py::arg("force"), py::arg("on_event"))
       .def("remove", [](native_client& self, const std::string& name, bool force, const py::object& on_event) {
         dvm::remove_options options;
         options.force = force;
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.remove(name, options); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.remove(name, options); }));
       }, py::arg("name"), py::arg("force"), py::arg("on_event"))
       .def("check_unsaved_work", [](native_client& self, const std::string& name, const py::object& on_event) {
-        return to_python(self.call(on_event, [&](dvm::client& c) { return c.check_unsaved_work(name); }));
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.check_unsaved_work(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("exec", [](native_client& self, const std::string& name, const std::vector<std::string>& argv,
                       const std::optional<py::bytes>& input, bool interactive, const py::object& on_event) {
@@ -721,32 +562,13 @@ PYBIND11_MODULE(_dvm, m) {
         return d;
       }, py::arg("name"), py::arg("unit"), py::arg("args"), py::arg("interactive"), py::arg("on_event"))
       .def("ssh_key", [](native_client& self, const std::string& name, const py::object& on_event) {
-        auto r = self.call(on_event, [&](dvm::client& c) { return c.ssh_key(name); });
-        py::dict d;
-        d["access_public_key"] = text(r.access_public_key);
-        d["signing_public_key"] = text(r.signing_public_key);
-        d["created"] = r.created;
-        return d;
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.ssh_key(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("doctor", [](native_client& self, const std::string& name, const py::object& on_event) {
-        auto report = self.call(on_event, [&](dvm::client& c) { return c.doctor(name); });
-        py::list checks;
-        for (const auto& check : report.checks) {
-          py::dict d;
-          d["vm"] = text(check.vm);
-          d["name"] = text(check.name);
-          d["status"] = text(check.status);
-          d["message"] = text(check.message);
-          checks.append(d);
-        }
-        return checks;
+        // The checks only: dvm.DoctorReport counts problems and warnings itself.
+        return py_value(self.call(on_event, [&](dvm::client& c) { return c.doctor(name); }).checks);
       }, py::arg("name"), py::arg("on_event"))
       .def("gpg_key", [](native_client& self, const std::string& name, const py::object& on_event) {
-        auto r = self.call(on_event, [&](dvm::client& c) { return c.gpg_key(name); });
-        py::dict d;
-        d["armored_public_key"] = text(r.armored_public_key);
-        d["fingerprint"] = text(r.fingerprint);
-        d["created"] = r.created;
-        return d;
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.gpg_key(name); }));
       }, py::arg("name"), py::arg("on_event"));
 }

@@ -1,5 +1,6 @@
 """The typed results of :class:`dvm.Client`: frozen dataclasses built from what the compiled
 extension returns. Durations are in seconds (float); sizes in bytes (int); sequences are tuples.
+The extension's dicts are named by libdvm/src/fields/dvm_fields.hpp, as the CLI's JSON is.
 """
 
 from __future__ import annotations

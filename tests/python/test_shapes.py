@@ -61,6 +61,21 @@ def test_cpp_structs_use_the_documented_names():
     assert sorted(cpp_members("ports.hpp", "port_forward")) == sorted(port_keys)
 
 
+def described(struct):
+    """The field names, in order, of `describe(const STRUCT&, V&)` in the one description that
+    the CLI's JSON and the Python binding both render (libdvm/src/fields/dvm_fields.hpp)."""
+    text = open(os.path.join(SOURCE, "libdvm", "src", "fields", "dvm_fields.hpp"), encoding="utf-8").read()
+    m = re.search(r"void describe\(const %s& \w+, V& v\) \{\n(.*?)\n\}" % struct, text, re.S)
+    assert m, f"no describe() of {struct} in dvm_fields.hpp"
+    return re.findall(r'v\.field\("([a-z_]+)"', m.group(1))
+
+
+def test_the_description_has_the_documented_names_in_order():
+    keys, port_keys = vm_keys()
+    assert described("vm_status") == keys
+    assert described("port_forward") == port_keys
+
+
 def test_python_dataclasses_use_the_documented_names():
     keys, port_keys = vm_keys()
     assert sorted(f.name for f in dataclasses.fields(dvm.VmStatus)) == sorted(keys)
@@ -111,6 +126,75 @@ def test_every_vm_has_the_same_object_everywhere(nosandbox_env):
     assert absent.state == "absent" and [p.proto for p in absent.ports] == ["udp"] and absent.memory_bytes
     orphan = python_listed[2]
     assert orphan.state == "Stopped" and not orphan.configured and orphan.code_dir == ""
+
+
+# JSON keys kept from schema 1 -> the library's and Python's name (docs/json.md, the last
+# paragraphs; libdvm/src/fields/dvm_fields.hpp says each one).
+RENAMED = {"limactl_calls": "calls", "check": "name", "source": "bundled"}
+
+
+def same_fields(doc, native, json_only=(), python_only=()):
+    """The CLI's JSON `doc` and the binding's `native` (both rendered from the one description
+    of the type) name the same fields, bar the documented differences, with the same values."""
+    if isinstance(doc, list):
+        assert isinstance(native, list) and len(doc) == len(native)
+        for d, n in zip(doc, native):
+            same_fields(d, n, json_only, python_only)
+        return
+    assert isinstance(native, dict), (doc, native)
+    shared = [k for k in doc if k != "schema" and k not in json_only]
+    assert sorted(native) == sorted([RENAMED.get(k, k) for k in shared] + list(python_only))
+    for k in shared:
+        value, other = doc[k], native[RENAMED.get(k, k)]
+        if k == "source":
+            assert other is (value == "bundled")
+        elif isinstance(value, (dict, list)) and (value and isinstance(value, dict) or
+                                                  value and isinstance(value[0], dict)):
+            same_fields(value, other)
+        else:
+            assert other == value, k
+
+
+def test_cli_and_python_render_the_same_description(nosandbox_env):
+    """recipes, templates, plan, version and doctor: the CLI's documents and the binding's dicts
+    come from one description per type, so they differ only where docs/json.md says."""
+    env = nosandbox_env
+    env.vm("app", 'ports = ["3000:3000"]\nrecipes = ["git", "mine"]\nsecrets = ["TOKEN"]\n')
+    env.recipe("mine", "# Requires: git\n# Service: dvm-mine.service env=MINE_UNIT\n"
+               "# Secret: TOKEN alias=MY_TOKEN prefix=tk- charset=token\necho mine\n")
+    client = env.client()
+    native = client._native
+
+    recipes = cli(env, "recipes", "--json")["recipes"]
+    assert [r["source"] for r in recipes if r["name"] == "mine"] == ["user"]
+    assert all("bundled" not in r for r in recipes)
+    python_recipes = native.recipes(None)
+    for doc, item in zip(recipes, python_recipes):
+        if doc["path"] == "":  # a bundled recipe: no file
+            assert item["path"] is None
+            item = {**item, "path": ""}
+        same_fields(doc, item)
+    mine = next(r for r in python_recipes if r["name"] == "mine")
+    assert mine["service"] == {"unit": "dvm-mine.service", "env": "MINE_UNIT"}
+    assert mine["secrets"] == [{"name": "TOKEN", "alias": "MY_TOKEN", "prefix": "tk-", "charset": "token"}]
+
+    same_fields(cli(env, "templates", "--json")["templates"], dvm._dvm.init_templates())
+    plan = cli(env, "plan", "app", "--json")
+    assert "limactl_calls" in plan and "calls" not in plan
+    same_fields(plan, native.plan("app", None))
+
+    version = cli(env, "version", "--json")
+    versions = native.versions(None)
+    assert versions["limactl"] and version["limactl"] == versions["limactl"]
+    same_fields(version, versions, python_only=() if "limactl_problem" in version else ("limactl_problem",))
+
+    r = subprocess.run([DVM, "doctor", "--json"], env=env.environment(), capture_output=True, text=True,
+                       timeout=60, cwd=str(env.tmp))
+    doctor = json.loads(r.stdout)
+    checks = native.doctor("", None)
+    assert checks and doctor["problems"] == sum(c["status"] == "problem" for c in checks)
+    assert all("check" in c and "name" not in c for c in doctor["checks"])
+    same_fields(doctor["checks"], checks)
 
 
 def test_event_kinds_are_the_documented_ones():

@@ -53,117 +53,12 @@ const formatter& formatter_for(bool json) {
   return text;
 }
 
-json::object error_json(const dvm::error& e) {
-  json::object err{{"code", std::string(dvm::errc_name(e.code()))},
-                   {"message", e.what()},
-                   {"exit_code", e.exit_code()}};
-  if (const auto* c = dynamic_cast<const dvm::config_error*>(&e)) {
-    err["file"] = c->file().string();
-    err["line"] = c->line();
-    err["column"] = c->column();
-    err["key"] = c->key_path();
-    err["rule"] = c->rule();
-  }
-  if (const auto* l = dynamic_cast<const dvm::lima_error*>(&e)) {
-    err["subcommand"] = l->subcommand();
-    err["limactl_exit"] = l->exit_status();
-  }
-  if (const auto* u = dynamic_cast<const dvm::unsaved_work_error*>(&e)) {
-    err["unsaved_work"] = to_json(u->report());
-  }
-  return json::object{{"error", std::move(err)}};
-}
-
-json::array to_json(const std::vector<dvm::port_forward>& ports) {
-  json::array out;
-  for (const auto& p : ports) {
-    out.push_back(json::object{{"host_ip", p.host_ip},
-                               {"host_port", p.host_port},
-                               {"guest_port", p.guest_port},
-                               {"proto", p.proto}});
-  }
-  return out;
-}
+json::object error_json(const dvm::error& e) { return json::object{{"error", to_json(e)}}; }
 
 json::object vm_json(const dvm::vm_status& s) {
-  json::array recipes;
-  for (const auto& r : s.recipes) recipes.emplace_back(r);
-  json::array recreate;
-  for (const auto& r : s.recreate_to_apply) recreate.emplace_back(r);
-  return json::object{{"schema", json_schema},
-                      {"name", s.name},
-                      {"instance", s.instance},
-                      {"state", s.state},
-                      {"configured", s.configured},
-                      {"ssh_address", s.ssh_address},
-                      {"cpus", s.cpus},
-                      {"memory_bytes", s.memory_bytes},
-                      {"disk_bytes", s.disk_bytes},
-                      {"arch", s.arch},
-                      {"vm_type", s.vm_type},
-                      {"dir", s.dir},
-                      {"code_dir", s.code_dir},
-                      {"recipes", std::move(recipes)},
-                      {"recreate_to_apply", std::move(recreate)},
-                      {"ports", to_json(s.ports)}};
-}
-
-json::object to_json(const dvm::sync_result& r) {
-  json::array recipes;
-  for (const auto& t : r.recipes) {
-    recipes.push_back(json::object{{"name", t.name}, {"duration_ms", t.duration.count()}, {"ok", t.ok}});
-  }
-  json::array reconciled;
-  for (const auto& c : r.reconciled) reconciled.emplace_back(c);
-  return json::object{{"vm", r.vm},
-                      {"created", r.created},
-                      {"started", r.started},
-                      {"reconciled", std::move(reconciled)},
-                      {"recipes", std::move(recipes)},
-                      {"limactl_calls", r.limactl_calls},
-                      {"duration_ms", r.duration.count()}};
-}
-
-json::object to_json(const dvm::plan_result& p) {
-  json::array calls;
-  for (const auto& c : p.calls) {
-    json::array argv;
-    for (const auto& a : c.argv) argv.emplace_back(a);
-    calls.push_back(json::object{{"argv", std::move(argv)}, {"stdin", c.stdin_text}});
-  }
-  json::array secrets;
-  for (const auto& s : p.secrets) secrets.emplace_back(s);
-  json::array warnings;
-  for (const auto& w : p.warnings) warnings.emplace_back(w);
-  return json::object{{"vm", p.vm},
-                      {"instance", p.instance},
-                      {"lima_yaml", p.lima_yaml},
-                      {"limactl_calls", std::move(calls)},
-                      {"guest_program", p.guest_program},
-                      {"secrets", std::move(secrets)},
-                      {"warnings", std::move(warnings)}};
-}
-
-json::object to_json(const dvm::dirty_report& r) {
-  json::array repos;
-  for (const auto& repo : r.repositories) {
-    json::array reasons;
-    for (const auto& reason : repo.reasons) reasons.emplace_back(reason);
-    repos.push_back(json::object{{"path", repo.path}, {"reasons", std::move(reasons)}});
-  }
-  json::array loose;
-  for (const auto& f : r.loose_files) loose.emplace_back(f);
-  json::array problems;
-  for (const auto& p : r.problems) {
-    problems.push_back(json::object{{"kind", p.kind}, {"path", p.path}, {"message", p.message}});
-  }
-  return json::object{{"clean", r.clean()},
-                      {"repositories", std::move(repos)},
-                      {"loose_files", std::move(loose)},
-                      {"loose_file_count", r.loose_file_count},
-                      {"problems", std::move(problems)},
-                      {"incomplete", r.incomplete},
-                      {"incomplete_reason", r.incomplete_reason}};
+  json::object out{{"schema", json_schema}};
+  for (auto& [k, v] : to_json(s)) out[k] = std::move(v);
+  return out;
 }
 
 std::string human_size(std::uint64_t bytes) {

@@ -5,11 +5,18 @@
 #include <dvm/client.hpp>
 #include <dvm/error.hpp>
 
+#include <dvm_fields.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <filesystem>
 #include <functional>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace dvm_cli {
@@ -41,16 +48,87 @@ class formatter {
 /// The JSON formatter for --json, else the text formatter.
 const formatter& formatter_for(bool json);
 
+namespace detail {
+
+template <class T>
+boost::json::value json_value(const T& value);
+
+/// Renders the fields of a description (dvm_fields.hpp) into a JSON object, by the rules
+/// written there: durations as integer milliseconds under "<key>_ms", the JSON names of keys
+/// that kept a schema-1 name, and the JSON-only / null / omitted rules of the key.
+class json_fields {
+ public:
+  explicit json_fields(boost::json::object& out) noexcept : out_(out) {}
+
+  template <class T>
+  void field(const dvm::fields::key& k, const T& value) {
+    if (!k.in_json()) return;
+    const bool empty = dvm::fields::is_empty(value);
+    if (empty && k.json_omit_if_empty()) return;
+    std::string name(k.json_name());
+    if constexpr (std::is_same_v<T, std::chrono::milliseconds>) {
+      out_[name + "_ms"] = value.count();
+    } else {
+      if (empty && k.json_null_if_empty()) {
+        out_[name] = nullptr;
+      } else {
+        out_[name] = json_value(value);
+      }
+    }
+  }
+
+ private:
+  boost::json::object& out_;
+};
+
+template <class T>
+boost::json::value json_value(const T& value) {
+  if constexpr (std::is_same_v<T, std::filesystem::path>) {
+    return boost::json::value(value.string());
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return boost::json::value(value);
+  } else if constexpr (std::is_arithmetic_v<T>) {  // bool and the integers
+    return boost::json::value(value);
+  } else if constexpr (requires { value.has_value(); }) {
+    if (!value) return boost::json::value(nullptr);
+    return json_value(*value);
+  } else if constexpr (requires { value.begin(); }) {
+    boost::json::array out;
+    for (const auto& item : value) out.push_back(json_value(item));
+    return out;
+  } else {
+    boost::json::object out;
+    json_fields visitor(out);
+    dvm::fields::describe(value, visitor);
+    return out;
+  }
+}
+
+}  // namespace detail
+
+/// A libdvm result as a JSON object, with the field names of its description (dvm_fields.hpp).
+template <class T>
+boost::json::object to_json(const T& value) {
+  boost::json::object out;
+  detail::json_fields visitor(out);
+  dvm::fields::describe(value, visitor);
+  return out;
+}
+
+/// Libdvm results as a JSON array of such objects.
+template <class T>
+boost::json::array to_json_list(const std::vector<T>& values) {
+  boost::json::array out;
+  for (const auto& value : values) out.push_back(to_json(value));
+  return out;
+}
+
 /// The error object {"schema": 2, "error": {"code", "message", ...}}.
 boost::json::object error_json(const dvm::error& e);
 
 /// One VM as `status --json` prints it and `ls --json` lists it (with "schema"), with the
 /// field names of dvm::vm_status.
 boost::json::object vm_json(const dvm::vm_status& s);
-boost::json::object to_json(const dvm::sync_result& r);
-boost::json::object to_json(const dvm::plan_result& p);
-boost::json::object to_json(const dvm::dirty_report& r);
-boost::json::array to_json(const std::vector<dvm::port_forward>& ports);
 
 /// "2GiB", "512MiB", "-" for 0.
 std::string human_size(std::uint64_t bytes);

@@ -21,12 +21,8 @@ void add_doctor(CLI::App& root, command_list& registry) {
   registry.push_back({app, [name](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::doctor_report r = client.doctor(*name);
-    boost::json::array checks;
-    for (const auto& c : r.checks) {
-      checks.push_back(boost::json::object{{"vm", c.vm}, {"check", c.name}, {"status", c.status}, {"message", c.message}});
-    }
     output(state).result(
-        boost::json::object{{"checks", std::move(checks)}, {"problems", r.problems()}, {"warnings", r.warnings()}},
+        to_json(r),
         [&](std::ostream& out, std::ostream&) {
           for (const auto& c : r.checks) {
             std::string mark = c.status == "ok"        ? paint(STDOUT_FILENO, colour::green, "ok     ")

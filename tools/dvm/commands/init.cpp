@@ -37,7 +37,7 @@ void add_init(CLI::App& root, command_list& registry) {
       if (code != 0) return code;
     }
     // After the editor: one document, or the error's.
-    output(state).result(boost::json::object{{"path", r.path.string()}, {"created", r.created}});
+    output(state).result(to_json(r));
     return 0;
   }});
 }

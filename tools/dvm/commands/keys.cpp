@@ -18,9 +18,7 @@ void add_ssh_key(CLI::App& root, command_list& registry) {
     auto client = make_client(state, nullptr);
     dvm::ssh_key_result r = client.ssh_key(*name);
     output(state).result(
-        boost::json::object{{"access_public_key", r.access_public_key},
-                            {"signing_public_key", r.signing_public_key},
-                            {"created", r.created}},
+        to_json(r),
         [&](std::ostream& out, std::ostream&) {
           out << "Git access key public key (use as deploy key or account authentication key):\n"
               << r.access_public_key << "\n\n"
@@ -41,7 +39,7 @@ void add_gpg_key(CLI::App& root, command_list& registry) {
     auto client = make_client(state, nullptr);
     dvm::gpg_key_result r = client.gpg_key(*name);
     output(state).result(
-        boost::json::object{{"fingerprint", r.fingerprint}, {"armored_public_key", r.armored_public_key}, {"created", r.created}},
+        to_json(r),
         [&](std::ostream& out, std::ostream&) {
           out << r.armored_public_key;
           if (!r.armored_public_key.ends_with("\n")) out << '\n';

@@ -29,10 +29,8 @@ void add_rm(CLI::App& root, command_list& registry) {
   registry.push_back({app, [o](const cli_state& state) {
     auto client = make_client(state, nullptr);
     dvm::remove_result r = client.remove(o->name, {o->force});
-    boost::json::array warnings;
-    for (const auto& w : r.warnings) warnings.emplace_back(w);
     output(state).result(
-        boost::json::object{{"vm", r.vm}, {"removed", r.removed}, {"checked", r.checked}, {"warnings", std::move(warnings)}},
+        to_json(r),
         [&](std::ostream& out, std::ostream&) { out << "dvm: deleted dvm-" << r.vm << " (vms/" << r.vm << ".toml is kept)\n"; });
     return exit_code_after_signal(0);
   }});

@@ -41,7 +41,7 @@ int start_all(const cli_state& state) {
     } catch (const dvm::error& e) {
       if (e.code() == dvm::errc::cancelled) throw;
       item["started"] = false;
-      item["error"] = boost::json::object{{"code", std::string(dvm::errc_name(e.code()))}, {"message", e.what()}};
+      item["error"] = to_json(dvm::fields::outcome_error{std::string(dvm::errc_name(e.code())), e.what()});
       ++failed;
       output(state).progress([&](std::ostream&, std::ostream& err) {
         err << "dvm: " << paint(STDERR_FILENO, colour::red, "start failed:") << ' ' << vm.name << ": " << e.what()
@@ -75,7 +75,7 @@ void add_start(CLI::App& root, command_list& registry) {
     if (o->name.empty()) throw dvm::error(dvm::errc::usage, "start needs a VM name or --all");
     client_with_view c(state, true);
     dvm::start_result r = c.client.start(o->name);
-    output(state).result(boost::json::object{{"vm", r.vm}, {"started", r.started}}, [&](std::ostream& out, std::ostream&) {
+    output(state).result(to_json(r), [&](std::ostream& out, std::ostream&) {
       if (r.started) out << r.vm << ": " << paint(STDOUT_FILENO, colour::green, "started") << '\n';
     });
     return exit_code_after_signal(0);
@@ -91,7 +91,7 @@ void add_restart(CLI::App& root, command_list& registry) {
   registry.push_back({app, [name](const cli_state& state) {
     client_with_view c(state, true);
     dvm::start_result r = c.client.restart(*name);
-    output(state).result(boost::json::object{{"vm", r.vm}, {"started", r.started}}, [&](std::ostream& out, std::ostream&) {
+    output(state).result(to_json(r), [&](std::ostream& out, std::ostream&) {
       out << r.vm << ": " << paint(STDOUT_FILENO, colour::green, "restarted") << '\n';
     });
     return exit_code_after_signal(0);

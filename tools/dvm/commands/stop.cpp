@@ -38,12 +38,8 @@ void add_stop(CLI::App& root, command_list& registry) {
       return exit_code_after_signal(0);
     }
     dvm::stop_all_result r = client.stop_all({o->inactive, o->force});
-    boost::json::array results;
-    for (const auto& x : r.outcomes) {
-      results.push_back(boost::json::object{{"vm", x.vm}, {"action", x.action}, {"reason", x.reason}});
-    }
     output(state).result(
-        boost::json::object{{"results", std::move(results)}, {"stopped", r.stopped}, {"skipped", r.skipped}, {"failed", r.failed}},
+        to_json(r),
         [&](std::ostream& out, std::ostream& err) {
           for (const auto& x : r.outcomes) {
             if (x.action == "skipped") err << "dvm: skipping active VM: " << x.vm << " (" << x.reason << ")\n";

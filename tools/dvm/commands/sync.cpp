@@ -56,15 +56,8 @@ int sync_several(const cli_state& state, const options& o) {
     }
   }
   dvm::sync_all_result r = client.sync_all(std::move(sync_options));
-  boost::json::array results;
-  for (const auto& outcome : r.outcomes) {
-    boost::json::object item{{"vm", outcome.vm}, {"ok", outcome.ok}};
-    if (outcome.result) item["result"] = to_json(*outcome.result);
-    if (!outcome.ok) item["error"] = boost::json::object{{"code", outcome.error_code}, {"message", outcome.message}};
-    results.push_back(std::move(item));
-  }
   output(state).result(
-      boost::json::object{{"results", std::move(results)}, {"ok", r.ok}, {"failed", r.failed}},
+      to_json(r),
       [&](std::ostream& out, std::ostream& err) {
         for (const auto& outcome : r.outcomes) {
           if (outcome.ok) {

@@ -13,9 +13,7 @@ void add_templates(CLI::App& root, command_list& registry) {
   app->footer(examples({"dvm templates", "dvm init llm --template llama"}));
   registry.push_back({app, [](const cli_state& state) {
     auto templates = dvm::init_templates();
-    boost::json::array list;
-    for (const auto& t : templates) list.push_back(boost::json::object{{"name", t.name}, {"description", t.description}});
-    output(state).result(boost::json::object{{"templates", std::move(list)}}, [&](std::ostream& out, std::ostream&) {
+    output(state).result(boost::json::object{{"templates", to_json_list(templates)}}, [&](std::ostream& out, std::ostream&) {
       std::vector<std::vector<std::string>> rows{{"NAME", "DESCRIPTION"}};
       for (const auto& t : templates) rows.push_back({t.name, t.description});
       out << table(rows);
