@@ -17,7 +17,7 @@ import pytest
 
 SKIP_EXIT = 77
 # Every skip for lack of the simulator's guest sandbox says this (tests/limasim/limasim_fixture.py
-# _skip_reason, tests/recipes/test_guest.py).
+# _skip_reason, tests/recipes/test_guest.py, and test_helpers.py's sudo/bwrap skips).
 SANDBOX_PHRASE = "guest sandbox unavailable"
 
 _skipped = 0

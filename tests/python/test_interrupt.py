@@ -12,6 +12,7 @@ import time
 import pytest
 
 import dvm
+from limasim_fixture import wait_until
 
 # Runs in a child Python: one blocking call, then reports how it ended.
 SCRIPT = textwrap.dedent("""
@@ -61,6 +62,15 @@ def wait_for_hanging_call(sim, pid, subcommand, timeout=30):
     raise AssertionError(f"limactl {subcommand} never started")
 
 
+def catches_sigterm(pid: int) -> bool:
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except OSError:
+        return False
+    caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
 def interrupt(env, call, subcommand):
     settings = {
         "call": call,
@@ -73,7 +83,9 @@ def interrupt(env, call, subcommand):
     try:
         assert child.stdout.readline().strip() == "ready", child.stderr.read()
         limactl = wait_for_hanging_call(env.sim, child.pid, subcommand)
-        time.sleep(0.2)  # well inside the blocking call
+        # The call blocks while limactl runs; wait until the simulator has its SIGTERM handler
+        # (it records how the call ended), so the interrupt lands well inside the call.
+        wait_until(lambda: catches_sigterm(limactl), what=f"limactl {subcommand} to install its handlers")
         sent = time.monotonic()
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=30)

@@ -33,6 +33,11 @@ def run_helpers(script: str, *, env: dict[str, str] | None = None, check: bool =
     return r
 
 
+# The phrase "guest sandbox unavailable" makes DVM_REQUIRE_SANDBOX=1 (CI) turn the skip into a
+# failure (tests/dvm_skip_rules.py).
+SUDO_MISSING = "guest sandbox unavailable: needs passwordless sudo (or root)"
+
+
 def can_sudo() -> bool:
     if shutil.which("sudo") is None:
         return False
@@ -126,7 +131,7 @@ def test_arch():
 
 # --- files ------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not can_sudo(), reason="needs passwordless sudo (or root)")
+@pytest.mark.skipif(not can_sudo(), reason=SUDO_MISSING)
 def test_write_file_only_when_different(tmp_path):
     target = tmp_path / "d" / "f.conf"
     target.parent.mkdir()
@@ -141,7 +146,7 @@ w hello 0640; w hello 0640; w hello 0600; w bye 0600
     assert sorted(p.name for p in target.parent.iterdir()) == ["f.conf"]  # no temp files left
 
 
-@pytest.mark.skipif(not can_sudo(), reason="needs passwordless sudo (or root)")
+@pytest.mark.skipif(not can_sudo(), reason=SUDO_MISSING)
 def test_write_file_keeps_inode_when_unchanged_and_refuses_missing_dir(tmp_path):
     target = tmp_path / "f"
     run_helpers(f"printf x | dvm_write_file {target} 0644 \"$(id -un)\"", check=True)
@@ -243,7 +248,8 @@ def bwrap_root_ok() -> bool:
 
 
 needs_private_usr_local = pytest.mark.skipif(
-    not bwrap_root_ok(), reason="needs root and bwrap to give the test a private /usr/local")
+    not bwrap_root_ok(),
+    reason="guest sandbox unavailable: needs root and bwrap to give the test a private /usr/local")
 
 
 def run_in_private_usr_local(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
