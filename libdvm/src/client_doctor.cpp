@@ -4,6 +4,7 @@
 
 #include "config/port_claims.hpp"
 #include "lima/drift.hpp"
+#include "text/lines.hpp"
 
 #include "state/files.hpp"
 
@@ -265,9 +266,7 @@ class doctor_run {
     const detail::instance_settings& actual = drift.stored;
     const bool lima_yaml_only = !it->config.present;  // no effective config to judge by
     if (lima_yaml_only && !actual.mounts.empty()) {
-      std::string list;
-      for (const auto& m : actual.mounts) list += (list.empty() ? "" : ", ") + m;
-      problem("the instance mounts host directories (" + list + "); recreate it with `dvm rm " + n +
+      problem("the instance mounts host directories (" + detail::join(actual.mounts, ", ") + "); recreate it with `dvm rm " + n +
               " --yes` and `dvm sync " + n + "`");
     }
     if (drift.catch_all_missing) {
@@ -293,9 +292,7 @@ class doctor_run {
     std::vector<std::string> differs = drift.resized;
     if (!drift.ports.empty()) differs.emplace_back("ports");
     if (!differs.empty()) {
-      std::string list;
-      for (const auto& d : differs) list += (list.empty() ? "" : ", ") + d;
-      add(n, "drift", "warning", "the instance's " + list + " differ from the config; `dvm sync " + n + "` applies it");
+      add(n, "drift", "warning", "the instance's " + detail::join(differs, ", ") + " differ from the config; `dvm sync " + n + "` applies it");
     }
     if (findings == 0 && differs.empty()) add(n, "drift", "ok", vm.instance_name() + " matches its config");
   }

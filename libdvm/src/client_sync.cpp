@@ -5,9 +5,11 @@
 #include <dvm/error.hpp>
 
 #include "config/port_claims.hpp"
+#include "guest/output.hpp"
 #include "guest/scripts.hpp"
 #include "lima/drift.hpp"
 #include "state/lock.hpp"
+#include "text/lines.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -33,6 +35,7 @@ struct secret_access {
 }  // namespace detail
 
 namespace fs = std::filesystem;
+using detail::join;
 using std::chrono::milliseconds;
 using clock = std::chrono::steady_clock;
 
@@ -74,12 +77,6 @@ std::vector<std::string> exposure_warnings(const vm_config& vm) {
     if (p.host_ip == vm.host_ip) text += " (from host_ip = \"" + vm.host_ip + "\")";
     out.push_back(std::move(text));
   }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : std::string(separator)) + item;
   return out;
 }
 
@@ -165,7 +162,7 @@ client::impl::activity client::impl::probe_activity(detail::lima_driver& d, cons
   } else if (probe.exit_code != 0 || said != "inactive") {
     out.failed = true;
     out.reason = "activity check failed (exit " +
-                 std::to_string(probe.exit_code >= 0 ? probe.exit_code : 128 + probe.term_signal) + ")";
+                 std::to_string(detail::exit_status(probe)) + ")";
     std::string why = detail::stderr_tail(probe.err.empty() ? probe.out : probe.err, 2);
     if (!why.empty()) out.reason += ": " + why;
   }
@@ -294,7 +291,7 @@ class sync_progress {
     } else if (r.exit_code == 0) {
       message = "the guest program ended before it finished";
     } else {
-      message = "the guest program failed (exit " + std::to_string(r.exit_code >= 0 ? r.exit_code : 128 + r.term_signal) + ")";
+      message = "the guest program failed (exit " + std::to_string(detail::exit_status(r)) + ")";
     }
     std::string last = recent_lines();
     std::string err_tail = detail::stderr_tail(r.err, 4);

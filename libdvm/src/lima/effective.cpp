@@ -1,5 +1,7 @@
 #include "lima/effective.hpp"
 
+#include "text/lines.hpp"
+
 
 #include <yaml-cpp/yaml.h>
 
@@ -38,12 +40,6 @@ bool is_true(const YAML::Node& node) {
   } catch (const YAML::Exception&) {
     return false;
   }
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
 }
 
 }  // namespace
@@ -89,7 +85,7 @@ std::vector<instance_finding> check_effective(const vm_config& vm, const instanc
   };
 
   if (!c.mounts.empty()) {
-    out.push_back({"mounts", "the instance mounts host directories (" + join(c.mounts) + ")", source_of("mounts")});
+    out.push_back({"mounts", "the instance mounts host directories (" + join(c.mounts, ", ") + ")", source_of("mounts")});
   }
   std::vector<filled_port_rule> want;
   for (const auto& r : dvm_port_rules(vm)) want.push_back(fill_defaults(r));
@@ -112,8 +108,8 @@ std::vector<instance_finding> check_effective(const vm_config& vm, const instanc
     // The same rules in another order: Lima takes the first match, so that may widen too.
     if (extra.empty() && missing.empty()) widens = true;
     std::string problem = "the instance's port rules differ from dvm's";
-    if (!extra.empty()) problem += "; not from the config: " + join(extra);
-    if (!missing.empty()) problem += "; missing: " + join(missing);
+    if (!extra.empty()) problem += "; not from the config: " + join(extra, ", ");
+    if (!missing.empty()) problem += "; missing: " + join(missing, ", ");
     if (extra.empty() && missing.empty()) problem += " in their order (Lima uses the first rule that matches)";
     out.push_back({"portForwards", problem, source_of("portForwards"), widens});
   }
@@ -182,7 +178,7 @@ std::optional<std::string> base_template_note(const std::string& image,
       else if (is_true(net["vzNAT"])) names.push_back("vzNAT");
       else names.emplace_back("other");
     }
-    brings.push_back("networks (" + join(names) + ")");
+    brings.push_back("networks (" + join(names, ", ") + ")");
   }
   if (const YAML::Node p = root["portForwards"]; non_empty_sequence(p)) {
     std::size_t sockets = 0;
@@ -198,7 +194,7 @@ std::optional<std::string> base_template_note(const std::string& image,
   }
   if (root["base"]) brings.emplace_back("bases of its own (not read)");
   if (brings.empty()) return std::nullopt;
-  return lead + file.string() + " brings " + join(brings) + tail;
+  return lead + file.string() + " brings " + join(brings, ", ") + tail;
 }
 
 }  // namespace dvm::detail

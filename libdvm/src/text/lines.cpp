@@ -11,6 +11,15 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
 std::string join_last(const std::vector<std::string>& lines, std::size_t n) {
   std::string out;
   std::size_t first = lines.size() > n ? lines.size() - n : 0;
