@@ -129,18 +129,6 @@ py::dict to_dict(const T& value) {
   return out;
 }
 
-py::dict to_python(const dvm::event& e) {
-  py::dict d;
-  d["kind"] = text(dvm::event_kind_name(e.kind));
-  d["vm"] = text(e.vm);
-  d["name"] = text(e.name);
-  d["argv"] = text_list(e.argv);
-  d["exit_code"] = e.exit_code;
-  d["duration"] = seconds(e.duration);
-  d["message"] = text(e.message);
-  return d;
-}
-
 py::dict to_python(const dvm::exec_result& r) {
   py::dict d;
   d["exit_code"] = r.exit_code;
@@ -207,7 +195,7 @@ dvm::event_sink make_sink(call_state& state) {
     py::gil_scoped_acquire gil;
     if (state.callback_error) return;  // the call is being cancelled: no more events
     try {
-      state.on_event(to_python(e));
+      state.on_event(to_dict(e));
     } catch (py::error_already_set& err) {
       state.callback_error.emplace(std::move(err));
       state.cancel.request();

@@ -4,6 +4,7 @@ list/status objects, exec, copy, logs, keys, the unsaved-work check, stop and re
 Most tests share one synced VM (`app`); the ones that stop or delete VMs make their own."""
 
 import hashlib
+import json
 import os
 import pickle
 import subprocess
@@ -237,3 +238,36 @@ def test_guest_failure_is_an_error_with_the_recipe(dvmenv, sandbox):
     failed = [e for e in events if e.kind == dvm.EventKind.RECIPE_FAILED]
     assert len(failed) == 1 and failed[0].name == "broken" and "about to fail" in failed[0].message
     assert events[-1].kind == dvm.EventKind.SYNC_FINISHED and events[-1].exit_code == 1
+
+
+# docs/json.md, "Event lines": which keys a JSON line has, by kind.
+ENDING_KINDS = {"limactl_finished", "recipe_failed", "sync_finished"}
+PYTHON_EVENT_KEYS = ["kind", "vm", "name", "argv", "exit_code", "duration", "message"]
+
+
+def test_cli_event_lines_and_python_events_share_one_description(app):
+    """`dvm sync --json` lines and the binding's event dicts come from one description of
+    dvm::event (libdvm/src/fields/dvm_fields.hpp): same kinds, names and values in the same
+    order; the JSON leaves out what the kind does not set, Python always has every key.
+    Last in this file: it adds a VM to the shared configuration."""
+    app.vm("events", "baseline = false\ncpus = 1\n")
+    dvm_binary = os.environ.get("DVM_BINARY") or os.path.join(os.path.dirname(__file__), "..", "..",
+                                                                "build", "test", "dvm")
+    for _ in range(2):  # the first creates `events`; the second is a steady-state sync, as Python's
+        r = subprocess.run([dvm_binary, "sync", "events", "--json"], env=app.environment(), capture_output=True,
+                           text=True, timeout=120, cwd=str(app.tmp))
+        assert r.returncode == 0, r.stdout + r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()[:-1]]
+    raw = []
+    app.client()._native.sync("events", None, False, raw.append)  # the dicts before dvm.Event
+    assert [line["event"] for line in lines] == [d["kind"] for d in raw]
+    assert "limactl_finished" in {d["kind"] for d in raw}
+    for line, d in zip(lines, raw):
+        assert list(d) == PYTHON_EVENT_KEYS
+        assert line.pop("schema") == 2 and line.pop("event") == d["kind"] and line.pop("vm") == d["vm"] == "events"
+        assert ("exit_code" in line) == (d["kind"] in ENDING_KINDS)
+        assert ("duration_ms" in line) == (d["duration"] > 0 or d["kind"] == "recipe_finished")
+        for k in ("name", "argv", "message"):
+            assert (k in line) == bool(d[k])
+        assert set(line) <= {"name", "argv", "exit_code", "duration_ms", "message"}
+        assert {k: v for k, v in line.items() if k != "duration_ms"} == {k: d[k] for k in line if k != "duration_ms"}

@@ -65,23 +65,8 @@ void progress_view::operator()(const dvm::event& e) {
 }
 
 void progress_view::json(const dvm::event& e) {
-  boost::json::object o{{"schema", json_schema},
-                        {"event", std::string(dvm::event_kind_name(e.kind))},
-                        {"vm", e.vm}};
-  if (!e.name.empty()) o["name"] = e.name;
-  if (!e.argv.empty()) {
-    boost::json::array argv;
-    for (const auto& a : e.argv) argv.emplace_back(a);
-    o["argv"] = std::move(argv);
-  }
-  if (e.kind == dvm::event_kind::limactl_finished || e.kind == dvm::event_kind::recipe_failed ||
-      e.kind == dvm::event_kind::sync_finished) {
-    o["exit_code"] = e.exit_code;
-  }
-  if (e.duration.count() > 0 || e.kind == dvm::event_kind::recipe_finished) {
-    o["duration_ms"] = e.duration.count();
-  }
-  if (!e.message.empty()) o["message"] = e.message;
+  boost::json::object o{{"schema", json_schema}};
+  for (auto& [k, v] : to_json(e)) o[k] = std::move(v);
   json_out_ << boost::json::serialize(o) << '\n' << std::flush;
 }
 

@@ -18,6 +18,7 @@
 
 #include <dvm/client.hpp>
 #include <dvm/error.hpp>
+#include <dvm/events.hpp>
 #include <dvm/ports.hpp>
 #include <dvm/recipes.hpp>
 
@@ -324,6 +325,26 @@ void describe(const version_info& x, V& v) {
   v.field("dvm", x.dvm);
   v.field(key("limactl").json_null_when_empty(), x.limactl);
   v.field(key("limactl_problem").json_omitted_when_empty(), x.limactl_problem);
+}
+
+/// A progress event (JSON lines of --json, Python callbacks). The JSON line says only what the
+/// kind sets: exit_code for the kinds that end something, duration_ms when there is one (a
+/// recipe's always, even 0), and no empty name/argv/message; Python's dict always has every key.
+template <class V>
+void describe(const event& e, V& v) {
+  using k = event_kind;
+  const bool ends_something =
+      e.kind == k::limactl_finished || e.kind == k::recipe_failed || e.kind == k::sync_finished;
+  const bool timed = e.duration.count() > 0 || e.kind == k::recipe_finished;
+  const key exit_code("exit_code");
+  const key duration("duration");
+  v.field(key("kind").json_as("event"), std::string(event_kind_name(e.kind)));
+  v.field("vm", e.vm);
+  v.field(key("name").json_omitted_when_empty(), e.name);
+  v.field(key("argv").json_omitted_when_empty(), e.argv);
+  v.field(ends_something ? exit_code : exit_code.python_only(), e.exit_code);
+  v.field(timed ? duration : duration.python_only(), e.duration);
+  v.field(key("message").json_omitted_when_empty(), e.message);
 }
 
 /// The error object (JSON "error": {...}; Python: what dvm._errors.from_native reads). Three
