@@ -530,7 +530,7 @@ PYBIND11_MODULE(_dvm, m) {
         options.recursive = recursive;
         options.verbose = verbose;
         options.backend = backend;
-        return self.call(on_event, [&](dvm::client& c) { return c.copy(sources, target, options); });
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.copy(sources, target, options); }));
       }, py::arg("sources"), py::arg("target"), py::arg("recursive"), py::arg("verbose"), py::arg("backend"),
          py::arg("on_event"))
       .def("logs", [](native_client& self, const std::string& name, const std::string& unit,

@@ -23,4 +23,12 @@ for src in "${sources[@]}"; do
     if [ -n "$link" ]; then refuse_link "$(pwd -P)/${link#./}" "$link"; fi
   fi
 done
+# What will be copied, for copy_result: regular files and bytes; -H follows a source that is a
+# link (as scp does) and no link below it.
+files=0 bytes=0
+for src in "${sources[@]}"; do
+  read -r f b < <(find -H "$src" -type f -printf '%s\n' 2>/dev/null | awk '{n++; s+=$1} END {printf "%d %d\n", n, s}')
+  files=$((files + f)) bytes=$((bytes + b))
+done
+printf 'counted\t%s\t%s\n' "$files" "$bytes"
 printf 'checked\n'

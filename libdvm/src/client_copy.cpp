@@ -114,6 +114,40 @@ void check_host_target(const std::string& operand, std::size_t sources, const fs
   refuse_scratch(operand, p, scratch);
 }
 
+// Regular files and bytes in host sources, as scp sees them: a source that is a link counts as
+// its target, links inside a directory are not followed (copy_result).
+void count_host_sources(const std::vector<copy_endpoint>& sources, copy_result& result) {
+  for (const auto& e : sources) {
+    std::error_code ec;
+    fs::path p = host_path(e.path);
+    auto st = fs::status(p, ec);
+    if (fs::is_regular_file(st)) {
+      result.files += 1;
+      result.bytes += fs::file_size(p, ec);
+      continue;
+    }
+    if (!fs::is_directory(st)) continue;
+    for (fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end; it.increment(ec)) {
+      if (!it->is_symlink(ec) && it->is_regular_file(ec)) {
+        result.files += 1;
+        result.bytes += it->file_size(ec);
+      }
+    }
+  }
+}
+
+// The "counted FILES BYTES" line of copy-out-check.sh (guest data: anything unparsable is 0).
+void read_guest_count(const std::string& out, copy_result& result) {
+  for (const auto& [key, value] : tab_fields(out)) {
+    if (key != "counted") continue;
+    std::size_t tab = value.find('\t');
+    if (tab == std::string::npos) return;
+    result.files = detail::parse_count(value.substr(0, tab));
+    result.bytes = detail::parse_count(value.substr(tab + 1));
+  }
+}
+
 // What a copy script reported on a refusal (exit 3), as an error; nullopt for anything else.
 std::optional<error> copy_refusal(const process_result& r, std::string_view direction) {
   if (r.exit_code != 3) return std::nullopt;
@@ -141,7 +175,7 @@ std::optional<error> copy_refusal(const process_result& r, std::string_view dire
 // the items into place without following any link the agent user made (SECURITY.md).
 // (A template: client::impl is private, and deduction names no private type.)
 template <class Impl, class Running>
-int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::size_t source_count,
+void copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::size_t source_count,
                     const std::vector<std::string>& flags, std::vector<std::string> operands,
                     const std::string& target) {
   const std::string& instance = running.info.name;
@@ -206,7 +240,7 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
     throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
                                        (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
   }
-  if (!staged) return status;
+  if (!staged) return;
   process_result install = impl.run_script(
       d, instance, detail::copy_install_script(running.config, install_target, staging, mode, kind),
       impl.lima.timeouts.command);
@@ -215,13 +249,13 @@ int copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::siz
     throw error(errc::guest_failed, "copied into " + staging + ", but moving it into place failed: " +
                                         last_lines(install.err + install.out, 3));
   }
-  return status;
 }
 
 }  // namespace
 
-int client::copy(const std::vector<std::string>& sources, const std::string& target,
-                 const copy_options& options) {
+copy_result client::copy(const std::vector<std::string>& sources, const std::string& target,
+                         const copy_options& options) {
+  const auto began = std::chrono::steady_clock::now();
   if (sources.empty()) throw error(errc::usage, "cp needs at least one source and a target");
   if (!options.backend.empty() && options.backend != "auto" && options.backend != "scp" &&
       options.backend != "rsync") {
@@ -256,7 +290,16 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
   }
   if (!to.guest) check_host_target(to.path, guest_source_count, impl_->lima.scratch_dir);
 
-  std::string name = *vms.begin();
+  copy_result result;
+  result.vm = *vms.begin();
+  result.into_vm = to.guest;
+  result.sources = sources;
+  result.target = target;
+  auto finished = [&] {
+    result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+    return result;
+  };
+  const std::string& name = result.vm;
   auto d = impl_->driver(name);
   auto running = impl_->require_running(d, name);
   const std::string& instance = running.info.name;
@@ -284,15 +327,18 @@ int client::copy(const std::vector<std::string>& sources, const std::string& tar
     if (check.exit_code != 0 || check.out.find("checked") == std::string::npos) {
       throw error(errc::guest_failed, "cannot check the sources in " + instance + ": " + last_lines(check.err + check.out, 3));
     }
+    read_guest_count(check.out, result);
     process_result r = d.copy(flags, operands);
     int status = exit_status(r);
     if (status != 0) {
       throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
                                          (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
     }
-    return status;
+    return finished();
   }
-  return copy_into_guest(*impl_, d, running, from.size(), flags, operands, map_guest_path(running.config, to.path));
+  count_host_sources(from, result);
+  copy_into_guest(*impl_, d, running, from.size(), flags, operands, map_guest_path(running.config, to.path));
+  return finished();
 }
 
 }  // namespace dvm

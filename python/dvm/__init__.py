@@ -25,6 +25,7 @@ from . import _dvm
 from ._client import Client, EventCallback, SecretValue
 from ._errors import ConfigError, Error, LimaError, NotFoundError, UnsavedWorkError, UsageError
 from ._types import (
+    CopyResult,
     DirtyProblem,
     DirtyReport,
     DirtyRepository,
@@ -74,6 +75,7 @@ __all__ = [
     "LimaError",
     "UnsavedWorkError",
     # results
+    "CopyResult",
     "DirtyProblem",
     "DirtyReport",
     "DirtyRepository",

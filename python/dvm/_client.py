@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Option
 
 from . import _dvm
 from ._types import (
+    CopyResult,
     DirtyReport,
     DoctorCheck,
     DoctorReport,
@@ -292,14 +293,15 @@ class Client:
 
     def copy(self, sources: Union[StrPath, Sequence[StrPath]], target: StrPath, recursive: bool = False,
              verbose: bool = False, backend: Optional[str] = None, *,
-             on_event: Optional[EventCallback] = None) -> int:
+             on_event: Optional[EventCallback] = None) -> CopyResult:
         """Copies between the host and one VM. VM paths are ``"NAME:path"`` (relative to the code
         directory; ``~`` is the guest home). Files copied into the VM are made accessible to the
-        agent user. Returns limactl copy's exit status (0; a failure raises LimaError)."""
+        agent user. Returns what was copied. A bad host path raises UsageError before any
+        limactl call; a link in the code dir, Error with code ``"refused"``; a failed copy, LimaError."""
         if isinstance(sources, (str, os.PathLike)):
             sources = [sources]
-        return int(self._native.copy([os.fspath(s) for s in sources], os.fspath(target), recursive, verbose,
-                                     backend or "", self._sink(on_event)))
+        return CopyResult._from(self._native.copy([os.fspath(s) for s in sources], os.fspath(target), recursive,
+                                                  verbose, backend or "", self._sink(on_event)))
 
     @overload
     def logs(self, name: NameLike, unit: Optional[str] = None, args: Optional[Sequence[str]] = None, *,

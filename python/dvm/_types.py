@@ -376,6 +376,25 @@ class RemoveResult:
 
 
 @dataclass(frozen=True)
+class CopyResult:
+    """What :meth:`Client.copy` copied. ``files``/``bytes``: the regular files in the sources and
+    their size, counted where they are just before the copy (a source that is a link counts as
+    its target; links inside a copied directory are not counted)."""
+
+    vm: str
+    into_vm: bool  #: host -> VM (False: VM -> host)
+    sources: Tuple[str, ...]
+    target: str
+    files: int = 0
+    bytes: int = 0
+    duration: float = 0.0  #: seconds
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "CopyResult":
+        return cls(d["vm"], d["into_vm"], tuple(d["sources"]), d["target"], d["files"], d["bytes"], d["duration"])
+
+
+@dataclass(frozen=True)
 class LogsResult(Generic[OutputT]):
     """``journalctl -u UNIT`` in the guest: its exit status and its captured output (str with
     ``text=True``, bytes with ``text=False``)."""

@@ -117,9 +117,11 @@ def test_lifecycle_commands(dvm):
 
     (dvm.tmp / "notes.md").write_text("notes\n")
     doc = document(dvm.ok("cp", "notes.md", "app:", "--json"))
-    assert doc == {"schema": SCHEMA, "vm": "app", "sources": ["notes.md"], "target": "app:", "exit_code": 0}
+    assert doc.pop("duration_ms") >= 0
+    assert doc == {"schema": SCHEMA, "vm": "app", "into_vm": True, "sources": ["notes.md"], "target": "app:",
+                   "files": 1, "bytes": 6, "exit_code": 0}
     doc = document(dvm.ok("cp", "app:notes.md", "back.md", "--json"))
-    has(doc, vm=str, exit_code=int)
+    assert (doc["vm"], doc["into_vm"], doc["files"], doc["bytes"], doc["exit_code"]) == ("app", False, 1, 6, 0)
     doc = document(dvm.ok("ssh-config", "app", "--json"))
     has(doc, schema=int, vm=str, host=str, ssh_config=str)
     doc = document(dvm.ok("restart", "web", "--json"))

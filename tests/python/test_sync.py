@@ -161,10 +161,16 @@ def test_copy_into_the_vm(app, tmp_path):
     note.write_text("copied in\n")
     client = app.client()
     client.exec("app", ["mkdir", "-p", "notes"]).check()
-    assert client.copy([str(note)], "app:notes/") == 0
-    assert client.copy(note, "app:single.txt") == 0  # one PathLike source
+    r = client.copy([str(note)], "app:notes/")
+    assert r == dvm.CopyResult("app", True, (str(note),), "app:notes/", 1, 10, r.duration)
+    assert client.copy(note, "app:single.txt").files == 1  # one PathLike source
     assert client.exec("app", ["cat", "single.txt"]).stdout == "copied in\n"
     assert client.exec("app", ["cat", "notes/note.txt"]).stdout == "copied in\n"
+    # A tree out of the VM: counted in the guest, before the copy (2 files, 3 + 10 bytes).
+    client.exec("app", ["sh", "-c", "mkdir -p tree/sub && printf abc >tree/a && cp notes/note.txt tree/sub/"]).check()
+    out = client.copy("app:tree", tmp_path / "tree-copy", recursive=True)
+    assert (out.vm, out.into_vm, out.files, out.bytes) == ("app", False, 2, 13)
+    assert (tmp_path / "tree-copy" / "sub" / "note.txt").read_text() == "copied in\n"
     with pytest.raises(dvm.UsageError):
         client.copy(note, str(tmp_path / "elsewhere"))  # neither side is a VM
 

@@ -256,6 +256,20 @@ struct copy_options {
   std::string backend;  ///< "", "auto", "scp" or "rsync"
 };
 
+/// What client::copy copied.
+struct copy_result {
+  std::string vm;                    ///< the VM copied into or out of
+  bool into_vm = false;              ///< host -> VM (false: VM -> host)
+  std::vector<std::string> sources;  ///< the operands as given
+  std::string target;
+  /// Regular files in the sources, and their total size, counted where they are (on the host or
+  /// in the guest) just before the copy; a source that is a link counts as what it points to,
+  /// links inside a copied directory are not counted.
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+  std::chrono::milliseconds duration{0};
+};
+
 /// Options of client::logs.
 struct log_options {
   std::string unit;               ///< default: inferred from the VM's service recipe
@@ -374,10 +388,10 @@ class DVM_EXPORT client {
   /// An interactive login shell in the code directory; returns its exit status.
   int shell(const std::string& name);
   /// Copies between the host and one VM. Operands are host paths or "NAME:path" (guest
-  /// relative paths are relative to the code dir, "~" is the guest home). Returns limactl
-  /// copy's exit status.
-  int copy(const std::vector<std::string>& sources, const std::string& target,
-           const copy_options& options = {});
+  /// relative paths are relative to the code dir, "~" is the guest home). A failure throws
+  /// (usage for bad host paths, found before any limactl call; refused; lima_failed).
+  copy_result copy(const std::vector<std::string>& sources, const std::string& target,
+                   const copy_options& options = {});
   /// journalctl -u UNIT in the guest; returns its exit status (output in `captured` when not
   /// interactive).
   int logs(const std::string& name, const log_options& options = {}, std::string* captured = nullptr);

@@ -327,6 +327,19 @@ void describe(const version_info& x, V& v) {
   v.field(key("limactl_problem").json_omitted_when_empty(), x.limactl_problem);
 }
 
+template <class V>
+void describe(const copy_result& r, V& v) {
+  v.field("vm", r.vm);
+  v.field("into_vm", r.into_vm);
+  v.field("sources", r.sources);
+  v.field("target", r.target);
+  v.field("files", r.files);
+  v.field("bytes", r.bytes);
+  v.field("duration", r.duration);
+  // Schema 2's cp document had limactl copy's status; a failure is an error document, so it is 0.
+  v.field(key("exit_code").json_only(), 0);
+}
+
 /// A progress event (JSON lines of --json, Python callbacks). The JSON line says only what the
 /// kind sets: exit_code for the kinds that end something, duration_ms when there is one (a
 /// recipe's always, even 0), and no empty name/argv/message; Python's dict always has every key.

@@ -2,29 +2,9 @@
 #include "../cli.hpp"
 #include "../output.hpp"
 
-#include <dvm/config.hpp>
-
 #include <memory>
 
 namespace dvm_cli {
-
-namespace {
-
-// The VM of the "NAME:path" operand (the library has checked there is exactly one).
-std::string vm_of(const std::vector<std::string>& operands) {
-  for (const auto& o : operands) {
-    auto colon = o.find(':');
-    if (colon == std::string::npos || colon == 0) continue;
-    std::string prefix = o.substr(0, colon);
-    if (dvm::is_valid_vm_name(prefix) ||
-        (prefix.starts_with(dvm::instance_prefix) && dvm::is_valid_vm_name(prefix.substr(dvm::instance_prefix.size())))) {
-      return dvm::normalize_vm_name(prefix);
-    }
-  }
-  return "";
-}
-
-}  // namespace
 
 void add_cp(CLI::App& root, command_list& registry) {
   struct options {
@@ -49,13 +29,10 @@ void add_cp(CLI::App& root, command_list& registry) {
     auto client = make_client(state, nullptr);
     dvm::copy_options options{o->recursive, o->verbose || state.verbose, o->backend};
     std::vector<std::string> sources(o->operands.begin(), o->operands.end() - 1);
-    int code = client.copy(sources, o->operands.back(), options);
-    // scp/rsync already showed what they copied: the text form adds nothing.
-    boost::json::array from;
-    for (const auto& s : sources) from.emplace_back(s);
-    output(state).result(boost::json::object{{"vm", vm_of(o->operands)}, {"sources", std::move(from)},
-                                             {"target", o->operands.back()}, {"exit_code", code}});
-    return exit_code_after_signal(code);
+    dvm::copy_result copied = client.copy(sources, o->operands.back(), options);
+    // scp/rsync already showed what they copied (with -v): the text form adds nothing.
+    output(state).result(to_json(copied));
+    return exit_code_after_signal(0);
   }});
 }
 
