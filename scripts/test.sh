@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 ./scripts/dependencies.sh
 build=${DVM_TEST_BUILD_DIR:-build/test}
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDVM_WERROR=ON \
+# -g1 (line tables: file:line in backtraces) instead of -g: a quarter less compile time.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DDVM_WERROR=ON \
   -DDVM_BUILD_TESTS=ON -DDVM_BUILD_EXAMPLES=ON -DDVM_BUILD_PYTHON=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 cd "$build"

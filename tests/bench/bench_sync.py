@@ -133,7 +133,7 @@ def main():
             return 1
         print(f"SKIP: the simulator's guest sandbox is unavailable: {reason}")
         return 77
-    repeat = 2 if args.quick else args.repeat
+    repeat = 1 if args.quick else args.repeat
     recipe_counts = (1, 25) if args.quick else (1, 10, 25)
     secret_counts = (0, 20) if args.quick else (0, 5, 20)
     latencies = (0, 100)

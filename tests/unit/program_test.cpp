@@ -3,6 +3,7 @@
 
 #include <dvm/secret.hpp>
 
+#include "guest/output.hpp"
 #include "guest/program.hpp"
 #include "test_support.hpp"
 
@@ -205,4 +206,18 @@ TEST_CASE("dvm_secret is not traced, and tracing is restored after it") {
                              "'\nset -x\nv=$(dvm_secret S)\n: after \"${#v}\"\n");
   CHECK(out.find((dir.path() / "S").string()) == std::string::npos);
   CHECK(out.find("+ : after 9") != std::string::npos);
+}
+
+TEST_CASE("guest scripts' key<TAB>value records and counts are read as data") {
+  using dvm::detail::parse_count;
+  using dvm::detail::tab_fields;
+  auto fields = tab_fields("noise\ncounted\t3\t4096\nchecked\n\tempty key\n");
+  REQUIRE(fields.size() == 2);
+  CHECK(fields[0] == std::pair<std::string, std::string>{"counted", "3\t4096"});
+  CHECK(fields[1].first.empty());
+  CHECK(parse_count("18446744073709551615") == UINT64_MAX);
+  for (const char* bad : {"", "-1", " 3", "3 ", "0x10", "18446744073709551616", "3\n", "1e3"}) {
+    CHECK_MESSAGE(parse_count(bad) == 0, bad);
+  }
+  CHECK(parse_count("0042") == 42);
 }
