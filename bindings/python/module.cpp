@@ -103,6 +103,8 @@ py::object py_value(const T& value) {
     return text(value);
   } else if constexpr (std::is_same_v<T, bool>) {
     return py::bool_(value);
+  } else if constexpr (std::is_enum_v<T>) {  // libdvm's enums: their name (dvm's str enums)
+    return text(to_string(value));
   } else if constexpr (std::is_arithmetic_v<T>) {
     return py::int_(value);
   } else if constexpr (requires { value.has_value(); }) {
@@ -495,10 +497,7 @@ PYBIND11_MODULE(_dvm, m) {
         return text(self.call(on_event, [&](dvm::client& c) { return c.ssh_config(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("stop", [](native_client& self, const std::string& name, const py::object& on_event) {
-        self.call(on_event, [&](dvm::client& c) {
-          c.stop(name);
-          return true;
-        });
+        return to_dict(self.call(on_event, [&](dvm::client& c) { return c.stop(name); }));
       }, py::arg("name"), py::arg("on_event"))
       .def("stop_all", [](native_client& self, bool inactive_only, bool force, const py::object& on_event) {
         dvm::stop_all_options options;
@@ -539,14 +538,9 @@ PYBIND11_MODULE(_dvm, m) {
         options.unit = unit;
         options.args = args;
         options.interactive = interactive;
-        auto [status, output] = self.call(on_event, [&](dvm::client& c) {
-          std::string captured;
-          int code = c.logs(name, options, interactive ? nullptr : &captured);
-          return std::make_pair(code, std::move(captured));
-        });
-        py::dict d;
-        d["exit_code"] = status;
-        d["output"] = raw(output);
+        dvm::logs_result r = self.call(on_event, [&](dvm::client& c) { return c.logs(name, options); });
+        py::dict d = to_dict(r);
+        d["output"] = raw(r.output);  // bytes: Client.logs decodes it for text=True
         return d;
       }, py::arg("name"), py::arg("unit"), py::arg("args"), py::arg("interactive"), py::arg("on_event"))
       .def("ssh_key", [](native_client& self, const std::string& name, const py::object& on_event) {

@@ -54,7 +54,7 @@ std::string gib(std::uint64_t bytes) {
 void print_table(const std::vector<dvm::vm_status>& vms) {
   std::vector<std::vector<std::string>> rows{{"NAME", "STATE", "CPUS", "MEMORY", "DISK", "SSH"}};
   for (const auto& vm : vms) {
-    rows.push_back({vm.name, vm.state, vm.cpus > 0 ? std::to_string(vm.cpus) : "-", gib(vm.memory_bytes),
+    rows.push_back({vm.name, std::string(to_string(vm.state)), vm.cpus > 0 ? std::to_string(vm.cpus) : "-", gib(vm.memory_bytes),
                     gib(vm.disk_bytes), vm.ssh_address.empty() ? "-" : vm.ssh_address});
   }
   std::vector<std::size_t> width(rows.front().size(), 0);

@@ -30,7 +30,7 @@ namespace {
 
 // The Lima side of a vm_status, from a `limactl list --json` record.
 void fill_from_instance(vm_status& s, const instance_info& info) {
-  s.state = info.status.empty() ? "Unknown" : info.status;
+  s.state = detail::state_of(info.status);
   if (info.ssh_local_port > 0) {
     s.ssh_address = (info.ssh_address.empty() ? "127.0.0.1" : info.ssh_address) + ":" +
                     std::to_string(info.ssh_local_port);
@@ -304,7 +304,7 @@ vm_status describe_vm(const std::string& name, const vm_config* vm, const instan
   s.name = name;
   s.instance = instance_of(name);
   s.configured = vm != nullptr;
-  s.state = "absent";
+  s.state = vm_state::absent;
   if (info != nullptr) fill_from_instance(s, *info);
   if (vm != nullptr) {
     if (info == nullptr) {

@@ -8,6 +8,7 @@
 #include "guest/scripts.hpp"
 #include "guest/shell.hpp"
 
+#include <chrono>
 #include <optional>
 #include <set>
 

@@ -79,12 +79,12 @@ class doctor_run {
     std::vector<std::string> names;
     if (name_arg.empty()) {
       names = store_.vm_names();
-      if (names.empty()) add("", "config", "warning", "no VM is configured in " + (where_.config_dir / "vms").string());
+      if (names.empty()) add("", "config", doctor_status::warning, "no VM is configured in " + (where_.config_dir / "vms").string());
       return names;
     }
     std::string name = normalize_vm_name(name_arg);
     if (!store_.has_vm(name)) {
-      add(name, "config", "problem", "no config file " + store_.vm_file(name).string());
+      add(name, "config", doctor_status::problem, "no config file " + store_.vm_file(name).string());
     } else {
       names.push_back(name);
     }
@@ -97,7 +97,7 @@ class doctor_run {
     std::error_code exists_ec;
     try {
       if (!fs::exists(where_.state_dir, exists_ec)) {
-        add("", "state", "ok", where_.state_dir.string() + " does not exist yet (dvm creates it with mode 0700)");
+        add("", "state", doctor_status::ok, where_.state_dir.string() + " does not exist yet (dvm creates it with mode 0700)");
         return;
       }
       for (const char* sub : {"locks", "cache", "scratch"}) {
@@ -110,9 +110,9 @@ class doctor_run {
           (void)detail::open_state_file(dir.get(), where_.state_dir / sub, entry.path().filename().string(), O_RDONLY);
         }
       }
-      add("", "state", "ok", where_.state_dir.string() + " belongs to you, only you can write to it, and holds no links");
+      add("", "state", doctor_status::ok, where_.state_dir.string() + " belongs to you, only you can write to it, and holds no links");
     } catch (const error& e) {
-      add("", "state", "problem", e.what());
+      add("", "state", doctor_status::problem, e.what());
     }
   }
 
@@ -120,14 +120,14 @@ class doctor_run {
   std::optional<std::vector<detail::instance_info>> limactl() {
     try {
       auto d = access_.driver();
-      add("", "limactl", "ok", "limactl " + d.version());
+      add("", "limactl", doctor_status::ok, "limactl " + d.version());
       try {
         return d.list();
       } catch (const error& e) {
-        add("", "limactl", "problem", std::string("limactl list failed: ") + e.what());
+        add("", "limactl", doctor_status::problem, std::string("limactl list failed: ") + e.what());
       }
     } catch (const error& e) {
-      add("", "limactl", "problem", e.what());
+      add("", "limactl", doctor_status::problem, e.what());
     }
     return std::nullopt;
   }
@@ -136,11 +136,11 @@ class doctor_run {
   void lima_config() {
     auto found = detail::lima_config_file_findings(access_.lima_home);
     for (const auto& f : found) {
-      add("", "lima-config", "problem", f.source.string() + ": " + f.key + ": " + f.problem +
+      add("", "lima-config", doctor_status::problem, f.source.string() + ": " + f.key + ": " + f.problem +
                                           "; dvm sync refuses to run until it is removed");
     }
     if (found.empty()) {
-      add("", "lima-config", "ok", "no mounts, port rules or agent forwarding in " +
+      add("", "lima-config", doctor_status::ok, "no mounts, port rules or agent forwarding in " +
                                        (access_.lima_home / "_config").string());
     }
   }
@@ -159,15 +159,15 @@ class doctor_run {
       if (::stat(f.c_str(), &st) != 0) continue;
       if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
         ++problems;
-        add("", "permissions", "problem",
+        add("", "permissions", doctor_status::problem,
             shown(f, where_.config_dir) + " is writable by " +
                 ((st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group") + ": run `chmod go-w " + f.string() + "`");
       } else if (st.st_uid != ::geteuid()) {
-        add("", "permissions", "warning", shown(f, where_.config_dir) + " is owned by uid " +
+        add("", "permissions", doctor_status::warning, shown(f, where_.config_dir) + " is owned by uid " +
                                               std::to_string(st.st_uid) + ", not by you");
       }
     }
-    if (problems == 0) add("", "permissions", "ok", "config files are writable only by their owner");
+    if (problems == 0) add("", "permissions", doctor_status::ok, "config files are writable only by their owner");
   }
 
   // Config validation; nullopt when the VM's file does not load. Remembers the values of its
@@ -177,11 +177,11 @@ class doctor_run {
     try {
       vm = store_.load(n);
     } catch (const error& e) {
-      add(n, "config", "problem", e.what());
+      add(n, "config", doctor_status::problem, e.what());
       return std::nullopt;
     }
-    add(n, "config", "ok", shown(vm->file, where_.config_dir) + " is valid");
-    for (const auto& w : vm->warnings) add(n, "config", "warning", w);
+    add(n, "config", doctor_status::ok, shown(vm->file, where_.config_dir) + " is valid");
+    for (const auto& w : vm->warnings) add(n, "config", doctor_status::warning, w);
     for (const auto& s : vm->secrets) {
       std::string value = access_.env_value(s);
       if (value.size() >= 6) listed_values_.push_back(std::move(value));
@@ -201,20 +201,20 @@ class doctor_run {
       ++exposed;
       std::string where_from = "ports[" + std::to_string(i) + "] (" + to_string(p) + ")";
       if (p.host_ip == vm.host_ip && vm.host_ip != "127.0.0.1") {
-        add(n, "ports", "warning", where_from + " is reachable from other machines only because host_ip = \"" +
+        add(n, "ports", doctor_status::warning, where_from + " is reachable from other machines only because host_ip = \"" +
                                        vm.host_ip + "\"; name the IP in the rule if that is intended");
       } else {
-        add(n, "ports", "ok", where_from + " is reachable from other machines (explicit)");
+        add(n, "ports", doctor_status::ok, where_from + " is reachable from other machines (explicit)");
       }
     }
-    if (exposed == 0) add(n, "ports", "ok", "every forwarded port binds to loopback");
+    if (exposed == 0) add(n, "ports", doctor_status::ok, "every forwarded port binds to loopback");
     std::vector<detail::port_claim> theirs;
     for (const auto& c : all_claims) {
       bool reported_before = c.vm < n && std::find(names.begin(), names.end(), c.vm) != names.end();
       if (c.vm != n && !reported_before) theirs.push_back(c);
     }
     for (const auto& clash : detail::find_port_clashes(detail::claims_of(vm), theirs)) {
-      add(n, "ports", "problem", detail::describe(clash) + "; only one VM can listen there, and `dvm sync` refuses "
+      add(n, "ports", doctor_status::problem, detail::describe(clash) + "; only one VM can listen there, and `dvm sync` refuses "
                                      "both VMs until one of them forwards another host port");
     }
   }
@@ -225,24 +225,24 @@ class doctor_run {
     auto it = std::find_if(instances.begin(), instances.end(),
                            [&](const detail::instance_info& i) { return i.name == vm.instance_name(); });
     if (it == instances.end()) {
-      add(n, "drift", "ok", vm.instance_name() + " does not exist yet");
+      add(n, "drift", doctor_status::ok, vm.instance_name() + " does not exist yet");
       return;
     }
     detail::instance_drift drift;
     try {
       drift = detail::compare_instance(vm, *it);
     } catch (const error& e) {
-      add(n, "drift", "problem", e.what());
+      add(n, "drift", doctor_status::problem, e.what());
       return;
     }
     std::size_t findings = 0;
     auto problem = [&](const std::string& m) {
       ++findings;
-      add(n, "drift", "problem", m);
+      add(n, "drift", doctor_status::problem, m);
     };
     auto warning = [&](const std::string& m) {
       ++findings;
-      add(n, "drift", "warning", m);
+      add(n, "drift", doctor_status::warning, m);
     };
     // What Lima runs, _config files included: the same findings sync repairs or refuses.
     for (const auto& f : drift.effective) {
@@ -278,7 +278,7 @@ class doctor_run {
       problem("the instance trusts every key in your ~/.ssh (ssh.loadDotSSHPubKeys)");
     }
     if (actual.containerd_system.value_or(false) || actual.containerd_user.value_or(false)) {
-      add(n, "drift", "warning", "containerd is enabled in the instance");
+      add(n, "drift", doctor_status::warning, "containerd is enabled in the instance");
     }
     for (const auto& p : drift.ports.removed) {
       if (!p.host_ip.starts_with("127.")) {
@@ -292,9 +292,9 @@ class doctor_run {
     std::vector<std::string> differs = drift.resized;
     if (!drift.ports.empty()) differs.emplace_back("ports");
     if (!differs.empty()) {
-      add(n, "drift", "warning", "the instance's " + detail::join(differs, ", ") + " differ from the config; `dvm sync " + n + "` applies it");
+      add(n, "drift", doctor_status::warning, "the instance's " + detail::join(differs, ", ") + " differ from the config; `dvm sync " + n + "` applies it");
     }
-    if (findings == 0 && differs.empty()) add(n, "drift", "ok", vm.instance_name() + " matches its config");
+    if (findings == 0 && differs.empty()) add(n, "drift", doctor_status::ok, vm.instance_name() + " matches its config");
   }
 
   // Secret-looking values in config files, and values of listed secrets that are set now. A
@@ -314,7 +314,7 @@ class doctor_run {
         for (const auto& p : secret_patterns()) {
           if (std::regex_search(line, p.re)) {
             ++findings;
-            add("", "secrets", "problem", at + " holds what looks like " + p.what +
+            add("", "secrets", doctor_status::problem, at + " holds what looks like " + p.what +
                                               ": remove it, rotate it, and pass it with secrets = [...] instead");
             break;
           }
@@ -322,18 +322,18 @@ class doctor_run {
         for (const auto& v : listed_values_) {
           if (line.find(v) != std::string::npos) {
             ++findings;
-            add("", "secrets", "problem", at + " contains the value of a secret listed in `secrets`: remove it and rotate it");
+            add("", "secrets", doctor_status::problem, at + " contains the value of a secret listed in `secrets`: remove it and rotate it");
             break;
           }
         }
       }
     }
-    if (findings == 0) add("", "secrets", "ok", "no secret-looking values in the config files");
+    if (findings == 0) add("", "secrets", doctor_status::ok, "no secret-looking values in the config files");
   }
 
  private:
-  void add(std::string vm, std::string check, std::string status, std::string message) {
-    report_.checks.push_back({std::move(vm), std::move(check), std::move(status), std::move(message)});
+  void add(std::string vm, std::string check, doctor_status status, std::string message) {
+    report_.checks.push_back({std::move(vm), std::move(check), status, std::move(message)});
   }
 
   const paths& where_;

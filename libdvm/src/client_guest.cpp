@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 namespace dvm {
 
@@ -62,7 +63,8 @@ int client::shell(const std::string& name_arg) {
   return exit_status(d.shell(running.info.name, request));
 }
 
-int client::logs(const std::string& name_arg, const log_options& options, std::string* captured) {
+logs_result client::logs(const std::string& name_arg, const log_options& options) {
+  const auto began = std::chrono::steady_clock::now();
   std::string name = normalize_vm_name(name_arg);
   std::string unit = options.unit;
   if (unit.empty()) {
@@ -98,8 +100,12 @@ int client::logs(const std::string& name_arg, const log_options& options, std::s
   request.command = command;
   if (options.interactive) request.stdout_mode = request.stderr_mode = stdio_mode::inherit;
   process_result r = d.shell(running.info.name, request);
-  if (captured != nullptr) *captured = r.out;
-  return exit_status(r);
+  logs_result result;
+  result.unit = unit;
+  result.exit_code = exit_status(r);
+  result.output = std::move(r.out);
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+  return result;
 }
 
 std::string client::impl::run_guest_script(const std::string& name_arg,

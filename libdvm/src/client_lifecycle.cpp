@@ -10,16 +10,17 @@
 
 namespace dvm {
 
-void client::stop(const std::string& name_arg) {
+stop_result client::stop(const std::string& name_arg) {
   std::string name = normalize_vm_name(name_arg);
   auto d = impl_->driver(name);
   auto info = impl_->existing_instance(d, name);
   if (info.status == "Stopped") {
     impl_->warn(name, "VM " + name + " is already stopped");
-    return;
+    return {name, false};
   }
   impl_->emit(event{event_kind::vm_stopping, name, info.status, {}, 0, {}, "stopping " + info.name});
   d.stop(info.name);
+  return {name, true};
 }
 
 start_result client::start(const std::string& name_arg) {
@@ -57,7 +58,7 @@ stop_all_result client::stop_all(const stop_all_options& options) {
     std::string name = public_name(info.name);
     if (name.empty() || info.status == "Stopped") continue;
     auto vm_driver = impl_->driver(name);
-    stop_outcome outcome{name, "stopped", ""};
+    stop_outcome outcome{name, stop_action::stopped, ""};
     try {
       if (options.inactive_only) {
         std::optional<vm_config> vm;
@@ -68,27 +69,27 @@ stop_all_result client::stop_all(const stop_all_options& options) {
         }
         client::impl::activity a = impl_->probe_activity(vm_driver, vm ? &*vm : nullptr, info.name);
         if (a.in_use) {
-          outcome.action = "skipped";
+          outcome.action = stop_action::skipped;
           outcome.reason = "active: " + a.reason;
         } else if (a.failed && !options.force) {
-          outcome.action = "failed";
+          outcome.action = stop_action::failed;
           outcome.reason = a.reason;
         } else if (a.failed) {
           impl_->warn(name, a.reason + "; stopping anyway (--force)");
         }
       }
-      if (outcome.action == "stopped") {
+      if (outcome.action == stop_action::stopped) {
         impl_->emit(event{event_kind::vm_stopping, name, info.status, {}, 0, {}, "stopping " + info.name});
         vm_driver.stop(info.name);
       }
     } catch (const error& e) {
       if (e.code() == errc::cancelled) throw;
-      outcome.action = "failed";
+      outcome.action = stop_action::failed;
       outcome.reason = e.what();
     }
-    if (outcome.action == "stopped") ++out.stopped;
-    if (outcome.action == "skipped") ++out.skipped;
-    if (outcome.action == "failed") ++out.failed;
+    if (outcome.action == stop_action::stopped) ++out.stopped;
+    if (outcome.action == stop_action::skipped) ++out.skipped;
+    if (outcome.action == stop_action::failed) ++out.failed;
     out.outcomes.push_back(std::move(outcome));
   }
   return out;

@@ -18,6 +18,7 @@ from ._types import (
     DirtyReport,
     DoctorCheck,
     DoctorReport,
+    DoctorStatus,
     Event,
     ExecResult,
     GpgKey,
@@ -29,6 +30,7 @@ from ._types import (
     SshKeys,
     StartResult,
     StopAllResult,
+    StopResult,
     SyncAllResult,
     SyncResult,
     Timeouts,
@@ -162,7 +164,7 @@ class Client:
         config files, forwards beyond loopback, and drift between each instance and its config.
         Findings are data: look at ``report.problems`` and ``report.warnings``."""
         checks = self._native.doctor("" if name is None else _name(name), self._sink(on_event))
-        return DoctorReport(tuple(DoctorCheck(c["vm"], c["name"], c["status"], c["message"]) for c in checks))
+        return DoctorReport(tuple(DoctorCheck(c["vm"], c["name"], DoctorStatus(c["status"]), c["message"]) for c in checks))
 
     def versions(self) -> Versions:
         """dvm's version and limactl's (with the reason when limactl cannot be used)."""
@@ -224,9 +226,10 @@ class Client:
         """Stops the VM when it runs and starts it again, without running its recipes."""
         return StartResult._from(self._native.restart(_name(name), self._sink(on_event)))
 
-    def stop(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> None:
-        """Stops one VM (a warning event when it is already stopped)."""
-        self._native.stop(_name(name), self._sink(on_event))
+    def stop(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> StopResult:
+        """Stops one VM. ``stopped`` is False (and a warning event says so) when it was already
+        stopped."""
+        return StopResult._from(self._native.stop(_name(name), self._sink(on_event)))
 
     def stop_all(self, inactive_only: bool = False, force: bool = False, *,
                  on_event: Optional[EventCallback] = None) -> StopAllResult:
@@ -324,8 +327,8 @@ class Client:
         r = self._native.logs(_name(name), unit or "", list(args or []), False, self._sink(on_event))
         output: bytes = r["output"]
         if text:
-            return LogsResult(r["exit_code"], _text(output))
-        return LogsResult(r["exit_code"], output)
+            return LogsResult(r["exit_code"], _text(output), r["unit"], r["duration"])
+        return LogsResult(r["exit_code"], output, r["unit"], r["duration"])
 
     def ssh_config(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> str:
         """An OpenSSH config block ``Host dvm-NAME`` for a running VM (from its instance's own

@@ -75,6 +75,48 @@ class EventKind(str, enum.Enum):
         return cls.UNKNOWN
 
 
+class VmState(str, enum.Enum):
+    """A VM's state, as C++ ``dvm::vm_state``: Lima's word for an instance's status, or
+    ``"absent"``. A ``str`` enum: ``vm.state == "Running"`` works."""
+
+    ABSENT = "absent"  #: configured, never created
+    UNKNOWN = "Unknown"  #: also a status this version of dvm does not know
+    UNINITIALIZED = "Uninitialized"
+    INSTALLING = "Installing"
+    BROKEN = "Broken"
+    STOPPED = "Stopped"
+    RUNNING = "Running"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> "VmState":
+        return cls.UNKNOWN
+
+
+class DoctorStatus(str, enum.Enum):
+    """How bad a :class:`DoctorCheck` is (C++ ``dvm::doctor_status``)."""
+
+    OK = "ok"
+    WARNING = "warning"
+    PROBLEM = "problem"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class StopAction(str, enum.Enum):
+    """What :meth:`Client.stop_all` did with one VM (C++ ``dvm::stop_action``)."""
+
+    STOPPED = "stopped"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Event:
     """A progress event. Delivered to ``on_event`` callbacks one at a time (also from
@@ -123,7 +165,7 @@ class VmStatus:
 
     name: str  #: without "dvm-"
     instance: str  #: "dvm-<name>"
-    state: str  #: Lima's status ("Running", "Stopped", "Broken", ...) or "absent"
+    state: VmState  #: Lima's status (RUNNING, STOPPED, BROKEN, ...) or ABSENT
     configured: bool  #: vms/<name>.toml exists
     ssh_address: str = ""  #: "127.0.0.1:60022" when known
     cpus: int = 0
@@ -141,16 +183,16 @@ class VmStatus:
 
     @property
     def running(self) -> bool:
-        return self.state == "Running"
+        return self.state == VmState.RUNNING
 
     @property
     def exists(self) -> bool:
         """The Lima instance exists."""
-        return self.state != "absent"
+        return self.state != VmState.ABSENT
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "VmStatus":
-        return cls(name=d["name"], instance=d["instance"], state=d["state"], configured=d["configured"],
+        return cls(name=d["name"], instance=d["instance"], state=VmState(d["state"]), configured=d["configured"],
                    ssh_address=d["ssh_address"], cpus=d["cpus"], memory_bytes=d["memory_bytes"],
                    disk_bytes=d["disk_bytes"], arch=d["arch"], vm_type=d["vm_type"], dir=d["dir"],
                    ports=_ports(d["ports"]), code_dir=d["code_dir"], recipes=tuple(d["recipes"]),
@@ -306,7 +348,7 @@ class Plan:
 @dataclass(frozen=True)
 class StopOutcome:
     vm: str
-    action: str  #: "stopped", "skipped" or "failed"
+    action: StopAction
     reason: str = ""  #: why skipped / failed (e.g. "active: tmux")
 
 
@@ -319,7 +361,7 @@ class StopAllResult:
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "StopAllResult":
-        return cls(tuple(StopOutcome(o["vm"], o["action"], o["reason"]) for o in d["outcomes"]),
+        return cls(tuple(StopOutcome(o["vm"], StopAction(o["action"]), o["reason"]) for o in d["outcomes"]),
                    d["stopped"], d["skipped"], d["failed"])
 
 
@@ -376,6 +418,18 @@ class RemoveResult:
 
 
 @dataclass(frozen=True)
+class StopResult:
+    """What :meth:`Client.stop` did: ``stopped`` is False when the VM was already stopped."""
+
+    vm: str
+    stopped: bool
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "StopResult":
+        return cls(d["vm"], d["stopped"])
+
+
+@dataclass(frozen=True)
 class CopyResult:
     """What :meth:`Client.copy` copied. ``files``/``bytes``: the regular files in the sources and
     their size, counted where they are just before the copy (a source that is a link counts as
@@ -401,6 +455,8 @@ class LogsResult(Generic[OutputT]):
 
     exit_code: int
     output: OutputT
+    unit: str = ""  #: the unit, as named or inferred from the VM's service recipe
+    duration: float = 0.0  #: seconds
 
     @property
     def ok(self) -> bool:
@@ -520,7 +576,7 @@ class DoctorCheck:
 
     vm: str  #: "" for checks that are not about one VM
     name: str  #: "limactl", "config", "ports", "permissions", "secrets", "drift"
-    status: str  #: "ok", "warning" or "problem"
+    status: DoctorStatus
     message: str = ""
 
 
@@ -532,11 +588,11 @@ class DoctorReport:
 
     @property
     def problems(self) -> Tuple[DoctorCheck, ...]:
-        return tuple(c for c in self.checks if c.status == "problem")
+        return tuple(c for c in self.checks if c.status == DoctorStatus.PROBLEM)
 
     @property
     def warnings(self) -> Tuple[DoctorCheck, ...]:
-        return tuple(c for c in self.checks if c.status == "warning")
+        return tuple(c for c in self.checks if c.status == DoctorStatus.WARNING)
 
     @property
     def ok(self) -> bool:

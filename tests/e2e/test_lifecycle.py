@@ -7,6 +7,7 @@ Most tests share one synced VM (`app`) per module; tests that stop or start VMs 
 import json
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -368,6 +369,37 @@ def test_log_infers_the_unit_of_the_one_service_recipe(svc, recipe, env_lines, u
 
 
 @pytest.mark.needs_simulator("the call log of its journalctl stand-in (sim.guest_calls)")
+def test_log_follow_ends_quietly_on_ctrl_c(svc):
+    """`dvm log NAME UNIT -f` is ended by Ctrl-C, as `journalctl -f` is: exit 0, no error."""
+    svc.guest("svc", "printf '[Unit]\\nDescription=Follow\\n' >/etc/systemd/system/follow.service && "
+                     "systemctl start follow.service", user="root")
+    p = subprocess.Popen([DVM, "log", "svc", "follow.service", "-f"], env=svc.environ(), cwd=str(svc.tmp),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # journalctl -f has printed the journal and is following it.
+        first = p.stdout.readline()
+        assert "Started Follow." in first, first + p.stderr.read()
+        assert p.poll() is None, "dvm log -f returned before Ctrl-C"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert "error" not in err and "interrupted" not in err
+    # The `limactl shell` of the journalctl call is gone, not left following the journal.
+    def following():
+        for pid in svc.sim.processes():
+            try:
+                if b"journalctl" in open(f"/proc/{pid}/cmdline", "rb").read():
+                    return True
+            except OSError:  # ended meanwhile
+                pass
+        return False
+    wait_until(lambda: not following(), what="the limactl shell running journalctl -f to end")
+
+
+@pytest.mark.needs_simulator("the call log of its journalctl stand-in (sim.guest_calls)")
 def test_log_default_and_explicit_arguments(svc):
     svc.vm("svc", 'baseline = false\nrecipes = ["tailscale"]\n')
     svc.guest("svc", "printf '[Unit]\\nDescription=Example\\n' >/etc/systemd/system/web.service && "
@@ -491,6 +523,7 @@ def test_stop_one_vm_and_its_errors(fleet):
     r = fleet.ok("stop", "a")
     assert "already stopped" in r.stderr
     assert fleet.subcommands() == ["list"]
+    assert fleet.json("stop", "a") == {"schema": 2, "vm": "a", "stopped": False}
 
     fleet.sim.start("other")
     fleet.sim.clear_calls()

@@ -212,3 +212,22 @@ def test_event_kinds_are_the_documented_ones():
 def test_the_doc_says_schema_2_everywhere():
     text = open(DOC, encoding="utf-8").read()
     assert '"schema": 1' not in text and '"schema": 2' in text
+
+
+def cpp_enum_names(enum):
+    """The names `to_string(dvm::ENUM)` returns, from libdvm/src/printable.cpp."""
+    text = open(os.path.join(SOURCE, "libdvm", "src", "printable.cpp"), encoding="utf-8").read()
+    m = re.search(r"std::string_view to_string\(%s \w+\) noexcept \{\n(.*?)\n\}" % enum, text, re.S)
+    assert m, f"no to_string({enum}) in printable.cpp"
+    return set(re.findall(r'case [\w:]+: return "([^"]+)";', m.group(1)))
+
+
+def test_python_enums_have_the_cpp_names():
+    """dvm.VmState, DoctorStatus and StopAction are str enums whose values are the C++ names, so
+    a value from the binding, the CLI's JSON and Python compare equal."""
+    assert {s.value for s in dvm.VmState} == cpp_enum_names("vm_state") == \
+        {"absent", "Unknown", "Uninitialized", "Installing", "Broken", "Stopped", "Running"}
+    assert {s.value for s in dvm.DoctorStatus} == cpp_enum_names("doctor_status")
+    assert {s.value for s in dvm.StopAction} == cpp_enum_names("stop_action")
+    assert dvm.VmState("Paused") is dvm.VmState.UNKNOWN  # a newer Lima's word: not an exception
+    assert dvm.VmState.RUNNING == "Running" and str(dvm.VmState.RUNNING) == "Running"

@@ -180,6 +180,7 @@ def test_logs_are_captured(app):
               user="root")
     r = app.client().logs("app", unit="demo.service")
     assert isinstance(r, dvm.LogsResult) and r.ok and "demo started" in r.output
+    assert r.unit == "demo.service" and r.duration > 0
     with pytest.raises(dvm.UsageError):
         app.client().logs("app")  # no service recipe: the unit must be named
 
@@ -216,11 +217,11 @@ def test_unsaved_work_stop_and_remove(dvmenv, sandbox):
     assert pickle.loads(pickle.dumps(info.value)).report == report
 
     events = []
-    client.stop("work", on_event=events.append)
+    assert client.stop("work", on_event=events.append) == dvm.StopResult("work", True)
     assert client.status("work").state == "Stopped"
     assert dvm.EventKind.VM_STOPPING in [e.kind for e in events]
-    client.stop("work", on_event=events.append)  # already stopped: a warning, not an error
-    assert events[-1].kind == dvm.EventKind.WARNING
+    stopped = client.stop("work", on_event=events.append)  # already stopped: a warning, not an error
+    assert events[-1].kind == dvm.EventKind.WARNING and stopped == dvm.StopResult("work", False)
 
     client.sync("work")
     result = client.stop_all()

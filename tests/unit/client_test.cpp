@@ -316,24 +316,24 @@ TEST_CASE("log infers the unit of a user recipe's # Service: line, renamed by it
   f.config.recipe("other", "# Description: o\n# Service: other.service\n:\n");
   f.config.vm("app", "recipes = [\"web\"]\n");
   f.lima.status["dvm-app"] = "Running";
-  dvm::log_options o;
-  o.interactive = false;
-  std::string captured;
+  dvm::log_options o;  // captured: the default
   auto last_argv = [&] {
     std::string all;
     for (const auto& a : f.lima.runner->calls.back().argv) all += a + " ";
     return all;
   };
-  f.make().logs("app", o, &captured);
+  dvm::logs_result r = f.make().logs("app", o);
   CHECK(last_argv().find("-u web-app.service --no-pager -n 100") != std::string::npos);
+  CHECK(r.unit == "web-app.service");
+  CHECK(r.exit_code == 0);
   f.config.vm("app", "recipes = [\"web\"]\n[env]\nWEB_SERVICE = \"renamed.service\"\n");
-  f.make().logs("app", o, &captured);
+  CHECK(f.make().logs("app", o).unit == "renamed.service");
   CHECK(last_argv().find("-u renamed.service ") != std::string::npos);
   f.config.vm("app", "recipes = [\"web\", \"other\"]\n");
-  CHECK_THROWS_WITH_AS(f.make().logs("app", o, &captured),
+  CHECK_THROWS_WITH_AS(f.make().logs("app", o),
                        doctest::Contains("uses 2 service recipes (web, other); name the unit"), dvm::error);
   f.config.vm("app", "recipes = [\"alpha\"]\n");
-  CHECK_THROWS_WITH_AS(f.make().logs("app", o, &captured),
+  CHECK_THROWS_WITH_AS(f.make().logs("app", o),
                        doctest::Contains("uses no service recipes (recipes with a \"# Service:\" header line)"),
                        dvm::error);
 }
@@ -546,11 +546,11 @@ TEST_CASE("ls shows only dvm-* instances, without the prefix, plus configured ab
   auto list = f.make().list();
   REQUIRE(list.size() == 3);
   CHECK(list[0].name == "app");
-  CHECK(list[0].state == "Running");
+  CHECK(list[0].state == dvm::vm_state::running);
   CHECK(list[0].ssh_address == "127.0.0.1:60022");
   CHECK(list[0].configured);
   CHECK(list[1].name == "later");
-  CHECK(list[1].state == "absent");
+  CHECK(list[1].state == dvm::vm_state::absent);
   CHECK(list[1].cpus == 3);
   CHECK(list[2].name == "orphan");
   CHECK_FALSE(list[2].configured);

@@ -81,6 +81,8 @@ std::string examples(std::initializer_list<const char*> lines);
 void install_signal_handlers();
 /// 128 + the signal when dvm was interrupted, else `code`.
 int exit_code_after_signal(int code);
+/// Whether dvm received this signal (SIGINT, SIGTERM or SIGHUP).
+bool interrupted_by(int sig);
 
 /// A client whose events go to `view`, or to stderr (warnings, VM state changes; every limactl
 /// call with --verbose) when `view` is null.

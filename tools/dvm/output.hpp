@@ -87,6 +87,8 @@ boost::json::value json_value(const T& value) {
     return boost::json::value(value.string());
   } else if constexpr (std::is_same_v<T, std::string>) {
     return boost::json::value(value);
+  } else if constexpr (std::is_enum_v<T>) {  // libdvm's enums: their to_string name
+    return boost::json::value(to_string(value));
   } else if constexpr (std::is_arithmetic_v<T>) {  // bool and the integers
     return boost::json::value(value);
   } else if constexpr (requires { value.has_value(); }) {

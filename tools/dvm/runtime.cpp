@@ -40,6 +40,8 @@ void install_signal_handlers() {
 
 int exit_code_after_signal(int code) { return g_signal != 0 ? 128 + g_signal : code; }
 
+bool interrupted_by(int sig) { return g_signal == sig; }
+
 void add_passthrough(CLI::App& app, std::vector<std::string>& words, const char* name, const char* help) {
   app.add_option(name, words, help);
   app.positionals_at_end();

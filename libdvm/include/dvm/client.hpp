@@ -20,10 +20,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,11 +63,19 @@ struct plan_result {
   std::vector<std::string> warnings;  ///< e.g. a listed secret that is not set
 };
 
+/// A VM's state: its Lima instance's status (upstream/pkg/limatype/lima_instance.go:17-24),
+/// or absent (configured, never created).
+enum class vm_state { absent, unknown, uninitialized, installing, broken, stopped, running };
+/// "absent", or Lima's own word: "Running", "Stopped", "Broken", "Installing",
+/// "Uninitialized", "Unknown" (also for a status this version of dvm does not know).
+DVM_EXPORT std::string_view to_string(vm_state state) noexcept;
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, vm_state state);
+
 /// A VM as `dvm ls` / `dvm status` show it.
 struct vm_status {
   std::string name;       ///< without "dvm-"
   std::string instance;   ///< "dvm-<name>"
-  std::string state;      ///< Lima's status ("Running", "Stopped", "Broken", ...) or "absent"
+  vm_state state = vm_state::absent;
   bool configured = false;  ///< vms/<name>.toml exists
   std::string ssh_address;  ///< "127.0.0.1:60022" when known
   int cpus = 0;
@@ -82,6 +92,9 @@ struct vm_status {
   /// (dvm rm, then dvm sync) applies them.
   std::vector<std::string> recreate_to_apply;
 };
+
+/// "app: Running" (with ", ssh 127.0.0.1:60022" when known).
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, const vm_status& vm);
 
 /// The outcome of client::exec: the guest command's own status and output.
 struct exec_result {
@@ -165,16 +178,28 @@ struct start_result {
   bool started = false;  ///< false: it was already running (start) -- restart always starts
 };
 
+/// What client::stop did.
+struct stop_result {
+  std::string vm;
+  bool stopped = false;  ///< it was running and is now stopped; false: it was already stopped
+};
+
 /// Options of client::stop_all.
 struct stop_all_options {
   bool inactive_only = false;  ///< skip VMs that are in use (shell, tmux/zellij, service units)
   bool force = false;          ///< with inactive_only: stop VMs whose activity probe failed
 };
 
+/// What client::stop_all did with one VM.
+enum class stop_action { stopped, skipped, failed };
+/// "stopped", "skipped", "failed".
+DVM_EXPORT std::string_view to_string(stop_action action) noexcept;
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, stop_action action);
+
 /// One VM of client::stop_all.
 struct stop_outcome {
   std::string vm;
-  std::string action;  ///< "stopped", "skipped", "failed"
+  stop_action action = stop_action::stopped;
   std::string reason;  ///< why skipped / failed (e.g. "active: tmux")
 };
 
@@ -274,7 +299,17 @@ struct copy_result {
 struct log_options {
   std::string unit;               ///< default: inferred from the VM's service recipe
   std::vector<std::string> args;  ///< journalctl arguments; default "--no-pager -n 100"
-  bool interactive = true;        ///< stream to this process's stdout (false: capture)
+  /// Stream journalctl's output to this process's stdout and stderr (`dvm log`, `-f`) instead of
+  /// capturing it in logs_result::output.
+  bool interactive = false;
+};
+
+/// What client::logs showed.
+struct logs_result {
+  std::string unit;   ///< the unit, as named or inferred from the VM's service recipe
+  int exit_code = 0;  ///< journalctl's exit status (128 + N: ended by signal N)
+  std::string output; ///< journalctl's stdout, when captured (not interactive)
+  std::chrono::milliseconds duration{0};
 };
 
 /// The public halves of the VM's own SSH keys (client::ssh_key).
@@ -297,11 +332,17 @@ struct init_result {
   bool created = false;  ///< false: the file already existed and was left alone
 };
 
+/// How bad a finding of `doctor` is.
+enum class doctor_status { ok, warning, problem };
+/// "ok", "warning", "problem".
+DVM_EXPORT std::string_view to_string(doctor_status status) noexcept;
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, doctor_status status);
+
 /// One finding of `doctor`.
 struct doctor_check {
   std::string vm;       ///< "" for checks that are not about one VM
   std::string name;     ///< "state", "limactl", "config", "ports", "permissions", "secrets", "drift"
-  std::string status;   ///< "ok", "warning" or "problem"
+  doctor_status status = doctor_status::ok;
   std::string message;
 };
 
@@ -310,12 +351,12 @@ struct doctor_report {
   std::vector<doctor_check> checks;
   std::size_t problems() const noexcept {
     std::size_t n = 0;
-    for (const auto& c : checks) if (c.status == "problem") ++n;
+    for (const auto& c : checks) if (c.status == doctor_status::problem) ++n;
     return n;
   }
   std::size_t warnings() const noexcept {
     std::size_t n = 0;
-    for (const auto& c : checks) if (c.status == "warning") ++n;
+    for (const auto& c : checks) if (c.status == doctor_status::warning) ++n;
     return n;
   }
 };
@@ -368,8 +409,8 @@ class DVM_EXPORT client {
   start_result start(const std::string& name);
   /// Stops (when running) and starts an existing VM, without running its recipes.
   start_result restart(const std::string& name);
-  /// Stops one VM (a warning event when it is already stopped).
-  void stop(const std::string& name);
+  /// Stops one VM (a warning event when it is already stopped: stopped is false then).
+  stop_result stop(const std::string& name);
   /// Stops every running DVM VM (optionally only the inactive ones).
   stop_all_result stop_all(const stop_all_options& options = {});
   /// Checks for unsaved work (unless options.force), then stops and deletes the instance. The
@@ -392,9 +433,9 @@ class DVM_EXPORT client {
   /// (usage for bad host paths, found before any limactl call; refused; lima_failed).
   copy_result copy(const std::vector<std::string>& sources, const std::string& target,
                    const copy_options& options = {});
-  /// journalctl -u UNIT in the guest; returns its exit status (output in `captured` when not
-  /// interactive).
-  int logs(const std::string& name, const log_options& options = {}, std::string* captured = nullptr);
+  /// journalctl -u UNIT in the guest, captured (or streamed with options.interactive). A
+  /// non-zero exit is data, as for exec.
+  logs_result logs(const std::string& name, const log_options& options = {});
   /// An OpenSSH config block `Host dvm-<name>` (from the instance's own ssh.config) for `ssh`
   /// and editors with remote-SSH support; the session starts in the guest home, not the code
   /// dir. Throws errc::not_created when the instance does not exist.

@@ -6,6 +6,7 @@
 #include <dvm/export.hpp>
 
 #include <filesystem>
+#include <iosfwd>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ enum class errc {
 
 /// The JSON/Python name of a code, e.g. "config" or "lima_failed".
 DVM_EXPORT std::string_view errc_name(errc code) noexcept;
+/// The same name (as to_string of dvm's other enums), and printed by operator<<.
+DVM_EXPORT std::string_view to_string(errc code) noexcept;
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, errc code);
 /// The CLI exit code of an error code: 2 for usage/config/not_found, 3 for limactl missing or too
 /// old, 130 for cancelled, 1 otherwise.
 DVM_EXPORT int exit_code(errc code) noexcept;

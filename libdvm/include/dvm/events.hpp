@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,9 @@ enum class event_kind {
 
 /// "limactl_started", "recipe_failed", ...
 DVM_EXPORT std::string_view event_kind_name(event_kind kind) noexcept;
+/// The same name (as to_string of dvm's other enums), and printed by operator<<.
+DVM_EXPORT std::string_view to_string(event_kind kind) noexcept;
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, event_kind kind);
 
 /// One progress event. Fields that do not apply to its kind are empty or zero.
 struct event {

@@ -4,6 +4,7 @@
 #include <dvm/export.hpp>
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,8 @@ struct port_forward {
 
 /// "127.0.0.1:3000->3000/tcp".
 DVM_EXPORT std::string to_string(const port_forward& rule);
+/// Prints to_string(rule).
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, const port_forward& rule);
 
 /// Parses "host:guest" (bound to default_ip) or "ip:host:guest". Throws dvm::error(errc::config)
 /// naming the rule that is broken: ports are 1..65535 without leading zeros, the IP is an IPv4

@@ -8,6 +8,7 @@
 // describe(const T&, V& v) calls v.field(key, value) once per field, in the JSON document's
 // order. A visitor renders the values by their C++ type, the same way for every field:
 //   * strings, paths, bools, integers: as such (Python str: undecodable bytes replaced);
+//   * libdvm's enums (vm_state, doctor_status, ...): their to_string name;
 //   * std::chrono::milliseconds: JSON integer milliseconds under the key + "_ms", Python float
 //     seconds under the key itself (docs/json.md: "durations");
 //   * std::vector: a JSON array / Python list; std::optional: its value, or null / None;
@@ -325,6 +326,21 @@ void describe(const version_info& x, V& v) {
   v.field("dvm", x.dvm);
   v.field(key("limactl").json_null_when_empty(), x.limactl);
   v.field(key("limactl_problem").json_omitted_when_empty(), x.limactl_problem);
+}
+
+template <class V>
+void describe(const stop_result& r, V& v) {
+  v.field("vm", r.vm);
+  v.field("stopped", r.stopped);
+}
+
+/// Python only so far (`dvm log` streams): the binding hands `output` over as bytes.
+template <class V>
+void describe(const logs_result& r, V& v) {
+  v.field("unit", r.unit);
+  v.field("exit_code", r.exit_code);
+  v.field("output", r.output);
+  v.field("duration", r.duration);
 }
 
 template <class V>

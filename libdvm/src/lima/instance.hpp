@@ -2,6 +2,7 @@
 // lima.yaml. What they mean against the config is lima/drift.hpp's business.
 #pragma once
 
+#include <dvm/client.hpp>
 #include <dvm/ports.hpp>
 
 #include "lima/port_rules.hpp"
@@ -48,6 +49,10 @@ struct instance_info {
 /// Parses NDJSON. Empty input is an empty list. Throws dvm::lima_error (lima_failed) naming the
 /// line for anything that is not a JSON object with a string "name".
 std::vector<instance_info> parse_list_json(std::string_view text);
+
+/// The vm_state of a `limactl list --json` status (upstream/pkg/limatype/lima_instance.go:17-24);
+/// "" and statuses this dvm does not know are vm_state::unknown.
+vm_state state_of(std::string_view lima_status) noexcept;
 
 /// The settings of an instance's stored lima.yaml that dvm reconciles and checks.
 struct instance_settings {

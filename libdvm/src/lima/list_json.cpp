@@ -187,4 +187,13 @@ std::vector<instance_info> parse_list_json(std::string_view text) {
   return out;
 }
 
+vm_state state_of(std::string_view lima_status) noexcept {
+  if (lima_status == "Running") return vm_state::running;
+  if (lima_status == "Stopped") return vm_state::stopped;
+  if (lima_status == "Broken") return vm_state::broken;
+  if (lima_status == "Installing") return vm_state::installing;
+  if (lima_status == "Uninitialized") return vm_state::uninitialized;
+  return vm_state::unknown;
+}
+
 }  // namespace dvm::detail

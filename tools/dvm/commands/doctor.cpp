@@ -25,9 +25,10 @@ void add_doctor(CLI::App& root, command_list& registry) {
         to_json(r),
         [&](std::ostream& out, std::ostream&) {
           for (const auto& c : r.checks) {
-            std::string mark = c.status == "ok"        ? paint(STDOUT_FILENO, colour::green, "ok     ")
-                               : c.status == "warning" ? paint(STDOUT_FILENO, colour::yellow, "warning")
-                                                       : paint(STDOUT_FILENO, colour::red, "PROBLEM");
+            using dvm::doctor_status;
+            std::string mark = c.status == doctor_status::ok        ? paint(STDOUT_FILENO, colour::green, "ok     ")
+                               : c.status == doctor_status::warning ? paint(STDOUT_FILENO, colour::yellow, "warning")
+                                                                    : paint(STDOUT_FILENO, colour::red, "PROBLEM");
             out << mark << "  " << (c.vm.empty() ? "" : c.vm + ": ") << c.name << ": " << c.message << '\n';
           }
           out << "dvm doctor: " << r.problems() << " problem" << (r.problems() == 1 ? "" : "s") << ", "

@@ -1,6 +1,9 @@
 // `dvm log NAME [UNIT] [journalctl args...]` (alias: logs)
 #include "../cli.hpp"
 
+#include <dvm/error.hpp>
+
+#include <csignal>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,7 +34,15 @@ void add_log(CLI::App& root, command_list& registry) {
       words.erase(words.begin());
     }
     options.args = words;
-    return exit_code_after_signal(client.logs(o->name, options));
+    options.interactive = true;
+    // Ctrl-C is how `dvm log NAME -f` ends, as it ends `journalctl -f`: exit 0, no error.
+    try {
+      dvm::logs_result r = client.logs(o->name, options);
+      return interrupted_by(SIGINT) ? 0 : exit_code_after_signal(r.exit_code);
+    } catch (const dvm::error&) {
+      if (interrupted_by(SIGINT)) return 0;
+      throw;
+    }
   }});
 }
 

@@ -25,7 +25,7 @@ void add_ls(CLI::App& root, command_list& registry) {
     output(state).result(std::move(list), [&](std::ostream& out, std::ostream&) {
       std::vector<std::vector<std::string>> rows{{"NAME", "STATUS", "SSH", "CPUS", "MEMORY", "DISK"}};
       for (const auto& s : vms) {
-        rows.push_back({s.name, s.state, s.ssh_address.empty() ? "-" : s.ssh_address,
+        rows.push_back({s.name, std::string(to_string(s.state)), s.ssh_address.empty() ? "-" : s.ssh_address,
                         s.cpus ? std::to_string(s.cpus) : "-", human_size(s.memory_bytes), human_size(s.disk_bytes)});
       }
       out << table(rows);

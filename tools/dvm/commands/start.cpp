@@ -30,7 +30,7 @@ int start_all(const cli_state& state) {
   std::size_t started = 0;
   std::size_t failed = 0;
   for (const auto& vm : c.client.list()) {
-    if (vm.state != "Stopped") continue;
+    if (vm.state != dvm::vm_state::stopped) continue;
     boost::json::object item{{"vm", vm.name}};
     try {
       item["started"] = c.client.start(vm.name).started;

@@ -20,7 +20,7 @@ void add_status(CLI::App& root, command_list& registry) {
     std::vector<std::vector<std::string>> rows{
         {"name:", s.name},
         {"instance:", s.instance + (s.configured ? "" : "  (no config file)")},
-        {"status:", s.state},
+        {"status:", std::string(to_string(s.state))},
         {"ssh:", s.ssh_address.empty() ? "-" : s.ssh_address},
         {"resources:", (s.cpus ? std::to_string(s.cpus) : "-") + " CPUs, " + human_size(s.memory_bytes) +
                            " memory, " + human_size(s.disk_bytes) + " disk"},

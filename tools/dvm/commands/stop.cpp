@@ -33,8 +33,7 @@ void add_stop(CLI::App& root, command_list& registry) {
     if (!o->all && o->name.empty()) throw dvm::error(dvm::errc::usage, "stop needs a VM name or --all");
     auto client = make_client(state, nullptr);
     if (!o->all) {
-      client.stop(o->name);
-      output(state).result(boost::json::object{{"vm", dvm::normalize_vm_name(o->name)}, {"stopped", true}});
+      output(state).result(to_json(client.stop(o->name)));
       return exit_code_after_signal(0);
     }
     dvm::stop_all_result r = client.stop_all({o->inactive, o->force});
@@ -42,8 +41,8 @@ void add_stop(CLI::App& root, command_list& registry) {
         to_json(r),
         [&](std::ostream& out, std::ostream& err) {
           for (const auto& x : r.outcomes) {
-            if (x.action == "skipped") err << "dvm: skipping active VM: " << x.vm << " (" << x.reason << ")\n";
-            if (x.action == "failed") {
+            if (x.action == dvm::stop_action::skipped) err << "dvm: skipping active VM: " << x.vm << " (" << x.reason << ")\n";
+            if (x.action == dvm::stop_action::failed) {
               err << "dvm: " << paint(STDERR_FILENO, colour::red, "stop failed:") << ' ' << x.vm << ": " << x.reason
                   << '\n';
             }
