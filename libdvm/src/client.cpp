@@ -9,6 +9,7 @@
 #include "guest/program.hpp"
 #include "lima/drift.hpp"
 #include "process/find_program.hpp"
+#include "io_error.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -229,7 +230,7 @@ init_result client::init_config(const std::string& name_arg, const std::string& 
   fs::path path = impl_->store.vm_file(name);
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  if (ec) throw error(errc::io, "cannot create " + path.parent_path().string() + ": " + ec.message());
+  if (ec) throw detail::io_error("cannot create " + path.parent_path().string(), ec);
   // A second VM from one template must not forward the host port the first one does: a host
   // port another configured VM forwards moves to the next free one, said once the file exists.
   std::vector<std::string> moved_ports;
@@ -239,7 +240,7 @@ init_result client::init_config(const std::string& name_arg, const std::string& 
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     if (errno == EEXIST) return {path, false};
-    throw error(errc::io, "cannot create " + path.string() + ": " + std::strerror(errno));
+    throw detail::io_error("cannot create " + path.string(), errno);
   }
   ssize_t written = ::write(fd, content.data(), content.size());
   ::close(fd);

@@ -39,6 +39,9 @@ int exit_code(errc code) noexcept {
 
 error::error(errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
+error::error(errc code, const std::string& message, std::error_code cause)
+    : std::runtime_error(message), code_(code), cause_(cause) {}
+
 namespace {
 std::string located_message(const std::filesystem::path& file, int line, int column,
                             const std::string& key_path, const std::string& rule) {

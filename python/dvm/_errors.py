@@ -34,11 +34,14 @@ class Error(Exception):
         code: the stable error code, as in the CLI's JSON (``"refused"``, ``"busy"``, ...).
         exit_code: the CLI's exit status for this code (1, 2, 3 or 130).
         message: the full message (also ``str(error)``).
+        errno: for code ``"io"``, the operating system's error number (``errno.ENOSPC``,
+            ``errno.EACCES``, ...) of the call that failed; ``None`` when there is none.
     """
 
     code: str
     exit_code: int
     message: str
+    errno: Optional[int] = None
 
     def __init__(self, message: str, code: str = "internal", exit_code: int = 1) -> None:
         super().__init__(message)
@@ -152,7 +155,14 @@ def _rebuild(cls: Type[Error], state: Dict[str, Any]) -> Error:
 
 def from_native(info: Dict[str, Any]) -> Error:
     """The exception for a dvm::error, described by the extension as a dict (code, exit_code,
-    message, and the config_error / lima_error / unsaved_work_error fields when present)."""
+    message, errno, and the config_error / lima_error / unsaved_work_error fields when present)."""
+    error = _from_native(info)
+    if info.get("errno") is not None:
+        error.errno = int(info["errno"])
+    return error
+
+
+def _from_native(info: Dict[str, Any]) -> Error:
     code = str(info.get("code", "internal"))
     message = str(info.get("message", ""))
     exit_code = int(info.get("exit_code", 1))

@@ -151,6 +151,31 @@ def test_missing_vm_is_not_found(nosandbox_env):
     assert info.value.code == "not_created" and info.value.exit_code == 1
 
 
+def test_io_errors_carry_the_os_error_number(nosandbox_env, tmp_path):
+    """An io error says which system error it was (Error.errno), as the CLI's JSON does."""
+    import errno
+    import json
+    import pickle
+    env = nosandbox_env
+    env.vm("app", "baseline = false\n")
+    (tmp_path / "a-file").write_text("")
+    client = dvm.Client(config_dir=env.config, limactl=env.sim.limactl, state_dir=tmp_path / "a-file" / "state",
+                        environment=env.environment())
+    with pytest.raises(dvm.Error) as info:
+        client.sync("app")
+    assert info.value.code == "io" and info.value.errno == errno.ENOTDIR
+    assert pickle.loads(pickle.dumps(info.value)).errno == errno.ENOTDIR
+    with pytest.raises(dvm.NotFoundError) as other:
+        env.client().status("ghost")
+    assert other.value.errno is None
+    dvm_binary = os.environ.get("DVM_BINARY") or os.path.join(SOURCE, "build", "test", "dvm")
+    r = subprocess.run([dvm_binary, "sync", "app", "--json"], capture_output=True, text=True, timeout=60,
+                       env=env.environment(DVM_STATE=str(tmp_path / "a-file" / "state")), cwd=str(tmp_path))
+    assert r.returncode == 1
+    error = json.loads(r.stdout.splitlines()[-1])["error"]
+    assert (error["code"], error["errno"]) == ("io", errno.ENOTDIR)
+
+
 def test_limactl_missing_is_a_lima_error(tmp_path):
     client = dvm.Client(config_dir=tmp_path / "c", state_dir=tmp_path / "s",
                         limactl=tmp_path / "no-such-limactl", environment={"PATH": "/usr/bin:/bin"})

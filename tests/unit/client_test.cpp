@@ -11,7 +11,11 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <system_error>
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -744,6 +748,32 @@ TEST_CASE("the state dir and its subdirectories are created 0700, its files 0600
   }
   CHECK(mode_of(state / "locks" / "app.lock") == 0600);
   CHECK(mode_of(state / "cache" / "limactl-version.json") == 0600);
+}
+
+TEST_CASE("an io error keeps the operating system's cause (errno), and says it in its message") {
+  fixture f;
+  f.config.vm("app", "");
+  dvm_test::temp_dir top;
+  {
+    std::ofstream file(top.path() / "a-file");  // the state dir would have to be below a file
+  }
+  dvm::client_options o;
+  o.environment = f.env;
+  o.config_dir = f.config.path();
+  o.state_dir = top.path() / "a-file" / "state";
+  o.limactl = "/bin/true";
+  o.runner = f.lima.runner;
+  o.host = dvm_test::test_host();
+  try {
+    dvm::client(o).sync("app");
+    FAIL("sync succeeded without a state dir");
+  } catch (const dvm::error& e) {
+    CHECK(e.code() == dvm::errc::io);
+    CHECK(e.cause() == std::errc::not_a_directory);  // ENOTDIR, not flattened into text only
+    CHECK(std::string(e.what()).find(std::strerror(ENOTDIR)) != std::string::npos);
+  }
+  CHECK(f.lima.runner->calls.empty());  // found before any limactl call
+  CHECK_FALSE(dvm::error(dvm::errc::usage, "no cause").cause());
 }
 
 TEST_CASE("a link planted in the state dir is refused with an io error, and its target is left alone") {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace dvm {
 
@@ -47,11 +48,17 @@ class DVM_EXPORT error : public std::runtime_error {
  public:
   /// `message` is what what() returns; the CLI prints it as "dvm: error: <message>".
   error(errc code, const std::string& message);
+  /// An error with the operating system's cause (errc::io: the errno of the failed call).
+  error(errc code, const std::string& message, std::error_code cause);
   errc code() const noexcept { return code_; }
   int exit_code() const noexcept { return dvm::exit_code(code_); }
+  /// What the operating system said, e.g. std::errc::no_space_on_device for a full disk, so a
+  /// caller can tell ENOSPC from EACCES; empty when the error has no such cause.
+  const std::error_code& cause() const noexcept { return cause_; }
 
  private:
   errc code_;
+  std::error_code cause_;
 };
 
 /// A config file that does not validate. what() reads

@@ -383,6 +383,10 @@ void describe(const error& e, V& v) {
   v.field("code", std::string(errc_name(e.code())));
   v.field("message", std::string(e.what()));
   v.field("exit_code", e.exit_code());
+  // The OS's error number of an io error (dvm::error::cause), when it has one.
+  std::optional<int> os_errno;
+  if (e.cause()) os_errno = e.cause().value();
+  v.field(key("errno").json_omitted_when_empty(), os_errno);
   if (const auto* c = dynamic_cast<const config_error*>(&e)) {
     v.field(key("path").json_as("file"), c->file().string());
     v.field("line", c->line());

@@ -1,4 +1,5 @@
 #include "state/files.hpp"
+#include "io_error.hpp"
 
 #include <dvm/error.hpp>
 
@@ -42,7 +43,7 @@ std::string mode_text(mode_t mode) {
 void check_directory(int fd, const fs::path& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    throw error(errc::io, "cannot inspect " + path.string() + ": " + std::strerror(errno));
+    throw detail::io_error("cannot inspect " + path.string(), errno);
   }
   if (!S_ISDIR(st.st_mode)) throw error(errc::io, "refusing " + path.string() + ": it is not a directory");
   if (st.st_uid != ::geteuid()) {
@@ -75,7 +76,7 @@ void check_directory(int fd, const fs::path& path) {
                                 " (remove it)");
     }
   }
-  throw error(errc::io, "cannot open " + path.string() + ": " + std::strerror(err));
+  throw detail::io_error("cannot open " + path.string(), err);
 }
 
 unique_fd open_subdir_at(int root, const fs::path& root_path, std::string_view name, bool create) {
@@ -86,7 +87,7 @@ unique_fd open_subdir_at(int root, const fs::path& root_path, std::string_view n
   if (fd < 0 && errno == ENOENT) {
     if (!create) return {};
     if (::mkdirat(root, n.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw error(errc::io, "cannot create " + path.string() + ": " + std::strerror(errno));
+      throw detail::io_error("cannot create " + path.string(), errno);
     }
     fd = ::openat(root, n.c_str(), flags);
   }
@@ -110,13 +111,13 @@ unique_fd open_state_dir(const fs::path& root) {
   }
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
     if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-      throw error(errc::io, "cannot create the state directory " + it->string() + ": " + std::strerror(errno));
+      throw detail::io_error("cannot create the state directory " + it->string(), errno);
     }
   }
   // The state dir's own path may be a link the user chose; what it names must pass the checks.
   int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    throw error(errc::io, "cannot open the state directory " + root.string() + ": " + std::strerror(errno));
+    throw detail::io_error("cannot open the state directory " + root.string(), errno);
   }
   unique_fd out(fd);
   check_directory(out.get(), root);
@@ -140,7 +141,7 @@ unique_fd open_state_file(int dir, const fs::path& dir_path, std::string_view na
   unique_fd out(fd);
   struct stat st {};
   if (::fstat(out.get(), &st) != 0) {
-    throw error(errc::io, "cannot inspect " + path.string() + ": " + std::strerror(errno));
+    throw detail::io_error("cannot inspect " + path.string(), errno);
   }
   if (!S_ISREG(st.st_mode)) throw error(errc::io, "refusing " + path.string() + ": it is not a regular file (remove it)");
   if (st.st_uid != ::geteuid()) {
@@ -168,8 +169,7 @@ std::optional<std::string> read_state_file(const fs::path& root, std::string_vie
     ssize_t n = ::read(file.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      throw error(errc::io, "cannot read " + (root / std::string(sub) / std::string(name)).string() + ": " +
-                                std::strerror(errno));
+      throw detail::io_error("cannot read " + (root / std::string(sub) / std::string(name)).string(), errno);
     }
     if (n == 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
@@ -186,7 +186,7 @@ void write_state_file(const fs::path& root, std::string_view sub, std::string_vi
                           std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
   int fd = ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    throw error(errc::io, "cannot create " + (dir_path / tmp).string() + ": " + std::strerror(errno));
+    throw detail::io_error("cannot create " + (dir_path / tmp).string(), errno);
   }
   unique_fd file(fd);
   std::size_t done = 0;
@@ -196,7 +196,7 @@ void write_state_file(const fs::path& root, std::string_view sub, std::string_vi
     if (n <= 0) {
       int err = errno;
       ::unlinkat(dir.get(), tmp.c_str(), 0);
-      throw error(errc::io, "cannot write " + (dir_path / tmp).string() + ": " + std::strerror(err));
+      throw detail::io_error("cannot write " + (dir_path / tmp).string(), err);
     }
     done += static_cast<std::size_t>(n);
   }
@@ -204,7 +204,7 @@ void write_state_file(const fs::path& root, std::string_view sub, std::string_vi
   if (::renameat(dir.get(), tmp.c_str(), dir.get(), std::string(name).c_str()) != 0) {
     int err = errno;
     ::unlinkat(dir.get(), tmp.c_str(), 0);
-    throw error(errc::io, "cannot replace " + (dir_path / std::string(name)).string() + ": " + std::strerror(err));
+    throw detail::io_error("cannot replace " + (dir_path / std::string(name)).string(), err);
   }
 }
 

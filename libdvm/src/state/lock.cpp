@@ -1,6 +1,7 @@
 #include "state/lock.hpp"
 
 #include "state/files.hpp"
+#include "io_error.hpp"
 
 #include <dvm/error.hpp>
 
@@ -33,7 +34,7 @@ vm_lock::vm_lock(const std::filesystem::path& state_dir, const std::string& vm,
                                   (holder.empty() ? "" : " (" + holder + ")") +
                                   " is working on it; wait for it to finish");
     }
-    throw error(errc::io, "cannot lock " + file.string() + ": " + std::strerror(err));
+    throw detail::io_error("cannot lock " + file.string(), err);
   }
   std::string me = "pid " + std::to_string(::getpid()) + ", " + purpose + "\n";
   if (::ftruncate(fd_, 0) == 0) {
