@@ -149,6 +149,51 @@ void read_guest_count(const std::string& out, copy_result& result) {
   }
 }
 
+// A limactl copy that did not exit 0, as the error to throw.
+error limactl_copy_error(const process_result& r) {
+  return error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(exit_status(r)) + ")" +
+                                      (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
+}
+
+// The operands of a copy, checked: one VM, one direction, a known backend (usage errors, and
+// nothing is done).
+struct copy_request {
+  std::vector<copy_endpoint> from;
+  copy_endpoint to;
+  std::string vm;
+};
+
+copy_request parse_copy_request(const std::vector<std::string>& sources, const std::string& target,
+                                const copy_options& options) {
+  if (sources.empty()) throw error(errc::usage, "cp needs at least one source and a target");
+  if (!options.backend.empty() && options.backend != "auto" && options.backend != "scp" &&
+      options.backend != "rsync") {
+    throw error(errc::usage, "unknown cp backend \"" + options.backend + "\": use auto, scp or rsync");
+  }
+  copy_request request;
+  for (const auto& s : sources) request.from.push_back(parse_copy_operand(s));
+  request.to = parse_copy_operand(target);
+  std::set<std::string> vms;
+  bool any_host_source = false;
+  bool any_guest_source = false;
+  for (const auto& e : request.from) {
+    (e.guest ? any_guest_source : any_host_source) = true;
+    if (e.guest) vms.insert(e.vm);
+  }
+  if (request.to.guest) vms.insert(request.to.vm);
+  if (vms.size() > 1) throw error(errc::usage, "cp can address only one VM at a time");
+  if (vms.empty()) throw error(errc::usage, "cp needs one side to be a VM path (NAME:path)");
+  if (any_guest_source && any_host_source) {
+    throw error(errc::usage, "cp copies either from the host into a VM or from a VM to the host, not both at once");
+  }
+  if (request.to.guest == any_guest_source) {
+    throw error(errc::usage, request.to.guest ? "cp needs a host path on one side: both sides are VM paths"
+                                              : "cp needs a VM path on one side");
+  }
+  request.vm = *vms.begin();
+  return request;
+}
+
 // What a copy script reported on a refusal (exit 3), as an error; nullopt for anything else.
 std::optional<error> copy_refusal(const process_result& r, std::string_view direction) {
   if (r.exit_code != 3) return std::nullopt;
@@ -235,11 +280,9 @@ void copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::si
     }
   }
   process_result r = d.copy(flags, operands);
-  int status = exit_status(r);
-  if (status != 0) {
+  if (exit_status(r) != 0) {
     if (staged) discard_staging();
-    throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
-                                       (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
+    throw limactl_copy_error(r);
   }
   if (!staged) return;
   process_result install = impl.run_script(
@@ -257,42 +300,20 @@ void copy_into_guest(Impl& impl, lima_driver& d, const Running& running, std::si
 copy_result client::copy(const std::vector<std::string>& sources, const std::string& target,
                          const copy_options& options) {
   const auto began = std::chrono::steady_clock::now();
-  if (sources.empty()) throw error(errc::usage, "cp needs at least one source and a target");
-  if (!options.backend.empty() && options.backend != "auto" && options.backend != "scp" &&
-      options.backend != "rsync") {
-    throw error(errc::usage, "unknown cp backend \"" + options.backend + "\": use auto, scp or rsync");
-  }
-  std::vector<copy_endpoint> from;
-  for (const auto& s : sources) from.push_back(parse_copy_operand(s));
-  copy_endpoint to = parse_copy_operand(target);
-  std::set<std::string> vms;
-  bool any_host_source = false;
-  bool any_guest_source = false;
-  for (const auto& e : from) {
-    (e.guest ? any_guest_source : any_host_source) = true;
-    if (e.guest) vms.insert(e.vm);
-  }
-  if (to.guest) vms.insert(to.vm);
-  if (vms.size() > 1) throw error(errc::usage, "cp can address only one VM at a time");
-  if (vms.empty()) throw error(errc::usage, "cp needs one side to be a VM path (NAME:path)");
-  if (any_guest_source && any_host_source) {
-    throw error(errc::usage, "cp copies either from the host into a VM or from a VM to the host, not both at once");
-  }
-  if (to.guest == any_guest_source) {
-    throw error(errc::usage, to.guest ? "cp needs a host path on one side: both sides are VM paths"
-                                      : "cp needs a VM path on one side");
-  }
+  copy_request request = parse_copy_request(sources, target, options);
+  const std::vector<copy_endpoint>& from = request.from;
+  const copy_endpoint& to = request.to;
 
   // Host paths are checked before the VM is even started: a typo is the caller's error (exit 2),
   // not a failed limactl copy.
-  std::size_t guest_source_count = any_guest_source ? from.size() : 0;
+  std::size_t guest_source_count = to.guest ? 0 : from.size();
   for (const auto& e : from) {
     if (!e.guest) check_host_source(e.path, options.recursive, impl_->lima.scratch_dir);
   }
   if (!to.guest) check_host_target(to.path, guest_source_count, impl_->lima.scratch_dir);
 
   copy_result result;
-  result.vm = *vms.begin();
+  result.vm = request.vm;
   result.into_vm = to.guest;
   result.sources = sources;
   result.target = target;
@@ -330,11 +351,7 @@ copy_result client::copy(const std::vector<std::string>& sources, const std::str
     }
     read_guest_count(check.out, result);
     process_result r = d.copy(flags, operands);
-    int status = exit_status(r);
-    if (status != 0) {
-      throw error(errc::lima_failed, "limactl copy failed (exit " + std::to_string(status) + ")" +
-                                         (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err)));
-    }
+    if (exit_status(r) != 0) throw limactl_copy_error(r);
     return finished();
   }
   count_host_sources(from, result);
