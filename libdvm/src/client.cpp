@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace fs = std::filesystem;
 using detail::instance_info;

@@ -12,7 +12,7 @@
 #include <optional>
 #include <set>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace fs = std::filesystem;
 using detail::exit_status;

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace fs = std::filesystem;
 

@@ -13,7 +13,7 @@
 #include <cctype>
 #include <chrono>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 using detail::exit_status;
 using detail::last_lines;

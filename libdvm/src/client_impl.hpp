@@ -13,7 +13,7 @@
 #include <mutex>
 #include <string>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 struct client::impl {
   explicit impl(client_options options);

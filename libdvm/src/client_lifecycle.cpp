@@ -8,7 +8,7 @@
 
 #include <optional>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 stop_result client::stop(const std::string& name_arg) {
   std::string name = normalize_vm_name(name_arg);

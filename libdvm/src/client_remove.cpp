@@ -13,7 +13,7 @@
 
 #include <optional>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace fs = std::filesystem;
 using detail::instance_info;

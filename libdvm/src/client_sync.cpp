@@ -18,7 +18,7 @@
 #include <optional>
 #include <thread>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace detail {
 // The one place inside libdvm that looks at a secret's bytes: checking the format of tokens

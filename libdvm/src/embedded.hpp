@@ -4,7 +4,7 @@
 #include <span>
 #include <string_view>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 struct embedded_file {
   std::string_view name;  ///< file name without directory and extension

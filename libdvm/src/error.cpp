@@ -1,8 +1,10 @@
 #include <dvm/error.hpp>
 
+#include <dvm/config.hpp>
+
 #include <utility>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 std::string_view errc_name(errc code) noexcept {
   switch (code) {
@@ -56,6 +58,11 @@ std::string located_message(const std::filesystem::path& file, int line, int col
   return out;
 }
 }  // namespace
+
+std::string to_string(const config_problem& problem) {
+  if (problem.file.empty()) return problem.rule;  // the environment: the rule names the variable
+  return located_message(problem.file, problem.line, problem.column, problem.key_path, problem.rule);
+}
 
 config_error::config_error(std::filesystem::path file, int line, int column, std::string key_path,
                            std::string rule)

@@ -1,6 +1,6 @@
 #include <dvm/events.hpp>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 std::string_view event_kind_name(event_kind kind) noexcept {
   switch (kind) {

@@ -8,7 +8,7 @@
 #include <string>
 #include <system_error>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// `what` (e.g. "cannot write /x") + ": " + strerror(err), with cause() = err.
 inline error io_error(const std::string& what, int err) {

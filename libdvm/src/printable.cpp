@@ -1,13 +1,14 @@
 // The names of libdvm's enums (to_string) and the stream operators of its printable types, in
 // one place: what the CLI prints, the JSON documents hold and Python's str enums equal.
 #include <dvm/client.hpp>
+#include <dvm/config.hpp>
 #include <dvm/error.hpp>
 #include <dvm/events.hpp>
 #include <dvm/ports.hpp>
 
 #include <ostream>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 std::string_view to_string(vm_state state) noexcept {
   switch (state) {
@@ -40,12 +41,17 @@ std::string_view to_string(doctor_status status) noexcept {
   return "problem";
 }
 
+std::string_view to_string(severity level) noexcept {
+  return level == severity::warning ? "warning" : "error";
+}
+
 std::string_view to_string(event_kind kind) noexcept { return event_kind_name(kind); }
 std::string_view to_string(errc code) noexcept { return errc_name(code); }
 
 std::ostream& operator<<(std::ostream& out, vm_state state) { return out << to_string(state); }
 std::ostream& operator<<(std::ostream& out, stop_action action) { return out << to_string(action); }
 std::ostream& operator<<(std::ostream& out, doctor_status status) { return out << to_string(status); }
+std::ostream& operator<<(std::ostream& out, severity level) { return out << to_string(level); }
 std::ostream& operator<<(std::ostream& out, event_kind kind) { return out << to_string(kind); }
 std::ostream& operator<<(std::ostream& out, errc code) { return out << to_string(code); }
 std::ostream& operator<<(std::ostream& out, const port_forward& rule) { return out << to_string(rule); }

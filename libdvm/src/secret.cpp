@@ -12,7 +12,7 @@
 #include <sys/prctl.h>
 #endif
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include <dvm/version.hpp>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 std::string_view version() noexcept { return DVM_VERSION_STRING; }
 

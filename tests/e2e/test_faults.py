@@ -3,6 +3,8 @@ vanishing during `sync --all`. Nothing crashes, errors are clear, locks are rele
 secret or process is left behind. (Signals, dropped connections and two concurrent syncs are
 in test_sync.py.)"""
 
+import errno
+import json
 import os
 import shutil
 import tempfile
@@ -94,7 +96,9 @@ def test_an_unreadable_vm_file_fails_only_that_vm(dvm):
         path = dvm.vm("secret", "")
         os.chmod(path, 0)
         r = dvm.run("plan", "secret")
-        assert r.returncode == 2 and "cannot be read" in r.stderr
+        # A host problem, not a config error: errc::io (exit 1) with the operating system's cause.
+        assert r.returncode == 1 and "cannot read the config file" in r.stderr
+        assert "Permission denied" in r.stderr
         return
     # Root reads files whatever their mode: run dvm as `nobody` (setpriv, util-linux) from a
     # world-readable directory that holds the config, a state dir and a copy of the binary
@@ -115,7 +119,13 @@ def test_an_unreadable_vm_file_fails_only_that_vm(dvm):
                "DVM_STATE": str(base / "state")}
         as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(binary)]
         r = subprocess.run(as_nobody + ["plan", "secret"], env=env, capture_output=True, text=True, timeout=60)
-        assert r.returncode == 2 and "cannot be read" in r.stderr, r.stderr
+        # A host problem, not a config error: errc::io (exit 1) with the operating system's cause.
+        assert r.returncode == 1 and "cannot read the config file" in r.stderr, r.stderr
+        assert "Permission denied" in r.stderr, r.stderr
+        r = subprocess.run(as_nobody + ["--json", "plan", "secret"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        doc = json.loads(r.stdout)
+        assert doc["error"]["code"] == "io" and doc["error"]["errno"] == errno.EACCES, r.stdout
         # Only that VM: the readable one still plans.
         r = subprocess.run(as_nobody + ["plan", "good"], env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 0 and "# dvm plan for good" in r.stdout, r.stderr

@@ -23,7 +23,7 @@ namespace dvm_cli {
 struct cli_state {
   bool json = false;
   bool verbose = false;
-  /// DVM_TIMEOUT, checked before any command runs (read_timeout_cap).
+  /// DVM_TIMEOUT, checked before any command runs (dvm::parse_timeout_cap).
   std::optional<std::chrono::milliseconds> timeout_cap;
 };
 
@@ -89,10 +89,6 @@ bool interrupted_by(int sig);
 dvm::client make_client(const cli_state& state, progress_view* view);
 /// The progress display for a command on one VM (`single_vm`) or several.
 progress_view::style progress_style(const cli_state& state, bool single_vm);
-
-/// DVM_TIMEOUT (a cap in seconds on every limactl call): unset or empty is no cap; anything but
-/// a positive number of seconds is dvm::error(usage) naming the variable and the rule.
-std::optional<std::chrono::milliseconds> read_timeout_cap(const char* value);
 
 /// The visible sub-command called `word` (its name or an alias), or null.
 const CLI::App* find_command(const CLI::App& root, const std::string& word);

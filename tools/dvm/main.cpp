@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
     // Help and completion work whatever the environment says; every other command checks it.
     const std::string& name = chosen->get_name();
     if (name != "help" && name != "completion" && name != "__complete") {
-      state.timeout_cap = dvm_cli::read_timeout_cap(std::getenv("DVM_TIMEOUT"));
+      const char* timeout = std::getenv("DVM_TIMEOUT");
+      state.timeout_cap = dvm::parse_timeout_cap(timeout != nullptr ? timeout : "");
     }
     for (const auto& c : commands) {
       if (c.app == chosen) return c.run(state);

@@ -4,8 +4,6 @@
 #include <dvm/error.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -65,23 +63,6 @@ progress_view::style progress_style(const cli_state& state, bool single_vm) {
     return progress_view::style::live;
   }
   return progress_view::style::plain;
-}
-
-std::optional<std::chrono::milliseconds> read_timeout_cap(const char* value) {
-  if (value == nullptr || *value == '\0') return std::nullopt;  // empty is unset, as for NO_COLOR
-  std::string_view text = value;
-  char* end = nullptr;
-  errno = 0;
-  double seconds = std::strtod(value, &end);
-  // Digits only (with an optional fraction): no signs, exponents, "inf" or hex.
-  bool plain = text.find_first_not_of("0123456789.") == std::string_view::npos;
-  if (!plain || end != value + text.size() || errno != 0 || !std::isfinite(seconds) || seconds <= 0 ||
-      seconds > 86400.0 * 365) {
-    throw dvm::error(dvm::errc::usage, "DVM_TIMEOUT=\"" + std::string(text) +
-                                           "\" is not valid: it must be a positive number of seconds "
-                                           "(e.g. DVM_TIMEOUT=120), or unset");
-  }
-  return std::chrono::milliseconds{std::max<long long>(1, std::llround(seconds * 1000))};
 }
 
 dvm::client make_client(const cli_state& state, progress_view* view) {

@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// How a client is set up. Every field has a default, so `dvm::client c({});` works.
 struct client_options {

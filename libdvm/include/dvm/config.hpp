@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// Facts about the host that defaults depend on. Detected by detect_host(); tests and
 /// embedders may pass their own.
@@ -94,6 +95,26 @@ DVM_EXPORT bool is_valid_secret_name(std::string_view name) noexcept;
 /// `[env]` keys (and a recipe's `# Service: ... env=KEY`): [A-Z][A-Z0-9_]*.
 DVM_EXPORT bool is_valid_env_key(std::string_view key) noexcept;
 
+/// How serious a finding of dvm::validate is: an error stops every command that loads the VM
+/// (exit 2); a warning is shown and the command goes on.
+enum class severity { error, warning };
+DVM_EXPORT std::string_view to_string(severity level) noexcept;  ///< "error", "warning"
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, severity level);
+
+/// One finding of dvm::validate, located as a config_error is.
+struct config_problem {
+  std::filesystem::path file;  ///< the file; empty for the environment (DVM_TIMEOUT)
+  int line = 0;                ///< 1-based; 0 when the finding is about the whole file
+  int column = 0;              ///< 1-based; 0 when unknown
+  std::string key_path;        ///< e.g. "ports[1]", "defaults.cpus"; "" for the whole file
+  std::string rule;            ///< the rule broken, without the location
+  dvm::severity severity = dvm::severity::error;
+  std::string vm;              ///< the VM whose check found it; "" for config.toml, recipes, env
+};
+/// "<file>:<line>:<column>: <key path>: <rule>", as config_error::what() reads (the parts that
+/// are unknown left out).
+DVM_EXPORT std::string to_string(const config_problem& problem);
+
 /// Loads and validates config files. Cheap to construct; reads files on demand.
 class DVM_EXPORT config_store {
  public:
@@ -120,12 +141,27 @@ class DVM_EXPORT config_store {
   /// allowlist. Throws dvm::config_error when config.toml does not validate.
   std::vector<std::string> lima_pass_env() const;
 
+  /// dvm::validate() of this store's config dir, for its host.
+  std::vector<config_problem> validate(const std::map<std::string, std::string>& environment) const;
+
  private:
   struct lazy_catalog;
   paths paths_;
   host_info host_;
   std::shared_ptr<lazy_catalog> recipes_;  // shared by copies of this store
 };
+
+/// Checks every file of a config dir and returns every problem at once, errors and warnings, in
+/// file order (config.toml, then recipes/, then vms/ by name; by line and column within a file).
+/// Never throws for what it finds (only std::bad_alloc). Besides the rules config_store::load
+/// enforces, it warns about what would otherwise go unnoticed: a vms/*.toml whose name is not a
+/// VM name (dvm ignores it), a host port below 1024 on Linux, a disk too small for a cloud
+/// image, a vm_type this host cannot run, an unparsable DVM_TIMEOUT in `environment`.
+DVM_EXPORT std::vector<config_problem> validate(const std::filesystem::path& config_dir,
+                                                const host_info& host,
+                                                const std::map<std::string, std::string>& environment);
+/// The same for this host and this process's environment.
+DVM_EXPORT std::vector<config_problem> validate(const std::filesystem::path& config_dir);
 
 /// True for environment variable names that look like they hold a secret ("GITHUB_TOKEN",
 /// "DB_PASS", "AWS_CREDENTIALS"): such names are refused in [env] and never passed to limactl.

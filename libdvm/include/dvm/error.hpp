@@ -12,7 +12,7 @@
 #include <string_view>
 #include <system_error>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// Stable error codes. The numeric values are not part of the contract; the names (errc_name)
 /// and the exit codes (exit_code) are.

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// What an event reports; the comment of each kind names the event fields it sets.
 enum class event_kind {

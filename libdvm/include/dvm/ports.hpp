@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// One forwarded port: host_ip:host_port on the host -> guest_port in the guest.
 struct port_forward {

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// Bytes for a child's stdin: plain text and secrets, in order. Move-only, wiped on
 /// destruction. Its bytes can be read only by a process_runner (see process_runner::bytes_of);

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// The recipe every VM runs first unless its config says `baseline = false`.
 inline constexpr std::string_view baseline_recipe = "baseline";

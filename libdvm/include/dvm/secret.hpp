@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 class stdin_payload;
 namespace detail {

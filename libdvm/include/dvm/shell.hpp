@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// A POSIX shell word that expands to exactly `value`: bare when made only of safe characters
 /// ([A-Za-z0-9_@%+=:,./-]), otherwise single-quoted with ' written as '\''. Throws

@@ -1,11 +1,14 @@
 // Time limits of the limactl calls libdvm makes.
 #pragma once
 
+#include <dvm/export.hpp>
+
 #include <array>
 #include <chrono>
+#include <optional>
 #include <string_view>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// Time limits of limactl calls (zero: none).
 struct timeouts {
@@ -34,5 +37,10 @@ struct timeouts {
              {"command", &timeouts::command}}};
   }
 };
+
+/// DVM_TIMEOUT's value: a positive number of seconds ("120", "0.5"; digits and one fraction, at
+/// most a year) that caps every limit above. nullopt for "" (unset); throws
+/// dvm::error(errc::usage) naming the rule otherwise.
+DVM_EXPORT std::optional<std::chrono::milliseconds> parse_timeout_cap(std::string_view text);
 
 }  // namespace dvm

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <set>
 
-namespace dvm::config_detail {
+namespace dvm::inline v0::config_detail {
 
 namespace {
 
@@ -67,7 +67,8 @@ bool looks_like_secret_name(std::string_view key) {
 void parse_env(const fs::path& file, const toml::node& node, const origin& at, settings& out) {
   const auto* t = node.as_table();
   if (t == nullptr) wrong_type(at, node, "a table");
-  for (const auto& [key, value] : in_file_order(*t)) {
+  for (const auto& item : in_file_order(*t)) detail::keep_going([&] {
+    const auto& [key, value] = item;  // (clang 14 cannot capture a binding)
     std::string name(key->str());
     origin key_at{&file, key->source(), at.key_path + "." + name};
     check_env_key(key_at, name);
@@ -83,18 +84,21 @@ void parse_env(const fs::path& file, const toml::node& node, const origin& at, s
       wrong_type(value_at, *value, "a string, an integer or a boolean");
     }
     out.env[name] = raw_env{std::move(text), value_at};
-  }
+  });
 }
 
 std::vector<raw_name> parse_secret_list(const fs::path& file, const toml::node& node,
                                         const origin& at) {
-  auto list = parse_name_list(file, node, at);
+  std::vector<raw_name> list;
   std::set<std::string> seen;
-  for (const auto& s : list) {
-    if (!is_valid_secret_name(s.text)) {
-      fail(s.where, "\"" + s.text + "\" is not an environment variable name: use [A-Z_][A-Z0-9_]*");
-    }
-    if (!seen.insert(s.text).second) fail(s.where, "\"" + s.text + "\" is listed twice");
+  for (auto& s : parse_name_list(file, node, at)) {
+    detail::keep_going([&] {  // (dvm::validate: each bad name is reported and left out)
+      if (!is_valid_secret_name(s.text)) {
+        fail(s.where, "\"" + s.text + "\" is not an environment variable name: use [A-Z_][A-Z0-9_]*");
+      }
+      if (!seen.insert(s.text).second) fail(s.where, "\"" + s.text + "\" is listed twice");
+      list.push_back(std::move(s));
+    });
   }
   return list;
 }
@@ -129,7 +133,7 @@ void merge_secrets_and_env(const settings& vm, const settings& defaults, vm_conf
 
 }  // namespace dvm::config_detail
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 bool is_secret_looking_name(std::string_view name) noexcept {
   return config_detail::looks_like_secret_name(name);

@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-namespace dvm::config_detail {
+namespace dvm::inline v0::config_detail {
 
 namespace {
 
@@ -19,7 +19,8 @@ void parse_recipe_sets(const fs::path& f, const toml::node& node, const recipe_c
   const auto* sets = node.as_table();
   origin at = origin_of(f, node, "recipe_sets");
   if (sets == nullptr) wrong_type(at, node, "a table");
-  for (const auto& [set_key, set_node] : in_file_order(*sets)) {
+  for (const auto& item : in_file_order(*sets)) detail::keep_going([&] {
+    const auto& [set_key, set_node] = item;  // (clang 14 cannot capture a binding)
     std::string set_name(set_key->str());
     origin set_at{&f, set_key->source(), "recipe_sets." + set_name};
     if (!is_valid_recipe_name(set_name)) {
@@ -37,23 +38,25 @@ void parse_recipe_sets(const fs::path& f, const toml::node& node, const recipe_c
       }
     }
     out.recipe_sets[set_name] = {std::move(members), set_at};
-  }
+  });
 }
 
 void parse_lima(const fs::path& f, const toml::node& node, global_config& out) {
   const auto* lima = node.as_table();
   if (lima == nullptr) wrong_type(origin_of(f, node, "lima"), node, "a table");
-  for (const auto& [lima_key, lima_node] : in_file_order(*lima)) {
+  for (const auto& item : in_file_order(*lima)) detail::keep_going([&] {
+    const auto& [lima_key, lima_node] = item;  // (clang 14 cannot capture a binding)
     if (lima_key->str() != "pass_env") unknown_key(f, *lima_key, "lima", lima_keys, "[lima]");
     out.lima_pass_env = parse_pass_env(f, *lima_node, origin_of(f, *lima_node, "lima.pass_env"));
-  }
+  });
 }
 
 }  // namespace
 
 void parse_global_table(const fs::path& f, const toml::table& t, const recipe_catalog& catalog,
                         global_config& out) {
-  for (const auto& [key, node] : in_file_order(t)) {
+  for (const auto& item : in_file_order(t)) detail::keep_going([&] {
+    const auto& [key, node] = item;  // (clang 14 cannot capture a binding)
     if (key->str() == "defaults") {
       const auto* d = node->as_table();
       if (d == nullptr) wrong_type(origin_of(f, *node, "defaults"), *node, "a table");
@@ -67,7 +70,7 @@ void parse_global_table(const fs::path& f, const toml::table& t, const recipe_ca
       unknown_key(f, *key, "", global_keys, "config.toml",
                   is_vm_key ? "per-VM settings go under [defaults]" : "");
     }
-  }
+  });
 }
 
 }  // namespace dvm::config_detail

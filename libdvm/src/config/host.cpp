@@ -13,7 +13,7 @@
 
 extern char** environ;
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 std::string normalize_arch(std::string machine) {

@@ -12,6 +12,8 @@
 
 #include <dvm/config.hpp>
 
+#include "config/problems.hpp"
+
 #include <toml++/toml.h>
 
 #include <array>
@@ -26,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-namespace dvm::config_detail {
+namespace dvm::inline v0::config_detail {
 
 namespace fs = std::filesystem;
 
@@ -38,6 +40,9 @@ struct origin {
 };
 
 [[noreturn]] void fail(const origin& at, const std::string& rule);
+// A finding that does not stop loading: `rule` goes to out.warnings and, located at `at`, to
+// dvm::validate's problems (config/problems.hpp).
+void warn(const origin& at, const std::string& rule, vm_config& out);
 
 inline origin origin_of(const fs::path& file, const toml::node& node, std::string key_path) {
   return origin{&file, node.source(), std::move(key_path)};

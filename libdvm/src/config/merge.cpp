@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <set>
 
-namespace dvm::config_detail {
+namespace dvm::inline v0::config_detail {
 
 namespace {
 
@@ -56,13 +56,21 @@ void merge_machine(const settings& vm, const settings& d, const host_info& host,
   if (const auto& f = pick(vm.cpus, d.cpus); f.value) {
     out.cpus = *f.value;
     if (host.cpus > 0 && static_cast<unsigned>(out.cpus) > host.cpus) {
-      out.warnings.push_back(f.where.key_path + " = " + std::to_string(out.cpus) +
-                             " is more than the " + std::to_string(host.cpus) +
-                             " CPUs of this host");
+      warn(f.where, f.where.key_path + " = " + std::to_string(out.cpus) + " is more than the " +
+                        std::to_string(host.cpus) + " CPUs of this host", out);
     }
   }
   out.memory_bytes = pick(vm.memory, d.memory).value.value_or(2ULL << 30);
-  out.disk_bytes = pick(vm.disk, d.disk).value.value_or(10ULL << 30);
+  const auto& disk = pick(vm.disk, d.disk);
+  out.disk_bytes = disk.value.value_or(10ULL << 30);
+  // Lima grows the image's disk to `disk` and cannot shrink it; the Fedora and Ubuntu cloud
+  // images of Lima's templates have a 5 GiB (Fedora) or 3.5 GiB (Ubuntu) disk before anything is
+  // installed, so less than 5 GiB leaves no room or fails the create.
+  if (disk.value && out.disk_bytes < (5ULL << 30)) {
+    warn(disk.where, disk.where.key_path + " = \"" + format_size(out.disk_bytes) +
+                         "\" is smaller than the 5GiB disk of the cloud images Lima's templates use; "
+                         "use at least \"10GiB\"", out);
+  }
   const auto& arch = pick(vm.arch, d.arch);
   out.arch = arch.value.value_or("default");
   // vz runs only the host's own architecture: Lima's vz driver fails with "unsupported arch"
@@ -77,7 +85,29 @@ void merge_machine(const settings& vm, const settings& d, const host_info& host,
                             "), not arch = \"" + out.arch + "\" (" + arch.where.key_path +
                             "); use vm_type = \"qemu\" or leave vm_type out");
   }
+  // Lima builds its vz driver only for macOS (upstream/pkg/driver/vz/vz_driver_darwin.go:1,
+  // "//go:build darwin && !no_vz"): elsewhere `limactl create` of such a VM fails. A warning, not
+  // an error: one config dir may be shared between a Mac and a Linux machine.
+  if (out.vm_type == "vz" && host.os != "darwin") {
+    warn(vm_type.where, vm_type.where.key_path + " = \"vz\" cannot run on this " + host.os +
+                            " host: Lima's vz driver exists only on macOS; use \"qemu\" here", out);
+  }
   out.image = pick(vm.image, d.image).value.value_or("template:_images/fedora");
+}
+
+// Linux lets only privileged processes bind ports below 1024 (unless
+// net.ipv4.ip_unprivileged_port_start says otherwise), and Lima's host agent runs as the user, so
+// such a forward would not listen. macOS has no such rule for unprivileged users.
+void warn_privileged_ports(const settings& vm, const settings& d, const host_info& host, vm_config& out) {
+  const auto& ports = pick(vm.ports, d.ports);
+  if (host.os != "linux" || !ports.value) return;
+  for (const auto& p : *ports.value) {
+    if (p.host < 1024) {
+      warn(p.where, p.where.key_path + ": host port " + std::to_string(p.host) +
+                        " is below 1024, which only root may bind on Linux; Lima's host agent "
+                        "runs as you, so nothing would listen there (use a port from 1024 up)", out);
+    }
+  }
 }
 
 void merge_users(const settings& vm, const settings& d, const host_info& host, vm_config& out) {
@@ -153,10 +183,10 @@ void merge_recipes(const settings& vm, const settings& d, const global_config& g
   std::vector<std::string_view> set_names;
   for (const auto& [set_name, _] : global.recipe_sets) set_names.push_back(set_name);
   recipe_list_builder list(catalog, out);
-  for (const auto& r : *recipes.value) {
+  for (const auto& r : *recipes.value) detail::keep_going([&] {
     if (!r.text.starts_with('@')) {
       list.add(r.text, r.where);
-      continue;
+      return;
     }
     std::string set_name = r.text.substr(1);
     auto it = global.recipe_sets.find(set_name);
@@ -167,13 +197,14 @@ void merge_recipes(const settings& vm, const settings& d, const global_config& g
       fail(r.where, rule);
     }
     for (const auto& member : it->second.members) list.add(member.text, r.where);
-  }
+  });
 }
 
 }  // namespace
 
 // The order matters: each step may use what the ones before it set (code_dir needs the users,
-// ports need host_ip, recipes need baseline), and the first error found is the one reported.
+// ports need host_ip, recipes need baseline), and the first error found is the one reported
+// (dvm::validate goes on after a failed step: each sets what it can before it fails).
 vm_config merge_and_check(const std::string& name, const fs::path& file, const settings& vm,
                           const global_config& global, const recipe_catalog& catalog,
                           const host_info& host) {
@@ -181,13 +212,15 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
   vm_config out;
   out.name = name;
   out.file = file;
-  merge_machine(vm, d, host, out);
-  merge_users(vm, d, host, out);
-  merge_code_dir(name, file, vm, d, out);
+  detail::keep_going([&] { merge_machine(vm, d, host, out); });
+  const bool users_valid = detail::keep_going([&] { merge_users(vm, d, host, out); });
+  // (The placement rule compares with the users' homes: not checked against a refused user.)
+  if (users_valid) detail::keep_going([&] { merge_code_dir(name, file, vm, d, out); });
   merge_ports(vm, d, out);
+  warn_privileged_ports(vm, d, host, out);
   out.baseline = pick(vm.baseline, d.baseline).value.value_or(true);
   merge_recipes(vm, d, global, catalog, out);
-  merge_secrets_and_env(vm, d, out);
+  detail::keep_going([&] { merge_secrets_and_env(vm, d, out); });
   return out;
 }
 

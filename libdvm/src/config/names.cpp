@@ -2,7 +2,7 @@
 #include <dvm/config.hpp>
 #include <dvm/error.hpp>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 bool lower_or_digit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }

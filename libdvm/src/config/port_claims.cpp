@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <sstream>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// One host binding of one configured VM.
 struct port_claim {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace dvm::config_detail {
+namespace dvm::inline v0::config_detail {
 
 namespace {
 
@@ -109,7 +109,7 @@ std::vector<raw_port> parse_port_list(const fs::path& file, const toml::node& no
   const auto* arr = node.as_array();
   if (arr == nullptr) wrong_type(at, node, "an array of port rules");
   std::vector<raw_port> ports;
-  for (std::size_t i = 0; i < arr->size(); ++i) {
+  for (std::size_t i = 0; i < arr->size(); ++i) detail::keep_going([&] {  // (validate: each rule)
     const toml::node& el = *arr->get(i);
     origin sub = origin_of(file, el, at.key_path + "[" + std::to_string(i) + "]");
     if (const auto* s = el.as_string()) {
@@ -119,7 +119,7 @@ std::vector<raw_port> parse_port_list(const fs::path& file, const toml::node& no
     } else {
       wrong_type(sub, el, "a string such as \"3000:3000\" or a table {host = 3000, guest = 3000}");
     }
-  }
+  });
   return ports;
 }
 
@@ -131,7 +131,7 @@ void merge_ports(const settings& vm, const settings& defaults, vm_config& out) {
   std::vector<const raw_port*> sources;
   for (const auto& p : *ports.value) {
     port_forward rule{p.ip.value_or(out.host_ip), p.host, p.guest, p.proto};
-    check_port_against(p, rule, out.ports, sources);
+    if (!detail::keep_going([&] { check_port_against(p, rule, out.ports, sources); })) continue;
     out.ports.push_back(rule);
     sources.push_back(&p);
   }

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 [[noreturn]] void bad_rule(std::string why) { throw error(errc::config, std::move(why)); }

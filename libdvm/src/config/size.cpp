@@ -6,7 +6,7 @@
 #include <limits>
 #include <numeric>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 struct unit {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 // Optimal string alignment distance: Levenshtein plus adjacent transpositions ("memroy").
 std::size_t edit_distance(std::string_view a, std::string_view b) {

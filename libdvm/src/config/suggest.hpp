@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 /// Insertions, deletions, substitutions and swaps of two neighbours ("stauts" -> "status" is 1).
 std::size_t edit_distance(std::string_view a, std::string_view b);

@@ -9,11 +9,20 @@
 #include <algorithm>
 #include <tuple>
 
-namespace dvm::config_detail {
+namespace dvm::inline v0::config_detail {
 
 void fail(const origin& at, const std::string& rule) {
   throw config_error(at.file ? *at.file : fs::path(), static_cast<int>(at.region.begin.line),
                      static_cast<int>(at.region.begin.column), at.key_path, rule);
+}
+
+void warn(const origin& at, const std::string& rule, vm_config& out) {
+  out.warnings.push_back(rule);
+  if (auto* sink = detail::problem_sink::open()) {
+    sink->add(config_error(at.file ? *at.file : fs::path(), static_cast<int>(at.region.begin.line),
+                           static_cast<int>(at.region.begin.column), at.key_path, rule),
+              severity::warning);
+  }
 }
 
 namespace {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace dvm::config_detail {
+namespace dvm::inline v0::config_detail {
 
 namespace {
 
@@ -126,13 +126,16 @@ bool baseline_value(const origin& at, const toml::node& node) {
 }
 
 std::vector<raw_name> recipe_list(const fs::path& file, const toml::node& node, const origin& at) {
-  auto list = parse_name_list(file, node, at);
-  for (const auto& r : list) {
-    std::string_view n = r.text;
-    if (n.starts_with('@')) n.remove_prefix(1);
-    if (!is_valid_recipe_name(n)) {
-      fail(r.where, "\"" + r.text + "\" is not a recipe name ([a-z0-9][a-z0-9-]*) or a recipe set (@name)");
-    }
+  std::vector<raw_name> list;
+  for (auto& r : parse_name_list(file, node, at)) {
+    detail::keep_going([&] {  // (dvm::validate: each bad name is reported and left out)
+      std::string_view n = r.text;
+      if (n.starts_with('@')) n.remove_prefix(1);
+      if (!is_valid_recipe_name(n)) {
+        fail(r.where, "\"" + r.text + "\" is not a recipe name ([a-z0-9][a-z0-9-]*) or a recipe set (@name)");
+      }
+      list.push_back(std::move(r));
+    });
   }
   return list;
 }
@@ -179,14 +182,17 @@ void parse_vm_key(const fs::path& file, const toml::key& key, const toml::node& 
 
 void parse_vm_table(const fs::path& file, const toml::table& t, const std::string& prefix,
                     std::string_view where, settings& out) {
-  for (const auto& [key, node] : in_file_order(t)) {
-    if (std::find(vm_keys.begin(), vm_keys.end(), key->str()) == vm_keys.end()) {
-      std::string extra;
-      if (key->str() == "name") extra = "a VM's name is its file name";
-      unknown_key(file, *key, prefix.empty() ? std::string() : prefix.substr(0, prefix.size() - 1),
-                  vm_keys, where, extra);
-    }
-    parse_vm_key(file, *key, *node, prefix, out);
+  for (const auto& item : in_file_order(t)) {
+    detail::keep_going([&] {
+      const auto& [key, node] = item;  // (clang 14 cannot capture a binding)
+      if (std::find(vm_keys.begin(), vm_keys.end(), key->str()) == vm_keys.end()) {
+        std::string extra;
+        if (key->str() == "name") extra = "a VM's name is its file name";
+        unknown_key(file, *key, prefix.empty() ? std::string() : prefix.substr(0, prefix.size() - 1),
+                    vm_keys, where, extra);
+      }
+      parse_vm_key(file, *key, *node, prefix, out);
+    });
   }
 }
 

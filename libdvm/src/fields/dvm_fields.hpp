@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::fields {
+namespace dvm::inline v0::fields {
 
 /// A field's name and, when the CLI's JSON and the Python dict differ on purpose, how.
 class key {

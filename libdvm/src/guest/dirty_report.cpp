@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 std::string format_dirty_report(const dirty_report& report) {
   std::string out;

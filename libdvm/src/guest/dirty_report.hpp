@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// The check's output as a report. Only output that ends with the nonce line is a verdict:
 /// anything else (a login profile that exits early, a killed shell) makes the report incomplete.

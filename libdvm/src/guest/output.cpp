@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 std::vector<std::pair<std::string, std::string>> tab_fields(const std::string& text) {
   std::vector<std::pair<std::string, std::string>> out;

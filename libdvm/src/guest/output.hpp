@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// The "key\tvalue" lines of `text`, in order; other lines are skipped.
 std::vector<std::pair<std::string, std::string>> tab_fields(const std::string& text);

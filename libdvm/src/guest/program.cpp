@@ -8,7 +8,7 @@
 #include <charconv>
 #include <random>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 struct named_secret {
   std::string name;  ///< [A-Z_][A-Z0-9_]*

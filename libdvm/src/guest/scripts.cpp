@@ -2,7 +2,7 @@
 
 #include "guest/shell.hpp"
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace {
 

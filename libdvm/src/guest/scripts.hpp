@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// The guest home of a VM's user and a guest path made absolute on the host side ("~/x" ->
 /// "/home/<user>/x").

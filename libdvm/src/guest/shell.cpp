@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 // The characters shell_quote leaves bare (and decode_guest_path_expression reads bare).

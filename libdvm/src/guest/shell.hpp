@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// dvm::shell_quote (<dvm/shell.hpp>), under the name the library's own code uses.
 using dvm::shell_quote;

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 struct instance_drift {
   instance_settings stored;  ///< the instance's lima.yaml as read

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// What every driver of one client shares.
 struct lima_context {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <sstream>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace fs = std::filesystem;
 

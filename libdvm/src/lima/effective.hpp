@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// Something in an instance's effective configuration that dvm's config does not allow.
 struct instance_finding {

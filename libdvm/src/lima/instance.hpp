@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// The instance's effective configuration as Lima runs it: `limactl list --json` `config`, which
 /// includes $LIMA_HOME/_config/default.yaml and override.yaml (upstream/pkg/limayaml/load.go:40-75).

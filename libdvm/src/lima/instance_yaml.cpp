@@ -14,7 +14,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace fs = std::filesystem;
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <regex>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace json = boost::json;
 using std::chrono::milliseconds;

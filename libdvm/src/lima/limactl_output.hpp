@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// Parses "limactl version 2.0.3" (or a git-describe form); nullopt when there is no x.y.z.
 std::optional<std::string> parse_limactl_version(std::string_view output);

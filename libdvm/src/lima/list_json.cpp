@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <limits>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace {
 namespace json = boost::json;

@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <variant>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 filled_port_rule fill_defaults(const lima_port_rule& rule) {
   // upstream/pkg/limayaml/defaults.go:991-1041, in the same order.

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// One portForwards entry as written in YAML or reported in `limactl list --json` `config`.
 /// Unset optional fields take Lima's defaults in fill_defaults.

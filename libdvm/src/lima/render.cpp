@@ -7,7 +7,7 @@
 #include "lima/yaml.hpp"
 
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 using detail::yaml::mapping;

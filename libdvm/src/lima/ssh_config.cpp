@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string_view>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 std::string dvm_ssh_config(const std::string& name, const instance_info& info) {
   std::filesystem::path file = std::filesystem::path(info.dir) / "ssh.config";

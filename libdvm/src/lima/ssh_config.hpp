@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// Reads `info.dir`/ssh.config and returns its one Host block as `Host dvm-<name>`, every
 /// setting kept as Lima wrote it, under dvm's own comment lines. Throws dvm::error(errc::io)

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-namespace dvm::detail::yaml {
+namespace dvm::inline v0::detail::yaml {
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-namespace dvm::detail::yaml {
+namespace dvm::inline v0::detail::yaml {
 
 struct node;
 using sequence = std::vector<node>;

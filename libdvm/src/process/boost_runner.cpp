@@ -46,7 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// The program a child started with `environment` ("KEY=value" entries) runs for `name`:
 /// `name` itself when it holds a slash, else the first regular, executable file named `name`

@@ -3,6 +3,7 @@
 #include <dvm/error.hpp>
 #include <dvm/recipes.hpp>
 
+#include "config/problems.hpp"
 #include "embedded.hpp"
 
 #include <algorithm>
@@ -12,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace dvm {
+namespace dvm::inline v0 {
 
 namespace {
 constexpr std::string_view description_prefix = "# Description:";
@@ -250,7 +251,7 @@ recipe_catalog::recipe_catalog(const std::filesystem::path& user_dir) : recipe_c
     std::vector<std::string> names;
   };
   std::vector<required> user_requires;
-  for (const auto& path : files) {
+  for (const auto& path : files) detail::keep_going([&] {  // dvm::validate: every bad recipe
     std::string name = path.stem().string();
     if (!is_valid_recipe_name(name)) {
       throw config_error(path, 0, 0, "",
@@ -285,16 +286,17 @@ recipe_catalog::recipe_catalog(const std::filesystem::path& user_dir) : recipe_c
     } else {
       recipes_.push_back(std::move(user));
     }
-  }
+  });
   std::sort(recipes_.begin(), recipes_.end(),
             [](const recipe& a, const recipe& b) { return a.name < b.name; });
   // Known only now that every user recipe is in: each required recipe must exist.
   for (const auto& [path, lines, names] : user_requires) {
     for (std::size_t i = 0; i < lines.size(); ++i) {
-      if (find(names[i]) == nullptr) {
-        throw config_error(path, lines[i], 1, "",
-                           "\"# Requires:\" names \"" + names[i] + "\", which is not a recipe; see `dvm recipes`");
-      }
+      if (find(names[i]) != nullptr) continue;
+      detail::keep_going([&, &file = path, &line = lines[i], &needed = names[i]] {
+        throw config_error(file, line, 1, "",
+                           "\"# Requires:\" names \"" + needed + "\", which is not a recipe; see `dvm recipes`");
+      });
     }
   }
 }

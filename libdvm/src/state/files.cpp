@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 namespace fs = std::filesystem;
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// An owned file descriptor.
 class unique_fd {

@@ -13,7 +13,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 vm_lock::vm_lock(const std::filesystem::path& state_dir, const std::string& vm,
                  const std::string& purpose) {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 class vm_lock {
  public:

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 std::vector<std::string> split_lines(const std::string& text);
 

@@ -1,6 +1,6 @@
 #include "text/utf8.hpp"
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 std::size_t decode_utf8(std::string_view text, std::size_t i, char32_t& cp) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace dvm::detail {
+namespace dvm::inline v0::detail {
 
 /// The code point of the UTF-8 sequence that starts at text[i], in `cp`, and the sequence's
 /// length (1 to 4); 0, with `cp` unspecified, when text[i] starts no valid sequence (a
