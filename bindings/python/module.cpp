@@ -429,6 +429,16 @@ PYBIND11_MODULE(_dvm, m) {
   m.def("parse_port_forward",
         [](const std::string& s, const std::string& ip) { return to_dict(dvm::parse_port_forward(s, ip)); },
         py::arg("text"), py::arg("default_ip") = "127.0.0.1");
+  m.def("validate",
+        [](const std::optional<std::string>& config_dir,
+           const std::optional<std::map<std::string, std::string>>& environment) {
+          const auto env = environment ? *environment : dvm::current_environment();
+          const std::filesystem::path dir = config_dir ? std::filesystem::path(*config_dir)
+                                                       : dvm::resolve_paths(env).config_dir;
+          return py_value(dvm::validate(dir, dvm::detect_host(), env));
+        },
+        py::arg("config_dir"), py::arg("environment"),
+        "Every problem of every config file at once (dvm::validate).");
   m.def("init_template_names", [] { return dvm::init_template_names(); });
   m.def("init_templates", [] { return py_value(dvm::init_templates()); }, "Every bundled `dvm init` template: name and description, sorted by name.");
 

@@ -397,4 +397,4 @@ version_info client::versions() {
   return out;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

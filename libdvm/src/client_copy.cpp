@@ -359,4 +359,4 @@ copy_result client::copy(const std::vector<std::string>& sources, const std::str
   return finished();
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

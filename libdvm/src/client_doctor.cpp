@@ -170,18 +170,39 @@ class doctor_run {
     if (problems == 0) add("", "permissions", doctor_status::ok, "config files are writable only by their owner");
   }
 
-  // Config validation; nullopt when the VM's file does not load. Remembers the values of its
-  // listed secrets that are set now, for secrets().
+  // Every config problem at once (dvm::validate): the ones of config.toml, recipes/, misnamed
+  // VM files and the environment now, each VM's with that VM (config()).
+  void config_problems() {
+    problems_ = store_.validate({{"DVM_TIMEOUT", access_.env_value("DVM_TIMEOUT")}});
+    for (const auto& p : problems_) {
+      if (p.vm.empty()) add_problem("", p);
+    }
+  }
+
+  // One VM's problems; the VM's config when it loads (nullopt otherwise). Remembers the values
+  // of its listed secrets that are set now, for secrets().
   std::optional<vm_config> config(const std::string& n) {
+    bool errors = false;
+    for (const auto& p : problems_) {
+      if (p.vm != n) continue;
+      add_problem(n, p);
+      errors = errors || p.severity == severity::error;
+    }
+    if (errors) return std::nullopt;
     std::optional<vm_config> vm;
     try {
       vm = store_.load(n);
     } catch (const error& e) {
-      add(n, "config", doctor_status::problem, e.what());
+      // A config.toml that does not validate fails every VM: reported once, above.
+      bool reported = std::any_of(problems_.begin(), problems_.end(),
+                                  [&](const auto& p) { return to_string(p) == e.what(); });
+      add(n, "config", doctor_status::problem,
+          reported ? "not checked further: " + shown(where_.config_dir / "config.toml", where_.config_dir) +
+                         " does not validate"
+                   : std::string(e.what()));
       return std::nullopt;
     }
     add(n, "config", doctor_status::ok, shown(vm->file, where_.config_dir) + " is valid");
-    for (const auto& w : vm->warnings) add(n, "config", doctor_status::warning, w);
     for (const auto& s : vm->secrets) {
       std::string value = access_.env_value(s);
       if (value.size() >= 6) listed_values_.push_back(std::move(value));
@@ -335,12 +356,17 @@ class doctor_run {
   void add(std::string vm, std::string check, doctor_status status, std::string message) {
     report_.checks.push_back({std::move(vm), std::move(check), status, std::move(message)});
   }
+  void add_problem(const std::string& vm, const config_problem& p) {
+    add(vm, "config", p.severity == severity::error ? doctor_status::problem : doctor_status::warning,
+        to_string(p));
+  }
 
   const paths& where_;
   const config_store& store_;
   doctor_access access_;
   doctor_report report_;
   std::vector<std::string> listed_values_;
+  std::vector<config_problem> problems_;
 };
 
 }  // namespace
@@ -354,6 +380,7 @@ doctor_report client::doctor(const std::string& name_arg) {
   std::optional<std::vector<detail::instance_info>> instances = run.limactl();
   run.lima_config();
   run.permissions(names);
+  run.config_problems();
   // Host ports of every configured VM (one that does not load has no claims), for the clashes
   // between VMs that sync refuses.
   const std::vector<detail::port_claim> all_claims = detail::other_vms_claims(impl_->store, "");
@@ -367,4 +394,4 @@ doctor_report client::doctor(const std::string& name_arg) {
   return std::move(run).finish();
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -164,4 +164,4 @@ std::string client::ssh_config(const std::string& name_arg) {
   return detail::dvm_ssh_config(name, info);
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

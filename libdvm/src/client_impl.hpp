@@ -15,7 +15,9 @@
 
 namespace dvm::inline v0 {
 
-struct client::impl {
+// Hidden: the client class is exported, and its nested classes would be too (the ABI is
+// client.hpp, not this).
+struct __attribute__((visibility("hidden"))) client::impl {
   explicit impl(client_options options);
 
   std::map<std::string, std::string> env;
@@ -106,4 +108,4 @@ inline std::string public_name(const std::string& instance) {
   return is_valid_vm_name(name) ? name : std::string();
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

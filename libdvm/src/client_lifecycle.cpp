@@ -95,4 +95,4 @@ stop_all_result client::stop_all(const stop_all_options& options) {
   return out;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -140,4 +140,4 @@ remove_result client::remove(const std::string& name_arg, const remove_options& 
   return out;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

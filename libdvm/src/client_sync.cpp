@@ -485,4 +485,4 @@ sync_all_result client::sync_all(sync_all_options options) {
   return out;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

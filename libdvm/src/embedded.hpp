@@ -18,4 +18,4 @@ std::span<const embedded_file> init_templates();
 /// libdvm/guest/*.sh, the guest scripts; read them through guest_script() (guest/shell.hpp).
 std::span<const embedded_file> guest_scripts();
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

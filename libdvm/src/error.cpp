@@ -80,4 +80,4 @@ lima_error::lima_error(errc code, std::string subcommand, int exit_status, std::
       exit_status_(exit_status),
       stderr_tail_(std::move(stderr_tail)) {}
 
-}  // namespace dvm
+}  // namespace dvm::v0

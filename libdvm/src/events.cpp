@@ -24,4 +24,4 @@ std::string_view event_kind_name(event_kind kind) noexcept {
   return "unknown";
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

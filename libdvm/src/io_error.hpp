@@ -20,4 +20,4 @@ inline error io_error(const std::string& what, std::error_code ec) {
   return error(errc::io, what + ": " + ec.message(), ec);
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -62,4 +62,4 @@ std::ostream& operator<<(std::ostream& out, const vm_status& vm) {
   return out;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

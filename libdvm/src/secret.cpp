@@ -172,4 +172,4 @@ std::span<const char> process_runner::bytes_of(const stdin_payload& payload) noe
   return {payload.data_.get(), payload.size_};
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -26,4 +26,4 @@ std::optional<std::chrono::milliseconds> parse_timeout_cap(std::string_view text
   return std::chrono::milliseconds{std::max<long long>(1, std::llround(seconds * 1000))};
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

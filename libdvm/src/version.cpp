@@ -4,4 +4,4 @@ namespace dvm::inline v0 {
 
 std::string_view version() noexcept { return DVM_VERSION_STRING; }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -19,12 +19,14 @@ library libdvm (``dvm::client``). ``dvm.__version__`` is libdvm's version.
 
 from __future__ import annotations
 
-from typing import Dict, List
+import os
+from typing import Dict, List, Mapping, Optional
 
 from . import _dvm
-from ._client import Client, EventCallback, SecretValue
+from ._client import Client, EventCallback, SecretValue, StrPath
 from ._errors import ConfigError, Error, LimaError, NotFoundError, UnsavedWorkError, UsageError
 from ._types import (
+    ConfigProblem,
     CopyResult,
     DirtyProblem,
     DirtyReport,
@@ -48,6 +50,7 @@ from ._types import (
     RecipeService,
     RecipeTiming,
     RemoveResult,
+    Severity,
     SshKeys,
     StartResult,
     StopAction,
@@ -79,6 +82,7 @@ __all__ = [
     "LimaError",
     "UnsavedWorkError",
     # results
+    "ConfigProblem",
     "CopyResult",
     "DirtyProblem",
     "DirtyReport",
@@ -102,6 +106,7 @@ __all__ = [
     "RecipeService",
     "RecipeTiming",
     "RemoveResult",
+    "Severity",
     "SshKeys",
     "StartResult",
     "StopAction",
@@ -124,6 +129,7 @@ __all__ = [
     "parse_port_forward",
     "parse_size",
     "templates",
+    "validate",
 ]
 
 
@@ -158,6 +164,22 @@ def templates() -> List[InitTemplate]:
     """The bundled templates of :meth:`Client.init_config` with what each is for (``dvm
     templates``), sorted by name."""
     return [InitTemplate(t["name"], t["description"]) for t in _dvm.init_templates()]
+
+
+def validate(config_dir: Optional[StrPath] = None,
+             environment: Optional[Mapping[str, str]] = None) -> List[ConfigProblem]:
+    """Every problem of every file of a config dir at once, errors and warnings, in file order
+    (``config.toml``, ``recipes/``, ``vms/`` by name, then the environment; by line and column
+    within a file). Never raises for what it finds. ``config_dir`` defaults to the one
+    :class:`Client` would use (``$DVM_CONFIG``, ...); ``environment`` (default: this process's)
+    is read for that and for ``DVM_TIMEOUT``::
+
+        for p in dvm.validate():
+            print(p.severity, p)   # error /home/you/.config/dvm/vms/app.toml:2:8: cpus: ...
+    """
+    native = _dvm.validate(None if config_dir is None else os.fspath(config_dir),
+                           None if environment is None else dict(environment))
+    return [ConfigProblem._from(p) for p in native]
 
 
 def error_codes() -> Dict[str, int]:

@@ -39,6 +39,8 @@ __all__ = [
     "Recipe",
     "VmConfig",
     "Timeouts",
+    "ConfigProblem",
+    "Severity",
     "DoctorCheck",
     "DoctorReport",
 ]
@@ -101,6 +103,17 @@ class DoctorStatus(str, enum.Enum):
     OK = "ok"
     WARNING = "warning"
     PROBLEM = "problem"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Severity(str, enum.Enum):
+    """How serious a :class:`ConfigProblem` is (C++ ``dvm::severity``): an error stops every
+    command that loads the VM; a warning is shown and the command goes on."""
+
+    ERROR = "error"
+    WARNING = "warning"
 
     def __str__(self) -> str:
         return self.value
@@ -568,6 +581,34 @@ class VmConfig:
                    host_ip=d["host_ip"], ports=_ports(d["ports"]), baseline=d["baseline"],
                    recipes=tuple(d["recipes"]), agent_user=d["agent_user"], secrets=tuple(d["secrets"]),
                    env=dict(d["env"]), warnings=tuple(d["warnings"]))
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One finding of :func:`dvm.validate` (C++ ``dvm::config_problem``), located as a
+    :class:`ConfigError` is; ``str()`` reads like a ConfigError's message."""
+
+    path: Optional[Path]  #: the config file; ``None`` for the environment (``DVM_TIMEOUT``)
+    line: Optional[int]  #: 1-based; ``None`` when the finding is about the whole file
+    column: Optional[int]  #: 1-based; ``None`` when unknown
+    key: str  #: the key path, e.g. ``"ports[1]"``, ``"defaults.cpus"``; ``""`` for none
+    rule: str  #: the rule broken, without the location
+    severity: Severity
+    vm: str = ""  #: the VM whose check found it; ``""`` for config.toml, recipes/, the environment
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return self.rule  # the rule names the variable
+        where = str(self.path)
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        return f"{where}: {self.key}: {self.rule}" if self.key else f"{where}: {self.rule}"
+
+    @classmethod
+    def _from(cls, d: Dict[str, Any]) -> "ConfigProblem":
+        line, column = int(d["line"]), int(d["column"])
+        return cls(Path(d["file"]) if d["file"] else None, line or None, column or None,
+                   str(d["key"]), str(d["rule"]), Severity(d["severity"]), str(d["vm"]))
 
 
 @dataclass(frozen=True)

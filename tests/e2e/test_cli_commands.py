@@ -166,6 +166,21 @@ def test_edit_a_bad_change_without_a_terminal(dvm, tmp_path):
     assert err["code"] == "config" and err["key"] == "cpus"
 
 
+def test_edit_shows_every_error_and_the_warnings(dvm, tmp_path):
+    path = dvm.vm("app", "baseline = false\n")
+    script, count = editor(tmp_path, "baseline = false\\ncpus = 0\\nmemroy = \"2GiB\"\\n")
+    r = dvm.run("edit", "app", env={"EDITOR": script})
+    assert r.returncode == 2
+    errors = [line for line in r.stderr.splitlines() if line.startswith("dvm: error:")]
+    assert len(errors) == 2, r.stderr
+    assert f"{path}:2:8: cpus:" in r.stderr and f"{path}:3:1: memroy:" in r.stderr
+    # A valid file with a warning: accepted, the warning shown.
+    count.unlink()
+    script, _ = editor(tmp_path, "baseline = false\\nports = [\"80:8080\"]\\n")
+    r = dvm.ok("edit", "app", env={"EDITOR": script})
+    assert "dvm: warning:" in r.stderr and "host port 80 is below 1024" in r.stderr
+
+
 def on_terminal(dvm, args, env, answer):
     """dvm on a pseudo-terminal; types `answer` at each "edit again?" prompt."""
     leader, follower = pty.openpty()

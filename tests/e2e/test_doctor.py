@@ -57,6 +57,32 @@ def test_an_invalid_config_is_a_problem_with_its_location(dvm):
     assert code == 1 and "no config file" in findings(doc, "config", "problem")[0]["message"]
 
 
+def test_every_config_problem_at_once_with_warnings(dvm):
+    # dvm::validate: all errors of a file, not only the first; files dvm would skip; config.toml's
+    # own problems once, not under every VM.
+    dvm.vm("app", "cpus = 0\nmemroy = \"2GiB\"\nports = [\"80:8080\", \"1:70000\"]\n")
+    dvm.vm("good", "")
+    dvm.vm("Bad_Name", "")
+    code, doc = doctor(dvm)
+    assert code == 1
+    app = [c["message"] for c in findings(doc, "config") if c["vm"] == "app"]
+    assert [m.split(": ")[1] for m in app] == ["cpus", "memroy", "ports[0]", "ports[1]"], app
+    assert "below 1024" in app[2]
+    assert [c["status"] for c in findings(doc, "config") if c["vm"] == "app"] == [
+        "problem", "problem", "warning", "problem"]
+    skipped = [c for c in findings(doc, "config", "warning") if c["vm"] == ""]
+    assert len(skipped) == 1 and "Bad_Name.toml" in skipped[0]["message"]
+    assert "dvm ignores this file" in skipped[0]["message"]
+    assert [c["vm"] for c in findings(doc, "config", "ok")] == ["good"]
+    # A broken config.toml: reported once; each VM says why it was not checked further.
+    (dvm.config / "config.toml").write_text("[defaults]\ncpus = \"4\"\n")
+    code, doc = doctor(dvm, "good")
+    general = [c for c in findings(doc, "config", "problem") if c["vm"] == ""]
+    assert len(general) == 1 and "config.toml:2:8: defaults.cpus: expected an integer" in general[0]["message"]
+    good = [c for c in findings(doc, "config") if c["vm"] == "good"]
+    assert len(good) == 1 and "not checked further: config.toml does not validate" in good[0]["message"]
+
+
 def test_group_or_world_writable_config_files(dvm):
     path = dvm.vm("app", "")
     os.chmod(path, 0o664)

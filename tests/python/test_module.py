@@ -129,6 +129,39 @@ def test_config_error_attributes(tmp_path):
         assert str(e).startswith(f"{vms / 'app.toml'}:3:{e.column}: ports[1]: ")
 
 
+def test_validate_returns_every_problem_at_once(tmp_path):
+    config = tmp_path / "config"
+    (config / "vms").mkdir(parents=True)
+    (config / "vms" / "app.toml").write_text('cpus = 0\nmemroy = "2GiB"\nports = ["80:8080"]\n')
+    (config / "vms" / "Bad_Name.toml").write_text("")
+    (config / "config.toml").write_text('[defaults]\narch = "arm64"\n')
+    problems = dvm.validate(config, environment={"DVM_TIMEOUT": "soon"})
+    assert all(isinstance(p, dvm.ConfigProblem) for p in problems)
+    assert [(p.path.name if p.path else None, p.key, p.severity) for p in problems] == [
+        ("config.toml", "defaults.arch", dvm.Severity.ERROR),
+        ("Bad_Name.toml", "", dvm.Severity.WARNING),
+        ("app.toml", "cpus", dvm.Severity.ERROR),
+        ("app.toml", "memroy", dvm.Severity.ERROR),
+        ("app.toml", "ports[0]", dvm.Severity.WARNING),
+        (None, "DVM_TIMEOUT", dvm.Severity.WARNING),
+    ]
+    cpus = problems[2]
+    assert cpus.path == config / "vms" / "app.toml" and (cpus.line, cpus.column) == (1, 8)
+    assert cpus.vm == "app" and problems[0].vm == "" and problems[1].line is None
+    assert str(cpus) == f"{config / 'vms' / 'app.toml'}:1:8: cpus: " + cpus.rule
+    assert str(problems[-1]).startswith('DVM_TIMEOUT="soon" is not valid')
+    assert cpus.severity == "error" and str(dvm.Severity.WARNING) == "warning"
+    # The same first error as loading raises.
+    client = dvm.Client(config_dir=config, state_dir=tmp_path / "state", environment={})
+    with pytest.raises(dvm.ConfigError) as info:
+        client.config("app")
+    assert str(info.value) == str(problems[0])
+    # The default config dir is the Client's ($DVM_CONFIG).
+    env = {"DVM_CONFIG": str(config), "HOME": str(tmp_path)}
+    assert dvm.validate(environment=env) == dvm.validate(config, environment={})
+    assert dvm.validate(tmp_path / "nowhere", environment={}) == []
+
+
 def test_unknown_key_is_a_config_error_with_position(tmp_path):
     vms = tmp_path / "config" / "vms"
     vms.mkdir(parents=True)

@@ -229,5 +229,6 @@ def test_python_enums_have_the_cpp_names():
         {"absent", "Unknown", "Uninitialized", "Installing", "Broken", "Stopped", "Running"}
     assert {s.value for s in dvm.DoctorStatus} == cpp_enum_names("doctor_status")
     assert {s.value for s in dvm.StopAction} == cpp_enum_names("stop_action")
+    assert {s.value for s in dvm.Severity} == {"error", "warning"}  # (to_string(severity) is one line)
     assert dvm.VmState("Paused") is dvm.VmState.UNKNOWN  # a newer Lima's word: not an exception
     assert dvm.VmState.RUNNING == "Running" and str(dvm.VmState.RUNNING) == "Running"

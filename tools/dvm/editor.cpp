@@ -59,6 +59,31 @@ bool ask_edit_again() {
   return first == std::string::npos || answer[first] == 'y' || answer[first] == 'Y';
 }
 
+// Every problem dvm::validate finds for the VM (all its errors, not only the first, and its
+// warnings); then load() as the last word, which also fails on a broken config.toml. Throws the
+// first error as dvm::config_error; prints the warnings.
+void check_vm_file(dvm::client& client, const std::string& name) {
+  std::vector<dvm::config_problem> problems =
+      client.configs().validate({});  // (DVM_TIMEOUT was checked before the command ran)
+  std::erase_if(problems, [&](const dvm::config_problem& p) { return p.vm != name; });
+  const dvm::config_problem* first_error = nullptr;
+  for (const auto& p : problems) {
+    if (p.severity == dvm::severity::error && first_error == nullptr) first_error = &p;
+  }
+  if (first_error != nullptr) {
+    // The others before the thrown one, which the caller prints (or puts in the JSON document).
+    for (const auto& p : problems) {
+      if (&p != first_error && p.severity == dvm::severity::error) {
+        std::cerr << paint(STDERR_FILENO, colour::red, "dvm: error:") << ' ' << to_string(p) << '\n';
+      }
+    }
+    throw dvm::config_error(first_error->file, first_error->line, first_error->column,
+                            first_error->key_path, first_error->rule);
+  }
+  (void)client.configs().load(name);
+  for (const auto& p : problems) std::cerr << "dvm: warning: " << to_string(p) << '\n';
+}
+
 }  // namespace
 
 int edit_until_valid(const cli_state& state, dvm::client& client, const std::string& name,
@@ -67,8 +92,7 @@ int edit_until_valid(const cli_state& state, dvm::client& client, const std::str
   while (true) {
     run_editor(file);
     try {
-      dvm::vm_config vm = client.configs().load(name);
-      for (const auto& w : vm.warnings) std::cerr << "dvm: warning: " << w << '\n';
+      check_vm_file(client, name);
       return 0;
     } catch (const dvm::config_error& e) {
       std::string kept = "dvm: " + file.string() + " is kept as the editor left it; fix it with `dvm edit " +

@@ -9,9 +9,10 @@
 
 namespace dvm_cli {
 
-/// Opens `file` in $VISUAL, else $EDITOR, else vi, and loads VM `name` when the editor exits.
-/// On a config error: on a terminal asks "edit again? [Y/n]" and re-opens on yes; otherwise the
-/// error is printed (thrown with --json) and the file stays as the editor left it. Returns 0
+/// Opens `file` in $VISUAL, else $EDITOR, else vi, and checks VM `name` when the editor exits.
+/// On config errors: prints every one of them (dvm::validate), then on a terminal asks "edit
+/// again? [Y/n]" and re-opens on yes; otherwise (or with --json, where the first error is thrown
+/// for the error document) the file stays as the editor left it. Warnings are printed. Returns 0
 /// when the file is valid, 2 when it is not. An editor that cannot start is
 /// dvm::error(usage); one that fails is dvm::error(io), and the file is not checked.
 int edit_until_valid(const cli_state& state, dvm::client& client, const std::string& name,

@@ -457,4 +457,4 @@ class DVM_EXPORT client {
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace dvm
+}  // namespace dvm::v0

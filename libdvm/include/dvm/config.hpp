@@ -170,4 +170,4 @@ DVM_EXPORT bool is_secret_looking_name(std::string_view name) noexcept;
 /// The Lima instance config (lima.yaml) for a VM, rendered with a structured emitter.
 DVM_EXPORT std::string render_lima_yaml(const vm_config& vm);
 
-}  // namespace dvm
+}  // namespace dvm::v0

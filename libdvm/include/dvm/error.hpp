@@ -96,4 +96,4 @@ class DVM_EXPORT lima_error : public error {
   std::string stderr_tail_;
 };
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -53,4 +53,4 @@ struct event {
 /// Receives events. dvm::client serialises calls to it, even from sync_all's worker threads.
 using event_sink = std::function<void(const event&)>;
 
-}  // namespace dvm
+}  // namespace dvm::v0

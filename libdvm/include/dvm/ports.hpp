@@ -47,4 +47,4 @@ struct port_forward_diff {
 DVM_EXPORT port_forward_diff diff(const std::vector<port_forward>& current,
                                   const std::vector<port_forward>& wanted);
 
-}  // namespace dvm
+}  // namespace dvm::v0

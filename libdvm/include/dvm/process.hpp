@@ -113,4 +113,4 @@ class DVM_EXPORT process_runner {
 /// directory, timeout, cancellation, streaming output.
 DVM_EXPORT std::shared_ptr<process_runner> make_default_runner();
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -92,4 +92,4 @@ struct init_template {
 /// Every bundled `dvm init` template, sorted by name.
 DVM_EXPORT std::vector<init_template> init_templates();
 
-}  // namespace dvm
+}  // namespace dvm::v0

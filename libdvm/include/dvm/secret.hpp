@@ -57,4 +57,4 @@ class DVM_EXPORT secret {
 /// Overwrites `size` bytes at `data` with zeros in a way the compiler may not optimise away.
 DVM_EXPORT void secure_wipe(void* data, std::size_t size) noexcept;
 
-}  // namespace dvm
+}  // namespace dvm::v0

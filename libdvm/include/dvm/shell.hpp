@@ -14,4 +14,4 @@ namespace dvm::inline v0 {
 /// std::invalid_argument for a NUL byte, which no shell word can hold.
 DVM_EXPORT std::string shell_quote(std::string_view value);
 
-}  // namespace dvm
+}  // namespace dvm::v0

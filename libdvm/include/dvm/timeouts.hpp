@@ -43,4 +43,4 @@ struct timeouts {
 /// dvm::error(errc::usage) naming the rule otherwise.
 DVM_EXPORT std::optional<std::chrono::milliseconds> parse_timeout_cap(std::string_view text);
 
-}  // namespace dvm
+}  // namespace dvm::v0

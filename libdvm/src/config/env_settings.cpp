@@ -131,7 +131,7 @@ void merge_secrets_and_env(const settings& vm, const settings& defaults, vm_conf
   out.env.assign(env.begin(), env.end());
 }
 
-}  // namespace dvm::config_detail
+}  // namespace dvm::v0::config_detail
 
 namespace dvm::inline v0 {
 
@@ -139,4 +139,4 @@ bool is_secret_looking_name(std::string_view name) noexcept {
   return config_detail::looks_like_secret_name(name);
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -73,4 +73,4 @@ void parse_global_table(const fs::path& f, const toml::table& t, const recipe_ca
   });
 }
 
-}  // namespace dvm::config_detail
+}  // namespace dvm::v0::config_detail

@@ -107,4 +107,4 @@ paths resolve_paths(const std::map<std::string, std::string>& environment) {
   return out;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

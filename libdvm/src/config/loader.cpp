@@ -226,4 +226,4 @@ std::vector<std::string> config_store::lima_pass_env() const {
   return global.lima_pass_env;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

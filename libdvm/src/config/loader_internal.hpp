@@ -151,4 +151,4 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
                           const global_config& global, const recipe_catalog& catalog,
                           const host_info& host);
 
-}  // namespace dvm::config_detail
+}  // namespace dvm::v0::config_detail

@@ -224,4 +224,4 @@ vm_config merge_and_check(const std::string& name, const fs::path& file, const s
   return out;
 }
 
-}  // namespace dvm::config_detail
+}  // namespace dvm::v0::config_detail

@@ -54,4 +54,4 @@ bool is_valid_user_name(std::string_view name) noexcept {
   return true;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -153,4 +153,4 @@ spread_ports_result spread_template_ports(std::string text, const std::vector<po
   return out;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -69,4 +69,4 @@ struct spread_ports_result {
 spread_ports_result spread_template_ports(std::string text, const std::vector<port_claim>& taken,
                                           const std::filesystem::path& file);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

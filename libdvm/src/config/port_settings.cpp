@@ -137,4 +137,4 @@ void merge_ports(const settings& vm, const settings& defaults, vm_config& out) {
   }
 }
 
-}  // namespace dvm::config_detail
+}  // namespace dvm::v0::config_detail

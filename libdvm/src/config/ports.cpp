@@ -95,4 +95,4 @@ port_forward_diff diff(const std::vector<port_forward>& current,
   return out;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -53,4 +53,4 @@ bool keep_going(Check&& check) {
   }
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

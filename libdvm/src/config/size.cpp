@@ -97,4 +97,4 @@ std::string format_size(std::uint64_t bytes) {
   return std::to_string(bytes);
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -37,4 +37,4 @@ std::optional<std::string> suggest(std::string_view word,
   return best;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -22,4 +22,4 @@ inline std::optional<std::string> suggest(std::string_view word,
   return suggest(word, std::span<const std::string_view>(candidates));
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -100,4 +100,4 @@ std::vector<raw_name> parse_name_list(const fs::path& file, const toml::node& no
   return out;
 }
 
-}  // namespace dvm::config_detail
+}  // namespace dvm::v0::config_detail

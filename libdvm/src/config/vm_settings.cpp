@@ -196,4 +196,4 @@ void parse_vm_table(const fs::path& file, const toml::table& t, const std::strin
   }
 }
 
-}  // namespace dvm::config_detail
+}  // namespace dvm::v0::config_detail

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <dvm/client.hpp>
+#include <dvm/config.hpp>
 #include <dvm/error.hpp>
 #include <dvm/events.hpp>
 #include <dvm/ports.hpp>
@@ -280,6 +281,17 @@ void describe(const recipe& r, V& v) {
 }
 
 template <class V>
+void describe(const config_problem& p, V& v) {
+  v.field("file", p.file);
+  v.field("line", p.line);
+  v.field("column", p.column);
+  v.field("key", p.key_path);
+  v.field("rule", p.rule);
+  v.field("severity", p.severity);
+  v.field("vm", p.vm);
+}
+
+template <class V>
 void describe(const init_template& t, V& v) {
   v.field("name", t.name);
   v.field("description", t.description);
@@ -404,4 +416,4 @@ void describe(const error& e, V& v) {
   }
 }
 
-}  // namespace dvm::fields
+}  // namespace dvm::v0::fields

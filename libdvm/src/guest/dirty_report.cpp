@@ -104,4 +104,4 @@ void merge_dirty_report(dirty_report& into, dirty_report other, const std::strin
   }
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

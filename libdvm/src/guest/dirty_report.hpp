@@ -19,4 +19,4 @@ void merge_dirty_report(dirty_report& into, dirty_report other, const std::strin
 /// The findings, one indented line each (each line starts with a newline).
 std::string format_dirty_report(const dirty_report& report);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -21,4 +21,4 @@ std::uint64_t parse_count(std::string_view text) noexcept {
   return value;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -24,4 +24,4 @@ std::uint64_t parse_count(std::string_view text) noexcept;
 /// The exit status as a shell reports it: the code, or 128 + the signal that ended the process.
 inline int exit_status(const process_result& r) { return r.exit_code >= 0 ? r.exit_code : 128 + r.term_signal; }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -132,4 +132,4 @@ std::optional<guest_marker> guest_output_parser::parse_marker(std::string_view b
   return m;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

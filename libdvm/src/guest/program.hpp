@@ -89,4 +89,4 @@ class guest_output_parser {
   std::string buffer_;
 };
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

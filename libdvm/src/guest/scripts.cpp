@@ -89,4 +89,4 @@ std::vector<std::string> login_shell_command(const vm_config& vm) {
   return {"bash", "-c", guest_script("login-shell"), "dvm-sh", absolute_guest_path(vm, vm.code_dir)};
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -68,4 +68,4 @@ std::vector<std::string> in_code_dir_command(const vm_config& vm, const std::vec
 /// argv for an interactive login shell in the code dir.
 std::vector<std::string> login_shell_command(const vm_config& vm);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

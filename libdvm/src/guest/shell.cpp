@@ -104,4 +104,4 @@ std::string safe_guest_environment() { return guest_script("safe-environment"); 
 
 }  // namespace detail
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -32,4 +32,4 @@ std::string guest_script(std::string_view name);
 /// options from the environment either.
 std::string safe_guest_environment();
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

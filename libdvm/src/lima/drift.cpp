@@ -80,4 +80,4 @@ std::string edit_expression(const vm_config& vm, const instance_drift& drift) {
   return expression;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

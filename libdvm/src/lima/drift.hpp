@@ -56,4 +56,4 @@ std::vector<std::string> recreate_to_apply(const vm_config& vm, const instance_s
 /// is empty). Values are numbers, sizes from format_size and port_rules_json: no user text.
 std::string edit_expression(const vm_config& vm, const instance_drift& drift);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -363,4 +363,4 @@ process_result lima_driver::copy(const std::vector<std::string>& flags,
   return run(std::move(args), stdio_mode::null, nullptr, milliseconds(0));
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

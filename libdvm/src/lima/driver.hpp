@@ -120,4 +120,4 @@ class lima_driver {
   std::optional<std::string> resolved_;
 };
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

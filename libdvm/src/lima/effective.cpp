@@ -197,4 +197,4 @@ std::optional<std::string> base_template_note(const std::string& image,
   return lead + file.string() + " brings " + join(brings, ", ") + tail;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -48,4 +48,4 @@ std::vector<std::string> template_extras(const effective_config& config);
 std::optional<std::string> base_template_note(const std::string& image,
                                               const std::vector<std::filesystem::path>& template_dirs);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -86,4 +86,4 @@ instance_settings read_instance_yaml(const instance_info& info);
 /// The image line dvm writes into its user provision script (render.cpp), read back above.
 inline constexpr std::string_view created_from_prefix = "# dvm: created from image ";
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

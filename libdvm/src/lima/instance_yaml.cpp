@@ -131,4 +131,4 @@ instance_settings read_instance_yaml(const instance_info& info) {
   return parse_instance_yaml(text.str());
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

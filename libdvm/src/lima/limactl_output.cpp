@@ -225,4 +225,4 @@ void progress_relay::line(std::string_view text) {
   }
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

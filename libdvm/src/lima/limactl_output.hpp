@@ -62,4 +62,4 @@ class progress_relay {
   std::vector<std::string> warnings_;
 };
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

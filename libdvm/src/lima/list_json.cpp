@@ -196,4 +196,4 @@ vm_state state_of(std::string_view lima_status) noexcept {
   return vm_state::unknown;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -151,4 +151,4 @@ std::string describe(const filled_port_rule& rule) {
   return text;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -66,4 +66,4 @@ std::string port_rules_json(const vm_config& vm);
 /// "guest 127.0.0.1:3000/tcp -> host 127.0.0.1:3000", "ignore guest 0.0.0.0:1-65535/any", ...
 std::string describe(const filled_port_rule& rule);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

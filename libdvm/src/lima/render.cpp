@@ -54,4 +54,4 @@ std::string render_lima_yaml(const vm_config& vm) {
   return detail::yaml::emit(node(std::move(doc)), header);
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -37,4 +37,4 @@ std::string dvm_ssh_config(const std::string& name, const instance_info& info) {
   return out;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -13,4 +13,4 @@ namespace dvm::inline v0::detail {
 /// when the file cannot be read or has no Host block.
 std::string dvm_ssh_config(const std::string& name, const instance_info& info);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

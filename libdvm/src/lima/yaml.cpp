@@ -236,4 +236,4 @@ std::string emit(const node& root, std::string_view header) {
   return out;
 }
 
-}  // namespace dvm::detail::yaml
+}  // namespace dvm::v0::detail::yaml

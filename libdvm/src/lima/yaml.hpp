@@ -42,4 +42,4 @@ std::string emit(const node& root, std::string_view header = {});
 /// character U+00HH (a YAML document cannot hold raw bytes).
 std::string quote(std::string_view text);
 
-}  // namespace dvm::detail::yaml
+}  // namespace dvm::v0::detail::yaml

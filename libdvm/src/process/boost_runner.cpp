@@ -440,4 +440,4 @@ std::optional<std::string> find_program(const std::string& name, const std::vect
 
 }  // namespace detail
 
-}  // namespace dvm
+}  // namespace dvm::v0

@@ -14,4 +14,4 @@ namespace dvm::inline v0::detail {
 /// environment::find_executable does the lookup.
 std::optional<std::string> find_program(const std::string& name, const std::vector<std::string>& environment);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

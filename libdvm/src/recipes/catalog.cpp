@@ -336,4 +336,4 @@ std::vector<std::string> init_template_names() {
   return names;
 }
 
-}  // namespace dvm
+}  // namespace dvm::v0

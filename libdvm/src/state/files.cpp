@@ -208,4 +208,4 @@ void write_state_file(const fs::path& root, std::string_view sub, std::string_vi
   }
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

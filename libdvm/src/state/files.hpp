@@ -62,4 +62,4 @@ std::optional<std::string> read_state_file(const std::filesystem::path& root, st
 void write_state_file(const std::filesystem::path& root, std::string_view sub,
                       std::string_view name, std::string_view content);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

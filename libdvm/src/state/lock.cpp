@@ -47,4 +47,4 @@ vm_lock::~vm_lock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -19,4 +19,4 @@ class vm_lock {
   int fd_ = -1;
 };
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -30,4 +30,4 @@ std::string join_last(const std::vector<std::string>& lines, std::size_t n) {
   return out;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -19,4 +19,4 @@ std::string join_last(const std::vector<std::string>& lines, std::size_t n);
 /// The last `n` lines of `text`, joined with newlines.
 inline std::string last_lines(const std::string& text, std::size_t n) { return join_last(split_lines(text), n); }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

@@ -57,4 +57,4 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail

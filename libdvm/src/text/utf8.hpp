@@ -21,4 +21,4 @@ void append_utf8(std::string& out, char32_t cp);
 /// Whether all of `text` is valid UTF-8 (as decode_utf8 reads it).
 bool is_valid_utf8(std::string_view text);
 
-}  // namespace dvm::detail
+}  // namespace dvm::v0::detail
