@@ -100,7 +100,7 @@ class doctor_run {
         add("", "state", doctor_status::ok, where_.state_dir.string() + " does not exist yet (dvm creates it with mode 0700)");
         return;
       }
-      for (const char* sub : {"locks", "cache", "scratch"}) {
+      for (const char* sub : {"locks", "cache", "scratch", "logs"}) {
         struct stat st {};
         if (::lstat((where_.state_dir / sub).c_str(), &st) != 0) continue;
         detail::unique_fd dir = detail::open_state_subdir(where_.state_dir, sub);

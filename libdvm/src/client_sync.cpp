@@ -3,12 +3,16 @@
 #include "client_impl.hpp"
 
 #include <dvm/error.hpp>
+#include <dvm/version.hpp>
 
 #include "config/port_claims.hpp"
 #include "guest/output.hpp"
 #include "guest/scripts.hpp"
+#include "guest/sync_progress.hpp"
 #include "lima/drift.hpp"
+#include "lima/limactl_output.hpp"
 #include "state/lock.hpp"
+#include "state/sync_log.hpp"
 #include "text/lines.hpp"
 
 #include <algorithm>
@@ -224,101 +228,6 @@ client::impl::staged_secrets client::impl::collect_secrets(const vm_config& vm, 
   return out;
 }
 
-namespace {
-
-// What the guest program reported so far, from its output lines and markers: the events, each
-// recipe's result, and what a failure message quotes.
-class sync_progress {
- public:
-  sync_progress(std::string vm, sync_result& result, std::function<void(event)> emit)
-      : vm_(std::move(vm)), result_(result), emit_(std::move(emit)) {}
-
-  void line(std::string_view text) {
-    emit_(event{event_kind::output, vm_, step_, {}, 0, {}, std::string(text)});
-    recent_.emplace_back(text);
-    if (recent_.size() > 20) recent_.pop_front();
-  }
-
-  void marker(const detail::guest_marker& m) {
-    using kind = detail::guest_marker::kind;
-    switch (m.what) {
-      case kind::recipe_started:
-      case kind::hook_started:
-        step_ = m.step;
-        step_started_ = clock::now();
-        recent_.clear();
-        emit_(event{m.what == kind::recipe_started ? event_kind::recipe_started : event_kind::hook_started,
-                    vm_, m.step, {}, 0, {}, {}});
-        break;
-      case kind::recipe_finished:
-        result_.recipes.push_back({m.step, since(step_started_), true});
-        emit_(event{event_kind::recipe_finished, vm_, m.step, {}, 0, since(step_started_), {}});
-        step_.clear();
-        break;
-      case kind::hook_finished:
-        step_.clear();
-        break;
-      case kind::failed: {
-        failure_ = m;
-        std::string step_name = m.step.substr(m.step.find(' ') + 1);
-        if (m.step.starts_with("recipe ")) result_.recipes.push_back({step_name, since(step_started_), false});
-        emit_(event{event_kind::recipe_failed, vm_, step_name, {}, m.status, since(step_started_), recent_lines()});
-        break;
-      }
-      case kind::done:
-        done_ = true;
-        break;
-      case kind::alive:  // the guest's keepalive while secrets are staged
-        break;
-    }
-  }
-
-  bool succeeded(const process_result& r) const { return r.exit_code == 0 && done_ && !failure_; }
-
-  // Why the sync failed: the step that failed (or what happened to the connection), the step's
-  // last output lines and the tail of limactl's stderr.
-  std::string failure_message(const process_result& r, const std::string& instance) const {
-    std::string message;
-    if (failure_) {
-      std::string step_name = failure_->step.substr(failure_->step.find(' ') + 1);
-      message = (failure_->step.starts_with("hook ") ? "the project hook " + step_name : "recipe " + step_name) +
-                " failed (exit " + std::to_string(failure_->status) + ")";
-      if (failure_->status == 0) {
-        message = "recipe " + step_name + " ended the sync early with `exit` (recipes must use `return`)";
-      }
-    } else if (r.exit_code == 255) {
-      message = "the connection to " + instance + " broke during the sync (ssh exit 255)";
-    } else if (r.exit_code == 0) {
-      message = "the guest program ended before it finished";
-    } else {
-      message = "the guest program failed (exit " + std::to_string(detail::exit_status(r)) + ")";
-    }
-    std::string last = recent_lines();
-    std::string err_tail = detail::stderr_tail(r.err, 4);
-    if (!last.empty()) message += "\n" + last;
-    if (!err_tail.empty()) message += "\n" + err_tail;
-    return message;
-  }
-
- private:
-  std::string recent_lines() const {
-    std::string last;
-    for (const auto& l : recent_) last += (last.empty() ? "" : "\n") + l;
-    return last;
-  }
-
-  std::string vm_;
-  sync_result& result_;
-  std::function<void(event)> emit_;
-  std::deque<std::string> recent_;  // the current step's last output lines
-  std::optional<detail::guest_marker> failure_;
-  bool done_ = false;
-  std::string step_;
-  clock::time_point step_started_ = clock::now();
-};
-
-}  // namespace
-
 void client::impl::bring_up(detail::lima_driver& d, const vm_config& vm, bool restart, sync_result& result) {
   const std::string& name = vm.name;
   const std::string instance = vm.instance_name();
@@ -372,12 +281,22 @@ void client::impl::bring_up(detail::lima_driver& d, const vm_config& vm, bool re
 
 void client::impl::run_sync_program(detail::lima_driver& d, const vm_config& vm, staged_secrets staged,
                                     sync_result& result) {
+  // Its log first: a state dir that cannot hold it costs the log, not the sync.
+  std::optional<detail::sync_log> log;
+  try {
+    log.emplace(where.state_dir, vm.name);
+    result.log = log->path();
+    log->line("# dvm sync " + vm.name + ": the guest program's output (libdvm " + std::string(version()) + ")");
+  } catch (const error& e) {
+    warn(vm.name, std::string("this sync keeps no log: ") + e.what());
+  }
   // One limactl call, everything on its stdin.
   const std::string nonce = detail::make_nonce();
   stdin_payload program = detail::build_sync_program(vm, store.recipes(), staged.list(), nonce);
   staged.values.clear();  // wiped; the payload holds the only copy now
   detail::guest_output_parser parser(nonce);
-  sync_progress progress(vm.name, result, [this](event e) { emit(std::move(e)); });
+  detail::sync_progress progress(vm.name, result, [this](event e) { emit(std::move(e)); },
+                                 log ? &*log : nullptr);
   auto on_line = [&](std::string_view line) { progress.line(line); };
   auto on_marker = [&](const detail::guest_marker& m) { progress.marker(m); };
   emit(event{event_kind::guest_started, vm.name, "", {}, 0, {}, {}});
@@ -389,7 +308,14 @@ void client::impl::run_sync_program(detail::lima_driver& d, const vm_config& vm,
   request.on_stdout = [&](std::string_view chunk) { parser.feed(chunk, on_line, on_marker); };
   process_result r = d.shell(vm.instance_name(), request);
   parser.finish(on_line, on_marker);
-  if (!progress.succeeded(r)) throw error(errc::guest_failed, progress.failure_message(r, vm.instance_name()));
+  progress.finish(r, vm.instance_name());
+  if (progress.succeeded(r)) return;
+  // Nothing from the guest: limactl (ssh) failed, not a guest step.
+  if (!progress.heard_from_guest() && r.exit_code != 0) {
+    throw lima_error(errc::lima_failed, "shell", r.exit_code, detail::stderr_tail(r.err),
+                     progress.shell_failure_message(r, vm.instance_name()));
+  }
+  throw error(errc::guest_failed, progress.failure_message(r, vm.instance_name()));
 }
 
 sync_result client::impl::sync_one(const std::string& name_arg, sync_options options) {

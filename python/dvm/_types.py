@@ -285,12 +285,17 @@ class SyncResult:
     recipes: Tuple[RecipeTiming, ...] = ()
     limactl_calls: int = 0
     duration: float = 0.0  #: seconds
+    #: this sync's log: the guest program's whole output (``<state dir>/logs/<vm>.<UTC time>.log``,
+    #: the newest 5 kept); ``None`` when it could not be written. A failed sync's message ends
+    #: with the path.
+    log: Optional[Path] = None
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "SyncResult":
         return cls(vm=d["vm"], created=d["created"], started=d["started"], reconciled=tuple(d["reconciled"]),
                    recipes=tuple(RecipeTiming._from(r) for r in d["recipes"]),
-                   limactl_calls=d["limactl_calls"], duration=d["duration"])
+                   limactl_calls=d["limactl_calls"], duration=d["duration"],
+                   log=Path(d["log"]) if d["log"] is not None else None)
 
 
 @dataclass(frozen=True)

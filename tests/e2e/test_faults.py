@@ -131,3 +131,35 @@ def test_an_unreadable_vm_file_fails_only_that_vm(dvm):
         assert r.returncode == 0 and "# dvm plan for good" in r.stdout, r.stderr
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.needs_simulator("fault injection (a start that fails before the host agent runs)")
+def test_a_failed_start_never_shows_the_previous_boots_log(dvm):
+    dvm.vm("app", "baseline = false\n")
+    dvm.ok("sync", "app")
+    dvm.ok("stop", "app")
+    log = Path(dvm.sim.instance_dir("dvm-app")) / "ha.stderr.log"
+    with open(log, "a", encoding="utf-8") as f:
+        f.write('{"level":"info","msg":"OLD-BOOT-MARKER","time":"2026-01-01T00:00:00Z"}\n')
+    # limactl start fails before its host agent starts: the log is still the previous boot's.
+    dvm.sim.configure(faults=[{"subcommand": "start", "action": "fail", "message": "disk image is locked"}])
+    r = dvm.run("start", "app")
+    assert r.returncode == 1 and "disk image is locked" in r.stderr, r.stderr
+    assert "OLD-BOOT-MARKER" not in r.stderr and "host agent log" not in r.stderr
+    dvm.sim.configure(faults=[])
+    dvm.ok("start", "app")
+
+
+@pytest.mark.needs_simulator("fault injection (limactl shell failing before the guest runs)")
+def test_a_shell_that_fails_before_the_guest_program_runs_is_a_lima_failure(dvm):
+    dvm.vm("app", "baseline = false\n")
+    dvm.ok("sync", "app")
+    dvm.sim.configure(faults=[{"subcommand": "shell", "action": "fail", "exit_code": 255,
+                               "stderr": "ssh: connect to host 127.0.0.1 port 60022: Connection refused\n"}])
+    r = dvm.run("sync", "app", "--json")
+    dvm.sim.configure(faults=[])
+    assert r.returncode == 1
+    err = json.loads(r.stdout.splitlines()[-1])["error"]
+    assert err["code"] == "lima_failed", err
+    assert "before the guest program printed anything" in err["message"]
+    assert "Connection refused" in err["message"]

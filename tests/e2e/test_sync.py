@@ -6,8 +6,10 @@ import glob
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -516,3 +518,64 @@ def test_live_progress_on_a_terminal(dvm):
     assert "\u2713 one" in screen and "\u2713 two" in screen
     assert "app: synced in" in screen
     assert "app: | noisy-output-line" not in screen  # plain-mode echo of guest output
+
+
+# --- the log of every sync (issue 15 part 5) -----------------------------------------------------
+
+def sync_logs(dvm, vm):
+    logs = dvm.state / "logs"
+    return sorted(p for p in logs.iterdir() if p.name.startswith(vm + ".")) if logs.exists() else []
+
+
+def test_every_sync_keeps_its_whole_output_in_a_log(dvm):
+    dvm.recipe("noisy", 'for i in 1 2 3; do echo "step $i"; done\necho "to stderr" >&2\n')
+    dvm.vm("app", 'baseline = false\nrecipes = ["noisy"]\n')
+    r = dvm.ok("sync", "app", "--json")
+    log = Path(json.loads(r.stdout.splitlines()[-1])["result"]["log"])
+    assert sync_logs(dvm, "app") == [log]
+    assert log.parent == dvm.state / "logs"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+    text = log.read_text()
+    assert "== recipe noisy started" in text and "step 1\nstep 2\nstep 3\n" in text
+    assert "to stderr" in text and "== recipe noisy finished" in text
+    assert text.rstrip().endswith("== the sync succeeded")
+    # A failure: the message ends with the log's path, and the log holds every line of it.
+    dvm.recipe("noisy", 'for i in $(seq 1 40); do echo "line $i"; done\nexit 3\n')
+    r = dvm.run("sync", "app")
+    assert r.returncode == 1
+    newest = sync_logs(dvm, "app")[-1]
+    assert r.stderr.rstrip().endswith(f"the whole output: {newest}"), r.stderr
+    text = newest.read_text()
+    assert "line 1\n" in text and "line 40\n" in text  # more than the 20 lines events quote
+    assert "== recipe noisy failed (exit 3" in text and "== the sync failed: recipe noisy failed (exit 3)" in text
+    # The newest 5 are kept.
+    dvm.recipe("noisy", "echo ok\n")
+    for _ in range(5):
+        dvm.ok("sync", "app")
+    logs = sync_logs(dvm, "app")
+    assert len(logs) == 5 and newest not in logs and log not in logs
+    # Another VM's logs are its own ("app" is a prefix of "app-2").
+    dvm.vm("app-2", "baseline = false\n")
+    dvm.ok("sync", "app-2")
+    assert len(sync_logs(dvm, "app-2")) == 1 and len(sync_logs(dvm, "app")) == 5
+
+
+def test_a_link_planted_as_the_log_dir_is_not_followed_and_the_sync_goes_on(dvm, tmp_path):
+    dvm.vm("app", "baseline = false\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (dvm.state / "logs").symlink_to(elsewhere)
+    r = dvm.run("sync", "app", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["result"]["log"] is None
+    assert "this sync keeps no log" in r.stdout + r.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.needs_simulator("a LIMA_HOME without guest disk images to scan (assert_nowhere_on_host)")
+def test_a_secret_a_recipe_uses_is_not_in_its_log(dvm):
+    dvm.recipe("inspect", INSPECT_SECRET)
+    dvm.vm("app", 'baseline = false\nrecipes = ["inspect"]\nsecrets = ["MY_TOKEN"]\n')
+    r = dvm.ok("sync", "app", env={"MY_TOKEN": "log-s3cr3t-value"})
+    assert sync_logs(dvm, "app")
+    assert_nowhere_on_host(dvm, b"log-s3cr3t-value", [r.stdout, r.stderr])

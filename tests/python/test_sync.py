@@ -55,6 +55,11 @@ def test_sync_result(app):
     assert [t.name for t in r.recipes] == ["inspect", "dump", "third"]
     assert all(isinstance(t, dvm.RecipeTiming) and t.ok and t.duration >= 0 for t in r.recipes)
     assert r.limactl_calls >= 4 and r.duration > 0
+    # The sync's log: the whole guest output, no secret in it.
+    assert r.log is not None and r.log.is_file() and r.log.name.startswith("app.")
+    text = r.log.read_bytes()
+    assert b"third says hi" in text and b"to stderr" in text and b"== the sync succeeded" in text
+    assert b"hunter2" not in text and RAW not in text
 
 
 def test_event_callback_sees_every_recipe(app):
@@ -242,6 +247,9 @@ def test_guest_failure_is_an_error_with_the_recipe(dvmenv, sandbox):
     with pytest.raises(dvm.Error) as info:
         dvmenv.client().sync("app", on_event=events.append)
     assert info.value.code == "guest_failed" and "recipe broken failed" in str(info.value)
+    # The message ends with the log's path; the log has the output the message leaves out.
+    log = str(info.value).rsplit("the whole output: ", 1)[1]
+    assert "about to fail" in open(log, encoding="utf-8").read()
     failed = [e for e in events if e.kind == dvm.EventKind.RECIPE_FAILED]
     assert len(failed) == 1 and failed[0].name == "broken" and "about to fail" in failed[0].message
     assert events[-1].kind == dvm.EventKind.SYNC_FINISHED and events[-1].exit_code == 1

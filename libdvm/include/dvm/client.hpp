@@ -143,6 +143,10 @@ struct sync_result {
   std::vector<recipe_timing> recipes;
   int limactl_calls = 0;
   std::chrono::milliseconds duration{0};
+  /// This sync's log: the guest program's whole output, in <state dir>/logs/<vm>.<UTC time>.log
+  /// (the newest 5 of a VM are kept). Empty when it could not be written (a warning said why). A
+  /// failed sync's error message ends with the path instead.
+  std::filesystem::path log;
 };
 
 /// Options of client::sync_all.

@@ -44,6 +44,8 @@ struct paths {
   /// follows a symbolic link inside it (dvm::error, errc::io, naming the path and the rule).
   std::filesystem::path state_dir;
 };
+/// Throws dvm::error(errc::usage) when HOME is needed (DVM_CONFIG or DVM_STATE unset, with no
+/// absolute XDG_* value) and not set.
 DVM_EXPORT paths resolve_paths(const std::map<std::string, std::string>& environment);
 /// This process's environment as a map (the default of client_options::environment).
 DVM_EXPORT std::map<std::string, std::string> current_environment();

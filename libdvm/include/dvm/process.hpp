@@ -72,7 +72,8 @@ enum class stdio_mode {
 struct process_spec {
   std::vector<std::string> argv;         ///< argv[0] is the program (a path or a name on PATH)
   std::vector<std::string> environment;  ///< exact "NAME=value" entries, nothing else is inherited
-  std::filesystem::path working_directory;  ///< empty: the runner's scratch directory
+  /// Empty: "/" for the default runner (dvm::client passes its scratch dir in the state dir).
+  std::filesystem::path working_directory;
   std::chrono::milliseconds timeout{0};     ///< 0: no limit; on expiry the child is killed
   stdio_mode stdin_mode = stdio_mode::null;
   const stdin_payload* input = nullptr;  ///< used when stdin_mode == pipe

@@ -159,6 +159,7 @@ void describe(const sync_result& r, V& v) {
   v.field("recipes", r.recipes);
   v.field("limactl_calls", r.limactl_calls);
   v.field("duration", r.duration);
+  v.field(key("log").json_null_when_empty().python_none_when_empty(), r.log);
 }
 
 // The JSON nests a failure as "error": {"code", "message"} (as start --all does); Python keeps

@@ -50,13 +50,32 @@ std::string go_duration(milliseconds d) {
   return std::to_string(std::max<long long>(1, d.count() / 1000)) + "s";
 }
 
-std::string read_file_tail(const fs::path& path, std::size_t max_bytes) {
+// Where a log file stood before a call: only what it gains after that belongs to the call.
+struct log_mark {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+};
+
+log_mark mark_of(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, st.st_dev, st.st_ino, st.st_size};
+}
+
+// The last `max_bytes` of what `path` gained since `before`: all of it when it is a new (or a
+// truncated) file, nothing when it is unchanged.
+std::string read_log_since(const fs::path& path, const log_mark& before, std::size_t max_bytes) {
+  const log_mark now = mark_of(path);
+  if (!now.exists) return {};
+  const bool same_file = before.exists && before.dev == now.dev && before.ino == now.ino && now.size >= before.size;
+  const auto from = static_cast<std::size_t>(same_file ? before.size : 0);
+  const auto size = static_cast<std::size_t>(now.size);
+  if (size <= from) return {};
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
-  in.seekg(0, std::ios::end);
-  auto size = static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg()));
-  std::size_t start = size > max_bytes ? size - max_bytes : 0;
-  in.seekg(static_cast<std::streamoff>(start));
+  in.seekg(static_cast<std::streamoff>(std::max(from, size > max_bytes ? size - max_bytes : 0)));
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
@@ -277,6 +296,10 @@ void lima_driver::start(std::string_view instance, const std::string& instance_d
   milliseconds ours = context_.timeouts.start;
   process_result r;
   progress_relay progress(emit_, vm_, "start");
+  // Lima recreates ha.stderr.log when its host agent starts; a start that fails before that
+  // leaves the previous boot's log, which must not be shown as this start's.
+  const fs::path agent_log_file = instance_dir.empty() ? fs::path() : fs::path(instance_dir) / "ha.stderr.log";
+  const log_mark agent_log_before = agent_log_file.empty() ? log_mark{} : mark_of(agent_log_file);
   try {
     r = run(start_args(instance, limactl_start_timeout(ours)), stdio_mode::null, nullptr, ours,
             stdio_mode::pipe, stdio_mode::pipe, {}, progress.sink());
@@ -290,8 +313,8 @@ void lima_driver::start(std::string_view instance, const std::string& instance_d
   // A failed start leaves the host agent and VM running: clean up, then explain.
   run({"stop", "--force", std::string(instance)}, stdio_mode::null, nullptr, context_.timeouts.stop);
   std::string agent_log;
-  if (!instance_dir.empty()) {
-    agent_log = stderr_tail(read_file_tail(fs::path(instance_dir) / "ha.stderr.log", 16384), 8);
+  if (!agent_log_file.empty()) {
+    agent_log = stderr_tail(read_log_since(agent_log_file, agent_log_before, 16384), 8);
   }
   std::string what = "cannot start Lima instance " + std::string(instance);
   if (agent_log.empty()) fail("start", r, what);
