@@ -17,8 +17,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
-#include <functional>
 #include <optional>
 #include <thread>
 

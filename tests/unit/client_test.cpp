@@ -444,7 +444,15 @@ TEST_CASE("a failing recipe is reported by name with its last output") {
     CHECK(e.exit_code() == 1);
     std::string m = e.what();
     CHECK(m.find("recipe alpha failed (exit 7)") != std::string::npos);
-    CHECK(m.find("boom: no network") != std::string::npos);
+    // The last lines are in the recipe_failed event (below), not repeated; the message ends
+    // with the sync's log, which has every line.
+    CHECK(m.find("boom: no network") == std::string::npos);
+    const std::string marker = "\nthe whole output: ";
+    auto at = m.rfind(marker);
+    REQUIRE(at != std::string::npos);
+    std::string log = dvm_test::read_file(m.substr(at + marker.size()));
+    CHECK(log.find("downloading\nboom: no network\n") != std::string::npos);
+    CHECK(log.find("== the sync failed: recipe alpha failed (exit 7)") != std::string::npos);
   }
   bool saw_failed = false;
   for (const auto& e : f.events) {
