@@ -40,8 +40,9 @@ struct origin {
 };
 
 [[noreturn]] void fail(const origin& at, const std::string& rule);
-// A finding that does not stop loading: `rule` goes to out.warnings and, located at `at`, to
-// dvm::validate's problems (config/problems.hpp).
+// A finding that does not stop loading: "<key path>: <rule>" goes to out.warnings and, located
+// at `at`, the rule to dvm::validate's problems (config/problems.hpp). The rule does not repeat
+// the key path.
 void warn(const origin& at, const std::string& rule, vm_config& out);
 
 inline origin origin_of(const fs::path& file, const toml::node& node, std::string key_path) {

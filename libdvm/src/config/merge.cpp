@@ -56,8 +56,8 @@ void merge_machine(const settings& vm, const settings& d, const host_info& host,
   if (const auto& f = pick(vm.cpus, d.cpus); f.value) {
     out.cpus = *f.value;
     if (host.cpus > 0 && static_cast<unsigned>(out.cpus) > host.cpus) {
-      warn(f.where, f.where.key_path + " = " + std::to_string(out.cpus) + " is more than the " +
-                        std::to_string(host.cpus) + " CPUs of this host", out);
+      warn(f.where, std::to_string(out.cpus) + " is more than the " + std::to_string(host.cpus) +
+                        " CPUs of this host", out);
     }
   }
   out.memory_bytes = pick(vm.memory, d.memory).value.value_or(2ULL << 30);
@@ -67,8 +67,7 @@ void merge_machine(const settings& vm, const settings& d, const host_info& host,
   // images of Lima's templates have a 5 GiB (Fedora) or 3.5 GiB (Ubuntu) disk before anything is
   // installed, so less than 5 GiB leaves no room or fails the create.
   if (disk.value && out.disk_bytes < (5ULL << 30)) {
-    warn(disk.where, disk.where.key_path + " = \"" + format_size(out.disk_bytes) +
-                         "\" is smaller than the 5GiB disk of the cloud images Lima's templates use; "
+    warn(disk.where, "\"" + format_size(out.disk_bytes) + "\" is smaller than the 5GiB disk of the cloud images Lima's templates use; "
                          "use at least \"10GiB\"", out);
   }
   const auto& arch = pick(vm.arch, d.arch);
@@ -89,7 +88,7 @@ void merge_machine(const settings& vm, const settings& d, const host_info& host,
   // "//go:build darwin && !no_vz"): elsewhere `limactl create` of such a VM fails. A warning, not
   // an error: one config dir may be shared between a Mac and a Linux machine.
   if (out.vm_type == "vz" && host.os != "darwin") {
-    warn(vm_type.where, vm_type.where.key_path + " = \"vz\" cannot run on this " + host.os +
+    warn(vm_type.where, "\"vz\" cannot run on this " + host.os +
                             " host: Lima's vz driver exists only on macOS; use \"qemu\" here", out);
   }
   out.image = pick(vm.image, d.image).value.value_or("template:_images/fedora");
@@ -103,7 +102,7 @@ void warn_privileged_ports(const settings& vm, const settings& d, const host_inf
   if (host.os != "linux" || !ports.value) return;
   for (const auto& p : *ports.value) {
     if (p.host < 1024) {
-      warn(p.where, p.where.key_path + ": host port " + std::to_string(p.host) +
+      warn(p.where, "host port " + std::to_string(p.host) +
                         " is below 1024, which only root may bind on Linux; Lima's host agent "
                         "runs as you, so nothing would listen there (use a port from 1024 up)", out);
     }

@@ -17,7 +17,7 @@ void fail(const origin& at, const std::string& rule) {
 }
 
 void warn(const origin& at, const std::string& rule, vm_config& out) {
-  out.warnings.push_back(rule);
+  out.warnings.push_back(at.key_path.empty() ? rule : at.key_path + ": " + rule);
   if (auto* sink = detail::problem_sink::open()) {
     sink->add(config_error(at.file ? *at.file : fs::path(), static_cast<int>(at.region.begin.line),
                            static_cast<int>(at.region.begin.column), at.key_path, rule),
