@@ -97,21 +97,22 @@ std::string sync_progress::headline(const process_result& r, const std::string& 
 
 std::string sync_progress::failure_message(const process_result& r, const std::string& instance) const {
   std::string message = headline(r, instance);
-  const bool has_log = log_ != nullptr && !log_->path().empty();
   // Without a recipe_failed event (or a log to read), the last lines are the only ones shown.
-  if (!failure_ || !has_log) {
+  if (!failure_ || !has_log()) {
     if (std::string last = recent_lines(); !last.empty()) message += "\n" + last;
   }
-  if (std::string err_tail = stderr_tail(r.err, 4); !err_tail.empty()) message += "\n" + err_tail;
-  if (has_log) message += "\nthe whole output: " + log_->path().string();
-  return message;
+  return with_stderr_and_log(std::move(message), r);
 }
 
 std::string sync_progress::shell_failure_message(const process_result& r, const std::string& instance) const {
-  std::string message = "limactl shell " + instance + " failed (exit " + std::to_string(exit_status(r)) +
-                        ") before the guest program printed anything";
+  return with_stderr_and_log("limactl shell " + instance + " failed (exit " + std::to_string(exit_status(r)) +
+                                 ") before the guest program printed anything",
+                             r);
+}
+
+std::string sync_progress::with_stderr_and_log(std::string message, const process_result& r) const {
   if (std::string err_tail = stderr_tail(r.err, 4); !err_tail.empty()) message += "\n" + err_tail;
-  if (log_ != nullptr && !log_->path().empty()) message += "\nthe whole output: " + log_->path().string();
+  if (has_log()) message += "\nthe whole output: " + log_->path().string();
   return message;
 }
 

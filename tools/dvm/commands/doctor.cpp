@@ -13,8 +13,8 @@ namespace dvm_cli {
 void add_doctor(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("doctor",
-      "Check the state dir, limactl, the config files (validity, permissions, secret-looking\n"
-      "values), ports exposed beyond loopback or claimed twice, and drift between each instance and\n"
+      "Check the state dir, limactl, the config files (every error and warning of every file,\n"
+      "permissions, secret-looking values), ports exposed beyond loopback or claimed twice, and drift between each instance and\n"
       "its config. Exit 1 when a problem is found");
   app->add_option("name", *name, "Only this VM");
   app->footer(examples({"dvm doctor", "dvm doctor app"}));

@@ -14,8 +14,9 @@ void add_edit(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
   auto* app = root.add_subcommand("edit",
       "Open vms/NAME.toml in $VISUAL or $EDITOR (default vi) and check it when the editor exits.\n"
-      "On a config error a terminal asks to edit again; otherwise dvm exits 2 and the file stays\n"
-      "as the editor left it. Apply the change with `dvm sync NAME`");
+      "Every error and warning of the VM is shown; on an error a terminal asks to edit again,\n"
+      "otherwise dvm exits 2 and the file stays as the editor left it. Apply the change with\n"
+      "`dvm sync NAME`");
   app->add_option("name", *name, "VM name (its file must exist: `dvm init NAME` writes one)")->required();
   app->footer(examples({"dvm edit app", "EDITOR=\"code --wait\" dvm edit app"}));
   registry.push_back({app, [name](const cli_state& state) {
