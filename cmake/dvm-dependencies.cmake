@@ -3,6 +3,7 @@
 find_package(Boost 1.81 REQUIRED COMPONENTS json filesystem) # JSON for limactl, Process v2 needs filesystem
 find_package(tomlplusplus 3.3 REQUIRED)                       # config files
 find_package(yaml-cpp REQUIRED)                               # reading an instance's lima.yaml back
+find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)            # SHA-256 of recipe fingerprints (libcrypto only)
 find_package(Threads REQUIRED)
 
 if(DVM_BUILD_CLI)

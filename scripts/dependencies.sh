@@ -14,6 +14,7 @@ build_packages=(
   libtomlplusplus-dev                            # config files (toml++)
   libyaml-cpp-dev                                # reading an instance's lima.yaml back
   libcli11-dev                                   # CLI argument parsing
+  libssl-dev                                     # SHA-256 (libcrypto) of recipe fingerprints
 )
 
 # The Python module and the test suite.

@@ -68,12 +68,14 @@ struct __attribute__((visibility("hidden"))) client::impl {
   };
   /// The secrets a sync stages. With require_listed, a listed secret that is not set is an error.
   staged_secrets collect_secrets(const vm_config& vm, secret_map direct, bool require_listed) const;
-  sync_result sync_one(const std::string& name, sync_options options);
+  /// `from_sync_all`: options.recipes may name recipes this VM does not run (another VM does).
+  sync_result sync_one(const std::string& name, sync_options options, bool from_sync_all = false);
   /// Creates, or reconciles and (re)starts, the instance of `vm` so that it runs as configured.
   void bring_up(detail::lima_driver& d, const vm_config& vm, bool restart, sync_result& result);
   /// Runs the guest program (one limactl call) and records each recipe in `result`; throws
   /// guest_failed naming the step that failed.
-  void run_sync_program(detail::lima_driver& d, const vm_config& vm, staged_secrets staged, sync_result& result);
+  void run_sync_program(detail::lima_driver& d, const vm_config& vm, staged_secrets staged,
+                        const detail::run_selection& selection, sync_result& result);
   /// A rendered `dvm init` template for VM `name`, with each host port that another configured
   /// VM forwards moved to the next free one; `notes` gets one line per move (for warnings).
   std::string with_free_host_ports(const std::string& name, std::string text, const std::filesystem::path& file,

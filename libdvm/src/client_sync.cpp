@@ -106,6 +106,14 @@ std::vector<std::string> units_to_probe(const config_store& store, const vm_conf
   return units;
 }
 
+// "baseline, git, node": what a VM runs, for messages.
+std::string runs_list(const vm_config& vm) {
+  std::vector<std::string> names;
+  if (vm.baseline) names.emplace_back(baseline_recipe);
+  names.insert(names.end(), vm.recipes.begin(), vm.recipes.end());
+  return names.empty() ? std::string("none") : join(names, ", ");
+}
+
 std::string last_line(const std::string& text) {
   std::string_view rest(text);
   while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r')) rest.remove_suffix(1);
@@ -278,7 +286,7 @@ void client::impl::bring_up(detail::lima_driver& d, const vm_config& vm, bool re
 }
 
 void client::impl::run_sync_program(detail::lima_driver& d, const vm_config& vm, staged_secrets staged,
-                                    sync_result& result) {
+                                    const detail::run_selection& selection, sync_result& result) {
   // Its log first: a state dir that cannot hold it costs the log, not the sync.
   std::optional<detail::sync_log> log;
   try {
@@ -290,7 +298,7 @@ void client::impl::run_sync_program(detail::lima_driver& d, const vm_config& vm,
   }
   // One limactl call, everything on its stdin.
   const std::string nonce = detail::make_nonce();
-  stdin_payload program = detail::build_sync_program(vm, store.recipes(), staged.list(), nonce);
+  stdin_payload program = detail::build_sync_program(vm, store.recipes(), staged.list(), nonce, selection);
   staged.values.clear();  // wiped; the payload holds the only copy now
   detail::guest_output_parser parser(nonce);
   detail::sync_progress progress(vm.name, result, [this](event e) { emit(std::move(e)); },
@@ -316,11 +324,20 @@ void client::impl::run_sync_program(detail::lima_driver& d, const vm_config& vm,
   throw error(errc::guest_failed, progress.failure_message(r, vm.instance_name()));
 }
 
-sync_result client::impl::sync_one(const std::string& name_arg, sync_options options) {
+sync_result client::impl::sync_one(const std::string& name_arg, sync_options options, bool from_sync_all) {
   const auto started = clock::now();
   std::string name = normalize_vm_name(name_arg);
   // Everything that can be refused is checked before the first limactl call.
   vm_config vm = store.load(name);
+  detail::run_selection selection{options.full, std::move(options.recipes)};
+  for (const auto& unknown : detail::unknown_forced_recipes(vm, selection)) {
+    if (from_sync_all) {
+      std::erase(selection.forced, unknown);
+      continue;
+    }
+    throw error(errc::usage, "--recipe " + unknown + ": VM " + name + " does not run recipe \"" + unknown +
+                                 "\" (its recipes: " + runs_list(vm) + ")");
+  }
   refuse_port_clashes(vm, store);
   for (const auto& w : vm.warnings) warn(name, w);
   for (const auto& w : exposure_warnings(vm)) warn(name, w);
@@ -333,7 +350,7 @@ sync_result client::impl::sync_one(const std::string& name_arg, sync_options opt
   sync_result result;
   result.vm = name;
   bring_up(d, vm, options.restart, result);
-  run_sync_program(d, vm, std::move(staged), result);
+  run_sync_program(d, vm, std::move(staged), selection, result);
   result.limactl_calls = d.calls();
   result.duration = since(started);
   return result;
@@ -360,8 +377,27 @@ sync_all_result client::sync_all(sync_all_options options) {
                                  "; create one with `dvm init NAME`");
   }
   // Each VM's secrets move into its own sync_options before any thread starts.
+  // Each --recipe must be run by one of the VMs: a typo is refused before anything runs.
+  for (const auto& wanted : options.recipes) {
+    bool anyone = false;
+    for (const auto& n : names) {
+      try {
+        anyone = anyone || detail::unknown_forced_recipes(impl_->store.load(n), {false, {wanted}}).empty();
+      } catch (const error&) {
+        anyone = true;  // a VM whose config fails cannot tell; its own sync reports the config error
+      }
+    }
+    if (!anyone) {
+      throw error(errc::usage, "--recipe " + wanted + ": none of the VMs synced (" + join(names, ", ") +
+                                   ") runs recipe \"" + wanted + "\"");
+    }
+  }
   std::vector<sync_options> per_vm(names.size());
-  for (auto& o : per_vm) o.restart = options.restart;
+  for (auto& o : per_vm) {
+    o.restart = options.restart;
+    o.full = options.full;
+    o.recipes = options.recipes;
+  }
   for (auto& [vm, secrets] : options.secrets) {
     auto at = std::find(names.begin(), names.end(), normalize_vm_name(vm));
     if (at == names.end()) {
@@ -386,7 +422,7 @@ sync_all_result client::sync_all(sync_all_options options) {
       }
       auto started = clock::now();
       try {
-        o.result = impl_->sync_one(names[i], std::move(per_vm[i]));
+        o.result = impl_->sync_one(names[i], std::move(per_vm[i]), true);
         o.ok = true;
         impl_->emit(event{event_kind::sync_finished, names[i], "", {}, 0, o.result->duration, "ok"});
       } catch (const error& e) {

@@ -20,6 +20,7 @@ std::string_view event_kind_name(event_kind kind) noexcept {
     case event_kind::output: return "output";
     case event_kind::warning: return "warning";
     case event_kind::sync_finished: return "sync_finished";
+    case event_kind::recipe_skipped: return "recipe_skipped";
   }
   return "unknown";
 }

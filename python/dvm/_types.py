@@ -63,6 +63,7 @@ class EventKind(str, enum.Enum):
     RECIPE_STARTED = "recipe_started"      #: name: the recipe
     RECIPE_FINISHED = "recipe_finished"    #: name, duration
     RECIPE_FAILED = "recipe_failed"        #: name, exit_code, duration, message: last output lines
+    RECIPE_SKIPPED = "recipe_skipped"      #: name: not run, its fingerprint is unchanged
     HOOK_STARTED = "hook_started"          #: the project hook <code_dir>/.dvm/sync.sh
     OUTPUT = "output"                      #: message: one line of guest output; name: the step
     WARNING = "warning"                    #: message
@@ -268,10 +269,12 @@ class RecipeTiming:
     name: str
     duration: float  #: seconds
     ok: bool = True
+    #: not run: what it depends on (its fingerprint) is what it was at its last successful run
+    skipped: bool = False
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "RecipeTiming":
-        return cls(d["name"], d["duration"], d["ok"])
+        return cls(d["name"], d["duration"], d["ok"], d["skipped"])
 
 
 @dataclass(frozen=True)
@@ -542,6 +545,7 @@ class Recipe:
     requires: Tuple[str, ...] = ()  #: ``# Requires:``: recipes that must come earlier
     service: Optional[RecipeService] = None  #: ``# Service:``
     secrets: Tuple[RecipeSecret, ...] = ()  #: ``# Secret:`` lines, in file order
+    always: bool = False  #: ``# Always: true``: runs at every sync, changed or not
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Recipe":
@@ -551,7 +555,8 @@ class Recipe:
                    tuple(d.get("requires", ())),
                    RecipeService(service["unit"], service["env"]) if service else None,
                    tuple(RecipeSecret(s["name"], s["alias"], s["prefix"], s["charset"])
-                         for s in d.get("secrets", ())))
+                         for s in d.get("secrets", ())),
+                   bool(d.get("always", False)))
 
 
 @dataclass(frozen=True)

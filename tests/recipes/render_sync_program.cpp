@@ -5,7 +5,9 @@
 //   {"name": "app", "user": "dev", "code_dir": "~/code/app", "agent_user": "dvm-agent",
 //    "env": {"KEY": "text", ...}, "recipes": ["git", ...], "baseline": false,
 //    "user_recipes_dir": "/dir/with/<name>.sh" (optional), "nonce": "hex",
-//    "secrets": {"NAME": "value", ...}}
+//    "secrets": {"NAME": "value", ...}, "full": true}
+// "full" (default true): every recipe runs, as `dvm sync --full` (the recipe tests check what a
+// recipe does when it runs again, which an unchanged fingerprint would skip).
 // Exit 0, or 2 with a message on stderr.
 #include "guest/program.hpp"
 
@@ -80,8 +82,11 @@ int main() {
         secrets.push_back({std::string(key), &values.back()});
       }
     }
-    dvm::stdin_payload program =
-        dvm::detail::build_sync_program(vm, catalog, secrets, text_of(spec, "nonce", "0123456789abcdef"));
+    dvm::detail::run_selection selection;
+    const json::value* full = spec.if_contains("full");
+    selection.full = full == nullptr || full->as_bool();
+    dvm::stdin_payload program = dvm::detail::build_sync_program(
+        vm, catalog, secrets, text_of(spec, "nonce", "0123456789abcdef"), selection);
     return payload_writer::write(program) ? 0 : 2;
   } catch (const std::exception& e) {
     std::cerr << "render_sync_program: " << e.what() << "\n";

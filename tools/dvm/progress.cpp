@@ -100,6 +100,9 @@ void progress_view::plain(const dvm::event& e) {
     case k::recipe_finished:
       std::cerr << p << "recipe " << e.name << " finished (" << seconds_text(e.duration) << ")\n";
       return;
+    case k::recipe_skipped:
+      std::cerr << p << "\xe2\x80\x93 " << e.name << " (unchanged)\n";  // –
+      return;
     case k::recipe_failed:
       std::cerr << p << e.name << ' ' << paint(STDERR_FILENO, colour::red, "failed") << " (exit " << e.exit_code
                 << ", " << seconds_text(e.duration) << ")\n";
@@ -168,6 +171,10 @@ void progress_view::live(const dvm::event& e) {
       close_line();
       std::cerr << "  " << paint(STDERR_FILENO, colour::green, "\xe2\x9c\x93 " + e.name) << "  "
                 << seconds_text(e.duration) << '\n';  // ✓
+      return;
+    case k::recipe_skipped:
+      close_line();
+      std::cerr << "  " << paint(STDERR_FILENO, colour::dim, "\xe2\x80\x93 " + e.name + " (unchanged)") << '\n';  // –
       return;
     case k::recipe_failed: {
       close_line();

@@ -120,6 +120,11 @@ using secret_map = std::map<std::string, secret>;
 /// Options of client::sync.
 struct sync_options {
   secret_map secrets;
+  /// Run every recipe, also those whose fingerprint is unchanged (`dvm sync --full`).
+  bool full = false;
+  /// Run these recipes even when their fingerprint is unchanged (`dvm sync --recipe NAME`); the
+  /// others run as usual (when changed). Each must be one the VM runs (else errc::usage).
+  std::vector<std::string> recipes;
   /// A change that needs a restart (cpus, memory, disk, port rules) is applied to a VM in use
   /// (a shell, a tmux/zellij session, an active service unit) only with restart = true;
   /// otherwise sync throws errc::busy and changes nothing. A VM that is not in use is restarted
@@ -132,6 +137,8 @@ struct recipe_timing {
   std::string name;
   std::chrono::milliseconds duration{0};
   bool ok = true;
+  /// Not run: what it depends on (its fingerprint) is what it was at its last successful run.
+  bool skipped = false;
 };
 
 /// What client::sync did.
@@ -158,6 +165,9 @@ struct sync_all_options {
   /// VM's values go to its own sync only.
   std::map<std::string, secret_map> secrets;
   bool restart = false;  ///< sync_options::restart for every VM
+  bool full = false;     ///< sync_options::full for every VM
+  /// sync_options::recipes for every VM that runs them; each must be run by one of the VMs.
+  std::vector<std::string> recipes;
 };
 
 /// One VM of client::sync_all: its result, or the error code and message.

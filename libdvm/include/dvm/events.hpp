@@ -31,6 +31,7 @@ enum class event_kind {
   output,            ///< message: one line of guest output (stream: "stdout" or "stderr" in name)
   warning,           ///< message
   sync_finished,     ///< duration, exit_code (0 ok)
+  recipe_skipped,    ///< name: a recipe not run because its fingerprint is unchanged
 };
 
 /// "limactl_started", "recipe_failed", ...

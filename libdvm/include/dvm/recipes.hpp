@@ -39,7 +39,8 @@ struct recipe_secret {
   }
 };
 
-/// One recipe: a Bash fragment that runs in the guest at every sync, so it must be idempotent.
+/// One recipe: a Bash fragment that runs in the guest when a sync finds it changed (or always), and
+/// must be idempotent.
 /// Its facts come from its header (the leading run of `#` lines; see libdvm/recipes/README.md).
 struct recipe {
   std::string name;         ///< e.g. "node"
@@ -52,6 +53,9 @@ struct recipe {
   std::vector<std::string> requires_recipes;
   std::optional<recipe_service> service;  ///< `# Service:`
   std::vector<recipe_secret> secrets;     ///< `# Secret:` lines, in file order
+  /// `# Always: true`: `dvm sync` runs it every time, even when its fingerprint (what it depends
+  /// on) is unchanged. The baseline always runs too.
+  bool always = false;
 };
 
 /// Recipe names: [a-z0-9][a-z0-9-]*, at most 64 characters.

@@ -148,6 +148,7 @@ void describe(const recipe_timing& t, V& v) {
   v.field("name", t.name);
   v.field("duration", t.duration);
   v.field("ok", t.ok);
+  v.field("skipped", t.skipped);
 }
 
 template <class V>
@@ -279,6 +280,7 @@ void describe(const recipe& r, V& v) {
   v.field("requires", r.requires_recipes);
   v.field("service", r.service);
   v.field("secrets", r.secrets);
+  v.field("always", r.always);
 }
 
 template <class V>

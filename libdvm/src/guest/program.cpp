@@ -1,6 +1,7 @@
 #include "guest/program.hpp"
 
 #include "guest/shell.hpp"
+#include "recipes/fingerprint.hpp"
 
 #include <dvm/error.hpp>
 
@@ -32,7 +33,8 @@ std::string make_nonce() {
 }
 
 stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& catalog,
-                                 const std::vector<named_secret>& secrets, std::string_view nonce) {
+                                 const std::vector<named_secret>& secrets, std::string_view nonce,
+                                 const run_selection& selection) {
   stdin_payload out;
   out.append("# dvm guest program for VM " + vm.name +
              ": streamed over stdin, never stored on the host.\n");
@@ -73,20 +75,30 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
   if (!catalog.helpers().empty() && catalog.helpers().back() != '\n') out.append("\n");
   out.append(guest_script("sync-runner"));
 
-  std::vector<std::string> steps;
-  if (vm.baseline) steps.emplace_back(baseline_recipe);
-  for (const auto& r : vm.recipes) steps.push_back(r);
+  out.append(guest_script("sync-fingerprints"));
+
+  std::vector<std::string> staged;
+  for (const auto& s : secrets) staged.push_back(s.name);
+  const std::vector<recipe_step> steps = sync_steps(vm, catalog, staged, selection);
+  // One sudo call reads the records (and forgets those of recipes the VM no longer runs) and
+  // digests the secrets.
+  std::string load = "__dvm_fp_load " + std::to_string(staged.size());
+  for (const auto& s : staged) load += " " + s;
+  for (const auto& step : steps) load += " " + shell_quote(step.r->name);
+  out.append(load + "\n");
   int index = 0;
-  for (const auto& name : steps) {
-    const recipe* r = catalog.find(name);
-    if (r == nullptr) continue;  // the config loader has already refused unknown recipes
+  for (const auto& step : steps) {
+    const recipe& r = *step.r;
     std::string fn = "__dvm_recipe_" + std::to_string(++index);
-    out.append("# dvm recipe: " + name + (r->bundled ? " (bundled)" : " (user)") + "\n");
+    out.append("# dvm recipe: " + r.name + (r.bundled ? " (bundled)" : " (user)") + "\n");
     out.append(fn + "() {\n");
-    out.append(r->text);
-    if (!r->text.empty() && r->text.back() != '\n') out.append("\n");
+    out.append(r.text);
+    if (!r.text.empty() && r.text.back() != '\n') out.append("\n");
     out.append(":\n}\n");
-    out.append("__dvm_run_recipe " + shell_quote(name) + " " + fn + "\n");
+    std::string call = "__dvm_run_recipe " + shell_quote(r.name) + " " + fn + " " + step.fingerprint + " " +
+                       std::string(policy_word(step.policy));
+    for (const auto& s : step.secrets) call += " " + s;
+    out.append(call + "\n");
   }
   out.append(guest_script("sync-finale"));
   return out;
@@ -108,6 +120,8 @@ std::optional<guest_marker> guest_output_parser::parse_marker(std::string_view b
     m.what = guest_marker::kind::recipe_started;
   } else if (what == "recipe-done") {
     m.what = guest_marker::kind::recipe_finished;
+  } else if (what == "recipe-skipped") {
+    m.what = guest_marker::kind::recipe_skipped;
   } else if (what == "hook-start") {
     m.what = guest_marker::kind::hook_started;
   } else if (what == "hook-done") {

@@ -7,6 +7,8 @@
 #include <dvm/recipes.hpp>
 #include <dvm/secret.hpp>
 
+#include "recipes/fingerprint.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,9 +23,11 @@ struct named_secret {
 };
 
 /// Builds the program for `vm`. Progress markers carry `nonce`, which only the guest shell knows
-/// (it is not exported), so output of recipes cannot forge them.
+/// (it is not exported), so output of recipes cannot forge them. A recipe whose fingerprint is
+/// the one recorded in the guest is skipped unless `selection` or its policy says it runs.
 stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& catalog,
-                                 const std::vector<named_secret>& secrets, std::string_view nonce);
+                                 const std::vector<named_secret>& secrets, std::string_view nonce,
+                                 const run_selection& selection = {});
 
 /// The argv of every guest program read from stdin (the sync program and the lifecycle scripts):
 /// `/bin/bash -p -s`. An absolute path, because the login shell that limactl starts would look
@@ -37,7 +41,7 @@ std::string make_nonce();
 
 /// One progress marker parsed from the guest's stdout.
 struct guest_marker {
-  enum class kind { recipe_started, recipe_finished, hook_started, hook_finished, failed, done, alive };
+  enum class kind { recipe_started, recipe_finished, recipe_skipped, hook_started, hook_finished, failed, done, alive };
   kind what;
   std::string step;  ///< recipe name, or ".dvm/sync.sh" for the hook
   int status = 0;    ///< for failed

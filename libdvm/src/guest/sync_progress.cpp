@@ -53,6 +53,11 @@ void sync_progress::marker(const guest_marker& m) {
       emit_(event{event_kind::recipe_finished, vm_, m.step, {}, 0, since(step_started_), {}});
       step_.clear();
       break;
+    case kind::recipe_skipped:
+      result_.recipes.push_back({m.step, std::chrono::milliseconds(0), true, true});
+      log("== recipe " + m.step + " unchanged: not run");
+      emit_(event{event_kind::recipe_skipped, vm_, m.step, {}, 0, {}, {}});
+      break;
     case kind::hook_finished:
       log("== project hook " + step_ + " finished (" + seconds(since(step_started_)) + ")");
       step_.clear();

@@ -18,7 +18,7 @@ namespace dvm::inline v0 {
 namespace {
 constexpr std::string_view description_prefix = "# Description:";
 constexpr std::string_view helpers_name = "_helpers";
-constexpr std::string_view header_keys = "Description, Requires, Service, Secret";
+constexpr std::string_view header_keys = "Description, Requires, Service, Secret, Always";
 
 // The text after "# Description:" on the first line; nullopt when the line is missing.
 std::optional<std::string> description_of(std::string_view text) {
@@ -68,7 +68,8 @@ struct parsed_header {
   std::vector<int> requires_lines;
   std::optional<recipe_service> service;
   std::vector<recipe_secret> secrets;
-  bool any = false;  // some Requires/Service/Secret line was there
+  std::optional<bool> always;
+  bool any = false;  // some Requires/Service/Secret/Always line was there
 };
 
 // Splits "key=value" options; each key may appear once and must be one of `allowed`.
@@ -156,7 +157,7 @@ void read_secret(const std::vector<std::string_view>& words, parsed_header& out,
 }
 
 // The facts in a recipe's header: the leading run of lines that start with `#`. A fact line is
-// `# Key: value` with Key one of Requires, Service, Secret; other comment lines are prose.
+// `# Key: value` with Key one of Requires, Service, Secret, Always; other comment lines are prose.
 // Throws config_error naming `file` and the line.
 parsed_header parse_header(std::string_view name, std::string_view text, const std::filesystem::path& file) {
   parsed_header out;
@@ -179,7 +180,7 @@ parsed_header parse_header(std::string_view name, std::string_view text, const s
     std::string spelled = lower(key);
     bool known_word = spelled == "description" || spelled == "requires" || spelled == "require" ||
                       spelled == "service" || spelled == "services" || spelled == "secret" ||
-                      spelled == "secrets";
+                      spelled == "secrets" || spelled == "always";
     if (!known_word) continue;  // prose, or another tool's "# Release: ..." note
     if (!after.starts_with(':')) {
       // "# Service  dvm-x.service" or "# Secret name": prose unless it looks like a key.
@@ -188,10 +189,10 @@ parsed_header parse_header(std::string_view name, std::string_view text, const s
       if (!t.starts_with(':')) continue;
       fail("write \"# " + std::string(key) + ":\" without blanks before the colon");
     }
-    if (!line.starts_with("# ") || (key != "Requires" && key != "Service" && key != "Secret")) {
+    if (!line.starts_with("# ") || (key != "Requires" && key != "Service" && key != "Secret" && key != "Always")) {
       if (key == "Description") fail("\"# Description:\" belongs on the first line only");
       fail("\"" + std::string(line.substr(0, line.find(':') + 1)) +
-           "\" is not a header key: write \"# Requires:\", \"# Service:\" or \"# Secret:\" (keys: " +
+           "\" is not a header key: write \"# Requires:\", \"# Service:\", \"# Secret:\" or \"# Always:\" (keys: " +
            std::string(header_keys) + ")");
     }
     std::vector<std::string_view> words = words_of(after.substr(1));
@@ -201,6 +202,13 @@ parsed_header parse_header(std::string_view name, std::string_view text, const s
       read_requires(words, name, line_no, out, fail);
     } else if (key == "Service") {
       read_service(words, out, fail);
+    } else if (key == "Always") {
+      // "# Always: true": the recipe runs at every sync, even when its fingerprint is unchanged.
+      if (out.always) fail("a recipe has at most one \"# Always:\" line");
+      if (words.size() != 1 || (words[0] != "true" && words[0] != "false")) {
+        fail("\"# Always:\" takes true or false");
+      }
+      out.always = words[0] == "true";
     } else {
       read_secret(words, out, fail);
     }
@@ -212,6 +220,7 @@ void apply(recipe& r, parsed_header&& h) {
   r.requires_recipes = std::move(h.requires_recipes);
   r.service = std::move(h.service);
   r.secrets = std::move(h.secrets);
+  r.always = h.always.value_or(false);
 }
 }  // namespace
 
@@ -276,6 +285,7 @@ recipe_catalog::recipe_catalog(const std::filesystem::path& user_dir) : recipe_c
         user.requires_recipes = it->requires_recipes;
         user.service = it->service;
         user.secrets = it->secrets;
+        user.always = it->always;
       }
     }
     std::vector<int> requires_lines = header.requires_lines;

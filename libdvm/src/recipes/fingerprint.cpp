@@ -1,0 +1,163 @@
+#include "recipes/fingerprint.hpp"
+
+#include "guest/shell.hpp"
+
+#include <dvm/error.hpp>
+#include <dvm/version.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+
+namespace dvm::inline v0::detail {
+
+namespace {
+
+bool identifier_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// The fingerprint's input: tagged, length-prefixed fields, so no two different inputs serialise
+// alike.
+class fingerprint_input {
+ public:
+  void field(std::string_view tag, std::string_view value) {
+    text_.append(tag).append(" ").append(std::to_string(value.size())).append(":").append(value).append("\n");
+  }
+  const std::string& text() const noexcept { return text_; }
+
+ private:
+  std::string text_;
+};
+
+// Every [env] key a text reads: `$DVM_KEY`, or `KEY` as `dvm_setting KEY` / `dvm_bool KEY` take
+// it. The helpers read PIN_<NAME>_URL/_SHA256 through a name they build, for every recipe that
+// calls dvm_pinned_install.
+bool reads_setting(std::string_view text, std::string_view key) {
+  if (names_identifier(text, key, {"DVM_"})) return true;
+  return key.starts_with("PIN_") && text.find("dvm_pinned_install") != std::string_view::npos;
+}
+
+bool uses_secret(const recipe& r, std::string_view helpers, std::string_view name) {
+  if (std::any_of(r.secrets.begin(), r.secrets.end(), [&](const recipe_secret& s) { return s.name == name; })) {
+    return true;
+  }
+  return names_identifier(r.text, name, {"DVM_SECRET_FILE_"}) || names_identifier(helpers, name, {"DVM_SECRET_FILE_"});
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
+    throw error(errc::internal, "libcrypto could not compute a SHA-256 digest");
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::string_view policy_word(run_policy p) noexcept {
+  switch (p) {
+    case run_policy::when_changed: return "changed";
+    case run_policy::always: return "always";
+    case run_policy::forced: return "forced";
+  }
+  return "changed";
+}
+
+bool names_identifier(std::string_view text, std::string_view word, std::initializer_list<std::string_view> prefixes) {
+  if (word.empty()) return false;
+  for (std::size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    std::size_t end = at + word.size();
+    if (end < text.size() && identifier_char(text[end])) continue;
+    if (at == 0 || !identifier_char(text[at - 1])) return true;
+    for (std::string_view prefix : prefixes) {
+      if (at >= prefix.size() && text.substr(at - prefix.size(), prefix.size()) == prefix &&
+          (at == prefix.size() || !identifier_char(text[at - prefix.size() - 1]))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> unknown_forced_recipes(const vm_config& vm, const run_selection& selection) {
+  std::vector<std::string> out;
+  for (const auto& name : selection.forced) {
+    bool runs = (vm.baseline && name == baseline_recipe) ||
+                std::find(vm.recipes.begin(), vm.recipes.end(), name) != vm.recipes.end();
+    if (!runs) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<recipe_step> sync_steps(const vm_config& vm, const recipe_catalog& catalog,
+                                    const std::vector<std::string>& staged_secrets, const run_selection& selection) {
+  std::vector<std::string> names;
+  if (vm.baseline) names.emplace_back(baseline_recipe);
+  names.insert(names.end(), vm.recipes.begin(), vm.recipes.end());
+
+  // What every recipe's fingerprint holds: the format, the guest program's runner, the helpers,
+  // the VM's identity, and the [env] values the helpers read for any recipe.
+  fingerprint_input common;
+  common.field("format", "dvm-recipe-fingerprint-1");
+  common.field("libdvm", version());
+  common.field("runner", guest_script("sync-runner"));
+  common.field("fingerprints", guest_script("sync-fingerprints"));
+  common.field("helpers", catalog.helpers());
+  common.field("DVM_NAME", vm.name);
+  common.field("DVM_USER", vm.user);
+  common.field("DVM_AGENT_USER", vm.agent_user);
+  common.field("DVM_CODE_DIR", vm.code_dir);
+  for (const auto& [key, value] : vm.env) {
+    if (reads_setting(catalog.helpers(), key)) common.field("env " + key, value);
+  }
+
+  const std::string common_digest = sha256_hex(common.text());  // hashed once, not per recipe
+
+  std::vector<recipe_step> out;
+  for (const auto& name : names) {
+    const recipe* r = catalog.find(name);
+    if (r == nullptr) continue;  // the config loader has already refused unknown recipes
+    recipe_step step;
+    step.r = r;
+    fingerprint_input in;
+    in.field("common", common_digest);
+    in.field("recipe", r->name);
+    in.field("text", r->text);
+    for (const auto& [key, value] : vm.env) {
+      if (reads_setting(r->text, key)) in.field("env " + key, value);
+    }
+    for (const auto& needed : r->requires_recipes) {
+      auto earlier = std::find_if(out.begin(), out.end(), [&](const recipe_step& s) { return s.r->name == needed; });
+      in.field("requires " + needed, earlier == out.end() ? std::string() : earlier->fingerprint);
+    }
+    for (const auto& secret_name : staged_secrets) {
+      if (uses_secret(*r, catalog.helpers(), secret_name)) step.secrets.push_back(secret_name);
+    }
+    std::sort(step.secrets.begin(), step.secrets.end());
+    for (const auto& s : step.secrets) in.field("secret", s);
+    step.fingerprint = sha256_hex(in.text());
+
+    bool forced = selection.full ||
+                  std::find(selection.forced.begin(), selection.forced.end(), name) != selection.forced.end();
+    if (forced) {
+      step.policy = run_policy::forced;
+    } else if (r->always || r->name == baseline_recipe) {
+      step.policy = run_policy::always;
+    }
+    out.push_back(std::move(step));
+  }
+  return out;
+}
+
+}  // namespace dvm::v0::detail
