@@ -482,21 +482,28 @@ PYBIND11_MODULE(_dvm, m) {
         return to_dict(self.call(on_event, [](dvm::client& c) { return c.versions(); }));
       }, py::arg("on_event"))
       .def("sync", [](native_client& self, const std::string& name, const py::object& secrets, bool restart,
-                      const py::object& on_event) {
+                      bool full, const std::vector<std::string>& recipes, const py::object& on_event) {
         dvm::sync_options options;
         options.secrets = to_secrets(secrets);
         options.restart = restart;
+        options.full = full;
+        options.recipes = recipes;
         return to_dict(self.call(on_event, [&](dvm::client& c) { return c.sync(name, std::move(options)); }));
-      }, py::arg("name"), py::arg("secrets"), py::arg("restart"), py::arg("on_event"))
+      }, py::arg("name"), py::arg("secrets"), py::arg("restart"), py::arg("full"), py::arg("recipes"),
+         py::arg("on_event"))
       .def("sync_all", [](native_client& self, unsigned jobs, const std::vector<std::string>& names,
-                          const py::object& secrets, bool restart, const py::object& on_event) {
+                          const py::object& secrets, bool restart, bool full, const std::vector<std::string>& recipes,
+                          const py::object& on_event) {
         dvm::sync_all_options options;
         options.jobs = jobs;
         options.names = names;
         options.secrets = to_secrets_per_vm(secrets);
         options.restart = restart;
+        options.full = full;
+        options.recipes = recipes;
         return to_dict(self.call(on_event, [&](dvm::client& c) { return c.sync_all(std::move(options)); }));
-      }, py::arg("jobs"), py::arg("names"), py::arg("secrets"), py::arg("restart"), py::arg("on_event"))
+      }, py::arg("jobs"), py::arg("names"), py::arg("secrets"), py::arg("restart"), py::arg("full"),
+         py::arg("recipes"), py::arg("on_event"))
       .def("start", [](native_client& self, const std::string& name, const py::object& on_event) {
         return to_dict(self.call(on_event, [&](dvm::client& c) { return c.start(name); }));
       }, py::arg("name"), py::arg("on_event"))

@@ -79,10 +79,14 @@ __dvm_fp_root_record() {
 }
 
 # __dvm_fp_load SECRET_COUNT SECRET_NAME... RECIPE_NAME...: one sudo call before the recipes.
+# When it fails, nothing counts as recorded: every recipe runs.
 __dvm_fp_load() {
   local out kind name value
-  out=$(sudo -n /bin/bash -p -c "$(declare -f __dvm_fp_root_load); __dvm_fp_root_load \"\$@\"" \
-    dvm-fingerprints "$__dvm_secret_dir" "$@" </dev/null)
+  if ! out=$(sudo -n /bin/bash -p -c "$(declare -f __dvm_fp_root_load); __dvm_fp_root_load \"\$@\"" \
+    dvm-fingerprints "$__dvm_secret_dir" "$@" </dev/null); then
+    echo "dvm: warning: cannot read the fingerprints of earlier runs (sudo failed): every recipe runs"
+    return 0
+  fi
   while read -r kind name value; do
     case $kind in
       r) __dvm_fp_recorded[$name]=$value ;;

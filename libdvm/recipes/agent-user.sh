@@ -1,4 +1,8 @@
 # Description: the dvm-agent user that AI tools run as, its Bubblewrap launcher dvm-ai-bwrap, and the ACLs (needed before codex, claude, opencode, mistral)
+# Always: true
+#
+# Runs at every sync (Always), even unchanged: the deny ACLs must also cover the main user's
+# secret files created since the last sync, and the AI recipes check that it ran.
 #
 # Sets up, for the AI recipes that follow it:
 # - the system user $DVM_AGENT_USER (default dvm-agent), with <agent home>/scratch (0700);

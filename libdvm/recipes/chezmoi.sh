@@ -1,4 +1,6 @@
 # Description: dotfiles with chezmoi from [env] CHEZMOI_REPO (an https:// URL; ssh only with CHEZMOI_ALLOW_SSH = true)
+# Always: true
+# Runs at every sync (Always): it pulls the dotfiles repository, whose changes no fingerprint sees.
 #
 # [env] keys: CHEZMOI_REPO (required), CHEZMOI_ALLOW_SSH (default false), and the [data] values
 # for the templates: CHEZMOI_ROLE, CHEZMOI_NAME, CHEZMOI_EMAIL, CHEZMOI_SIGNING_KEY (default

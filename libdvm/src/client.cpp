@@ -281,6 +281,20 @@ plan_result client::plan(const std::string& name_arg) {
   stdin_payload program = detail::build_sync_program(vm, impl_->store.recipes(), list, "<nonce>");
   out.guest_program = program.redacted();
 
+  // Which recipes the sync would run: from the guest's records when the VM runs (read only).
+  // Without limactl (plan works without Lima), whether they run is unknown.
+  try {
+    auto d = impl_->driver(name);
+    auto info = d.query(out.instance);
+    out.recipes = impl_->recipe_states(info && info->status == "Running" ? &d : nullptr, vm);
+    if (!info) {
+      for (auto& r : out.recipes) r.freshness = recipe_freshness::never_ran;  // a new VM runs them all
+    }
+  } catch (const error& e) {
+    if (e.code() == errc::cancelled) throw;
+    out.recipes = impl_->recipe_states(nullptr, vm);
+  }
+
   auto with_limactl = [](std::vector<std::string> args) {
     args.insert(args.begin(), "limactl");
     return args;
@@ -382,7 +396,9 @@ vm_status client::status(const std::string& name_arg) {
                                      impl_->store.vm_file(name).string() + ") and no Lima instance " +
                                      instance_of(name));
   }
-  return describe_vm(name, vm ? &*vm : nullptr, info ? &*info : nullptr);
+  vm_status s = describe_vm(name, vm ? &*vm : nullptr, info ? &*info : nullptr);
+  if (vm && s.state == vm_state::running) s.recipe_states = impl_->recipe_states(&d, *vm);
+  return s;
 }
 
 version_info client::versions() {

@@ -4,6 +4,8 @@
 
 #include "config/port_claims.hpp"
 #include "lima/drift.hpp"
+#include "guest/output.hpp"
+#include "lima/limactl_output.hpp"
 #include "text/lines.hpp"
 
 #include "state/files.hpp"
@@ -62,6 +64,8 @@ namespace {
 // What doctor needs of the client: the driver (for limactl), Lima's home and dvm's environment.
 struct doctor_access {
   std::function<detail::lima_driver()> driver;
+  /// Runs a program in a VM's guest (stdin of /bin/bash -p -s), its output captured.
+  std::function<process_result(const vm_config&, const stdin_payload&)> run_in_guest;
   fs::path lima_home;
   std::function<std::string(const std::string&)> env_value;
 };
@@ -240,6 +244,61 @@ class doctor_run {
     }
   }
 
+  // The `dvm_check` functions of a running VM's recipes (guest/recipe-checks.sh): a failing one
+  // makes the next sync run its recipe again (the guest forgets its record).
+  void recipe_checks(const vm_config& vm, const std::vector<detail::instance_info>& instances) {
+    const std::string& n = vm.name;
+    const recipe_catalog& catalog = store_.recipes();
+    bool any = false;
+    for (const auto& step : detail::sync_steps(vm, catalog, {}, {})) any = any || !step.r->check.empty();
+    if (!any) return;
+    auto it = std::find_if(instances.begin(), instances.end(),
+                           [&](const detail::instance_info& i) { return i.name == vm.instance_name(); });
+    if (it == instances.end() || it->status != "Running") {
+      add(n, "recipe-checks", doctor_status::ok, "not run: " + vm.instance_name() + " does not run");
+      return;
+    }
+    const std::string nonce = detail::make_nonce();
+    process_result r;
+    try {
+      r = access_.run_in_guest(vm, detail::build_check_program(vm, catalog, nonce));
+    } catch (const error& e) {
+      if (e.code() == errc::cancelled) throw;
+      add(n, "recipe-checks", doctor_status::problem, std::string("the recipes' checks could not run: ") + e.what());
+      return;
+    }
+    std::vector<std::string> forgot;
+    for (const auto& line : detail::split_lines(r.out)) {
+      if (line.starts_with("forgot\t")) forgot.push_back(line.substr(7));
+    }
+    bool done = false;
+    for (const auto& line : detail::split_lines(r.out)) {
+      if (line == "::dvm-" + nonce + "::done") done = true;
+      if (!line.starts_with("check\t")) continue;
+      std::vector<std::string> f;
+      for (std::size_t at = 0; at <= line.size();) {
+        std::size_t tab = std::min(line.find('\t', at), line.size());
+        f.push_back(line.substr(at, tab - at));
+        at = tab + 1;
+      }
+      if (f.size() != 4) continue;
+      if (f[2] == "ok") {
+        add(n, "recipe-checks", doctor_status::ok, "recipe " + f[1] + ": its dvm_check passes");
+        continue;
+      }
+      bool forgotten = std::find(forgot.begin(), forgot.end(), f[1]) != forgot.end();
+      add(n, "recipe-checks", doctor_status::problem,
+          "recipe " + f[1] + ": its dvm_check failed (exit " + f[3] + "); " +
+              (forgotten ? "the next `dvm sync " + n + "` runs it again"
+                         : "run `dvm sync " + n + " --recipe " + f[1] + "`"));
+    }
+    if (!done) {
+      add(n, "recipe-checks", doctor_status::problem,
+          "the recipes' checks did not run to their end (exit " + std::to_string(detail::exit_status(r)) + ")" +
+              (r.err.empty() ? "" : ": " + detail::stderr_tail(r.err, 2)));
+    }
+  }
+
   // What the instance runs against what the config says.
   void drift(const vm_config& vm, const std::vector<detail::instance_info>& instances) {
     const std::string& n = vm.name;
@@ -373,7 +432,17 @@ class doctor_run {
 
 doctor_report client::doctor(const std::string& name_arg) {
   doctor_run run(impl_->where, impl_->store,
-                 {[this] { return impl_->driver(""); }, impl_->lima_home(),
+                 {[this] { return impl_->driver(""); },
+                  [this](const vm_config& vm, const stdin_payload& program) {
+                    auto d = impl_->driver(vm.name);
+                    detail::shell_request request;
+                    request.command = detail::guest_bash_command();
+                    request.stdin_mode = stdio_mode::pipe;
+                    request.input = &program;
+                    request.timeout = impl_->lima.timeouts.guest;
+                    return d.shell(vm.instance_name(), request);
+                  },
+                  impl_->lima_home(),
                   [this](const std::string& n) { return impl_->env_value(n); }});
   std::vector<std::string> names = run.vm_names(name_arg);
   run.state_dir();
@@ -389,6 +458,7 @@ doctor_report client::doctor(const std::string& name_arg) {
     if (!vm) continue;
     run.ports(*vm, names, all_claims);
     if (instances) run.drift(*vm, *instances);
+    if (instances) run.recipe_checks(*vm, *instances);
   }
   run.secrets(names);
   return std::move(run).finish();

@@ -68,6 +68,11 @@ struct __attribute__((visibility("hidden"))) client::impl {
   };
   /// The secrets a sync stages. With require_listed, a listed secret that is not set is an error.
   staged_secrets collect_secrets(const vm_config& vm, secret_map direct, bool require_listed) const;
+  /// The names of the secrets a sync started now would stage (the listed ones, set or not).
+  std::vector<std::string> secret_names_to_stage(const vm_config& vm) const;
+  /// Each recipe of `vm` against the records in its running guest (one limactl shell; read
+  /// only). No driver, or a failed read (a warning says why), gives unknown.
+  std::vector<recipe_state> recipe_states(detail::lima_driver* running, const vm_config& vm);
   /// `from_sync_all`: options.recipes may name recipes this VM does not run (another VM does).
   sync_result sync_one(const std::string& name, sync_options options, bool from_sync_all = false);
   /// Creates, or reconciles and (re)starts, the instance of `vm` so that it runs as configured.

@@ -185,6 +185,31 @@ std::vector<detail::named_secret> client::impl::staged_secrets::list() const {
   return out;
 }
 
+std::vector<std::string> client::impl::secret_names_to_stage(const vm_config& vm) const {
+  std::vector<std::string> names;
+  for (auto& [name, value] : collect_secrets(vm, {}, false).values) names.push_back(name);
+  for (const auto& listed : vm.secrets) {
+    if (std::find(names.begin(), names.end(), listed) == names.end()) names.push_back(listed);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<recipe_state> client::impl::recipe_states(detail::lima_driver* running, const vm_config& vm) {
+  std::vector<detail::recipe_step> steps = detail::sync_steps(vm, store.recipes(), secret_names_to_stage(vm), {});
+  std::optional<std::map<std::string, detail::recipe_record>> records;
+  if (running != nullptr) {
+    process_result r = run_script(*running, vm.instance_name(), detail::recipe_records_script(), lima.timeouts.command);
+    records = detail::parse_recipe_records(r.out);
+    if (!records) {
+      std::string why = detail::stderr_tail(r.err.empty() ? r.out : r.err, 2);
+      warn(vm.name, "could not read which recipes ran (exit " + std::to_string(detail::exit_status(r)) + ")" +
+                        (why.empty() ? "" : ": " + why));
+    }
+  }
+  return detail::recipe_states_of(steps, records);
+}
+
 client::impl::staged_secrets client::impl::collect_secrets(const vm_config& vm, secret_map direct,
                                                            bool require_listed) const {
   staged_secrets out;

@@ -41,6 +41,17 @@ std::string_view to_string(doctor_status status) noexcept {
   return "problem";
 }
 
+std::string_view to_string(recipe_freshness f) noexcept {
+  switch (f) {
+    case recipe_freshness::unknown: return "unknown";
+    case recipe_freshness::never_ran: return "never_ran";
+    case recipe_freshness::changed: return "changed";
+    case recipe_freshness::current: return "current";
+    case recipe_freshness::current_unless_secrets_changed: return "current_unless_secrets_changed";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(severity level) noexcept {
   return level == severity::warning ? "warning" : "error";
 }
@@ -52,6 +63,7 @@ std::ostream& operator<<(std::ostream& out, vm_state state) { return out << to_s
 std::ostream& operator<<(std::ostream& out, stop_action action) { return out << to_string(action); }
 std::ostream& operator<<(std::ostream& out, doctor_status status) { return out << to_string(status); }
 std::ostream& operator<<(std::ostream& out, severity level) { return out << to_string(level); }
+std::ostream& operator<<(std::ostream& out, recipe_freshness f) { return out << to_string(f); }
 std::ostream& operator<<(std::ostream& out, event_kind kind) { return out << to_string(kind); }
 std::ostream& operator<<(std::ostream& out, errc code) { return out << to_string(code); }
 std::ostream& operator<<(std::ostream& out, const port_forward& rule) { return out << to_string(rule); }

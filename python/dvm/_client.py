@@ -174,7 +174,8 @@ class Client:
     # --- lifecycle --------------------------------------------------------------------------
 
     def sync(self, name: NameLike, secrets: Optional[Mapping[str, SecretValue]] = None,
-             on_event: Optional[EventCallback] = None, *, restart: bool = False) -> SyncResult:
+             on_event: Optional[EventCallback] = None, *, restart: bool = False, full: bool = False,
+             recipes: Iterable[str] = ()) -> SyncResult:
         """Creates the VM if missing, applies changed ports/cpus/memory/disk, starts it, and runs
         its recipes in the guest.
 
@@ -188,15 +189,23 @@ class Client:
                 to a VM in use (a shell, tmux/zellij, a service unit) only with ``restart=True``;
                 without it such a sync raises :class:`Error` with code ``"busy"`` and changes
                 nothing. A VM nobody uses is restarted either way.
+            full: run every recipe, also those whose fingerprint (what they depend on) is
+                unchanged since their last successful run; those are skipped otherwise
+                (``RecipeTiming.skipped``), except the baseline and ``# Always: true`` recipes.
+            recipes: run these recipes even when unchanged; the others run only when changed.
+                A name the VM does not run raises :class:`UsageError`.
         """
         if secrets is not None and not isinstance(secrets, dict):
             secrets = dict(secrets)  # references to the same value objects, not copies
-        return SyncResult._from(self._native.sync(_name(name), secrets, restart, self._sink(on_event)))
+        if isinstance(recipes, str):
+            raise TypeError("recipes takes a list of recipe names, not a str")
+        return SyncResult._from(self._native.sync(_name(name), secrets, restart, full, list(recipes),
+                                                  self._sink(on_event)))
 
     def sync_all(self, jobs: int = 4, names: Optional[Iterable[NameLike]] = None,
                  on_event: Optional[EventCallback] = None, *,
                  secrets: Optional[Mapping[NameLike, Mapping[str, SecretValue]]] = None,
-                 restart: bool = False) -> SyncAllResult:
+                 restart: bool = False, full: bool = False, recipes: Iterable[str] = ()) -> SyncAllResult:
         """Syncs every configured VM (or ``names``), ``jobs`` at a time. One failure does not stop
         the others: look at ``result.failed`` and each outcome. Events come from several threads
         (one at a time).
@@ -206,6 +215,8 @@ class Client:
                 its own; a name that is not synced raises :class:`UsageError` before anything
                 is done.
             restart: as for :meth:`sync`, for every VM (a busy VM is a failed outcome).
+            full, recipes: as for :meth:`sync`, for every VM; each name in ``recipes`` must be
+                run by one of the VMs (else :class:`UsageError`), and applies to those that do.
         """
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
@@ -213,7 +224,10 @@ class Client:
         per_vm = None
         if secrets is not None:  # references to the same value objects, not copies
             per_vm = {_name(vm): dict(values) for vm, values in secrets.items()}
-        return SyncAllResult._from(self._native.sync_all(jobs, wanted, per_vm, restart, self._sink(on_event)))
+        if isinstance(recipes, str):
+            raise TypeError("recipes takes a list of recipe names, not a str")
+        return SyncAllResult._from(self._native.sync_all(jobs, wanted, per_vm, restart, full, list(recipes),
+                                                         self._sink(on_event)))
 
     def start(self, name: NameLike, *, on_event: Optional[EventCallback] = None) -> StartResult:
         """Starts an existing, stopped VM without running its recipes (``started`` is False, with

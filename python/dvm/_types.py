@@ -5,6 +5,7 @@ The extension's dicts are named by libdvm/src/fields/dvm_fields.hpp, as the CLI'
 
 from __future__ import annotations
 
+import datetime
 import enum
 import subprocess
 from dataclasses import dataclass, field, fields
@@ -171,6 +172,39 @@ def _ports(items: Any) -> Tuple[PortForward, ...]:
     return tuple(PortForward._from(p) for p in items)
 
 
+class RecipeFreshness(str, enum.Enum):
+    """Where a recipe stands against the fingerprint recorded in the guest at its last successful
+    run, as C++ ``dvm::recipe_freshness``."""
+
+    UNKNOWN = "unknown"  #: the records were not read (the VM does not run, or no limactl)
+    NEVER_RAN = "never_ran"  #: no record: it never ran to its end here (or a doctor check failed)
+    CHANGED = "changed"  #: what it depends on changed since its last successful run
+    CURRENT = "current"  #: unchanged since its last successful run
+    #: unchanged on the host's side; the values of its secrets are compared only by a sync
+    CURRENT_UNLESS_SECRETS_CHANGED = "current_unless_secrets_changed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class RecipeState:
+    """One recipe as the next sync sees it (:attr:`Plan.recipes`, :attr:`VmStatus.recipe_states`)."""
+
+    name: str
+    freshness: RecipeFreshness = RecipeFreshness.UNKNOWN
+    always: bool = False  #: the baseline or ``# Always: true``: runs whatever its fingerprint
+    last_run: Optional[datetime.datetime] = None  #: end of its last successful run (UTC)
+    will_run: bool = True  #: whether the next plain sync runs it
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "RecipeState":
+        last = d["last_run"]
+        when = (datetime.datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+                if last else None)
+        return cls(d["name"], RecipeFreshness(d["freshness"]), d["always"], when, d["will_run"])
+
+
 @dataclass(frozen=True)
 class VmStatus:
     """A VM as ``dvm ls`` / ``dvm status`` show it: :meth:`Client.list` and :meth:`Client.status`
@@ -194,6 +228,9 @@ class VmStatus:
     #: create-only settings the config changed since the instance was made, e.g.
     #: "vm_type (qemu in the VM, vz in the config)"; dvm rm + dvm sync applies them
     recreate_to_apply: Tuple[str, ...] = ()
+    #: :meth:`Client.status` of a running VM: each recipe with when it last ran and whether its
+    #: fingerprint is current (read from the guest); empty from :meth:`Client.list`
+    recipe_states: Tuple[RecipeState, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -210,7 +247,8 @@ class VmStatus:
                    ssh_address=d["ssh_address"], cpus=d["cpus"], memory_bytes=d["memory_bytes"],
                    disk_bytes=d["disk_bytes"], arch=d["arch"], vm_type=d["vm_type"], dir=d["dir"],
                    ports=_ports(d["ports"]), code_dir=d["code_dir"], recipes=tuple(d["recipes"]),
-                   recreate_to_apply=tuple(d["recreate_to_apply"]))
+                   recreate_to_apply=tuple(d["recreate_to_apply"]),
+                   recipe_states=tuple(RecipeState._from(r) for r in d["recipe_states"]))
 
 
 Instance = VmStatus
@@ -350,7 +388,8 @@ class PlannedCall:
 
 @dataclass(frozen=True)
 class Plan:
-    """What :meth:`Client.sync` would do, computed without limactl and without changing anything."""
+    """What :meth:`Client.sync` would do, without changing anything. ``recipes`` is read from the
+    guest when the VM runs (one ``limactl list``, one read-only ``limactl shell``)."""
 
     vm: str
     instance: str
@@ -359,11 +398,14 @@ class Plan:
     guest_program: str  #: the sync program, every secret as <redacted>
     secrets: Tuple[str, ...] = ()  #: names of the secrets a sync would stage
     warnings: Tuple[str, ...] = ()
+    #: the baseline and each recipe, in run order, and whether the next sync runs it
+    recipes: Tuple[RecipeState, ...] = ()
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Plan":
         return cls(d["vm"], d["instance"], d["lima_yaml"], tuple(PlannedCall._from(c) for c in d["calls"]),
-                   d["guest_program"], tuple(d["secrets"]), tuple(d["warnings"]))
+                   d["guest_program"], tuple(d["secrets"]), tuple(d["warnings"]),
+                   tuple(RecipeState._from(r) for r in d["recipes"]))
 
 
 @dataclass(frozen=True)
@@ -546,6 +588,7 @@ class Recipe:
     service: Optional[RecipeService] = None  #: ``# Service:``
     secrets: Tuple[RecipeSecret, ...] = ()  #: ``# Secret:`` lines, in file order
     always: bool = False  #: ``# Always: true``: runs at every sync, changed or not
+    has_check: bool = False  #: it defines ``dvm_check``, which ``dvm doctor`` runs
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Recipe":
@@ -556,7 +599,7 @@ class Recipe:
                    RecipeService(service["unit"], service["env"]) if service else None,
                    tuple(RecipeSecret(s["name"], s["alias"], s["prefix"], s["charset"])
                          for s in d.get("secrets", ())),
-                   bool(d.get("always", False)))
+                   bool(d.get("always", False)), bool(d.get("has_check", False)))
 
 
 @dataclass(frozen=True)

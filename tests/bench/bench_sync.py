@@ -30,6 +30,11 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "limasim"))
 
 from limasim_fixture import LimaSim, sandbox_available  # noqa: E402
 
+GUEST_STUBS = os.path.join(SOURCE, "tests", "recipes", "guest_stubs")
+# The recipes of the bundled `app` template's example line (libdvm/templates/app.toml), whose
+# network tools (npm, curl downloads) are the recorded stand-ins of tests/recipes/guest_stubs.
+APP_RECIPES = ["git", "zsh", "tmux", "node", "agent-user", "codex", "claude"]
+
 
 def run_measured(dvm, args, env):
     """(stdout + stderr text, wall seconds, peak RSS KiB of the dvm process alone).
@@ -106,6 +111,34 @@ class Bench:
         with open(os.path.join(self.config, "vms", f"{name}.toml"), "w") as f:
             f.write(text)
 
+    def install_guest_stubs(self, vm):
+        """The network-tool stand-ins into the guest's /usr/local/bin (as the e2e tests do)."""
+        self.sim.guest_run("dvm-" + vm, "install -d -m 1777 /run/dvm-test-calls", user="root", check=True)
+        for name in sorted(os.listdir(GUEST_STUBS)):
+            if name == "README.md":
+                continue
+            with open(os.path.join(GUEST_STUBS, name), "rb") as f:
+                data = f.read()
+            target = "/usr/local/lib/dvm-test-stubs/_record.sh" if name == "_record.sh" else f"/usr/local/bin/{name}"
+            self.sim.guest_run("dvm-" + vm, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data,
+                               check=True)
+
+    def sync_figures(self, vm, *extra):
+        """(limactl calls, seconds inside the `limactl shell` call (the guest program), recipes
+        run, recipes skipped) of one `dvm sync`."""
+        out, _, _ = run_measured(self.dvm, ["sync", vm, "--json", *extra], self.env)
+        lines = out.strip().splitlines()
+        calls, shell = 0, 0.0
+        for line in lines:
+            e = json.loads(line)
+            if e.get("event") == "limactl_finished":
+                calls += 1
+                if "shell" in (e.get("argv") or []):
+                    shell += e.get("duration_ms", 0) / 1000.0
+        recipes = json.loads(lines[-1])["result"]["recipes"]
+        ran = sum(1 for r in recipes if not r["skipped"])
+        return calls, shell, ran, len(recipes) - ran
+
     def measure(self, args):
         walls, overheads, rss, calls = [], [], [], None
         for _ in range(self.repeat):
@@ -116,6 +149,58 @@ class Bench:
             overheads.append(wall - inside)
             rss.append(maxrss)
         return calls, statistics.median(walls), statistics.median(overheads), max(rss)
+
+
+def incremental(bench, repeat):
+    """Issue 14's scenarios on the `app` template's recipes: warm with nothing changed, warm with
+    one recipe changed, and warm `--full`. Returns the failed deterministic targets."""
+    failures = []
+    bench.sim.configure(latency_ms=0)
+    vm_file = os.path.join(bench.config, "vms", "inc.toml")
+    with open(vm_file, "w") as f:
+        f.write("recipes = []\n")
+    run_measured(bench.dvm, ["sync", "inc"], bench.env)  # create it
+    bench.install_guest_stubs("inc")
+    with open(vm_file, "w") as f:
+        f.write("recipes = [" + ", ".join(f'"{r}"' for r in APP_RECIPES) + ', "bench-edit"]\n')
+    edit = os.path.join(bench.config, "recipes", "bench-edit.sh")
+    with open(edit, "w") as f:
+        f.write("# Description: the recipe the benchmark edits\n: version 0\n")
+    run_measured(bench.dvm, ["sync", "inc"], bench.env)  # everything runs once
+    rows = {"warm, nothing changed": [], "warm, one recipe changed": [], "warm, --full": []}
+    for i in range(repeat):
+        rows["warm, nothing changed"].append(bench.sync_figures("inc"))
+        with open(edit, "w") as f:
+            f.write(f"# Description: the recipe the benchmark edits\n: version {i + 1}\n")
+        rows["warm, one recipe changed"].append(bench.sync_figures("inc"))
+        rows["warm, --full"].append(bench.sync_figures("inc", "--full"))
+    total = len(APP_RECIPES) + 2  # with the baseline and bench-edit
+    print(f"\n## incremental sync: the `app` template's recipes ({', '.join(APP_RECIPES)}) plus one the "
+          f"benchmark edits; latency 0, median of {repeat}\n")
+    print("| scenario | limactl calls | guest seconds | recipes run | unchanged (skipped) |")
+    print("|---|---:|---:|---:|---:|")
+    medians = {}
+    for name, figures in rows.items():
+        calls = max(f[0] for f in figures)
+        guest = statistics.median(f[1] for f in figures)
+        ran = max(f[2] for f in figures)
+        skipped = min(f[3] for f in figures)
+        medians[name] = guest
+        print(f"| {name} | {calls} | {guest:.2f} | {ran} of {total} | {skipped} |")
+        if calls > 2:
+            failures.append(f"incremental '{name}' made {calls} limactl calls")
+    always = ("baseline", "agent-user")  # the baseline and `# Always: true` recipes run every time
+    print(f"\n'recipes run' counts the baseline and agent-user (`# Always: true`), which run every time. "
+          f"Nothing changed takes {medians['warm, nothing changed'] / medians['warm, --full'] * 100:.0f}% "
+          f"of the guest time of --full.")
+    nothing = rows["warm, nothing changed"]
+    if any(f[2] != len(always) for f in nothing):
+        failures.append(f"nothing changed ran {[f[2] for f in nothing]} recipes, not only {always}")
+    if any(f[2] != len(always) + 1 for f in rows["warm, one recipe changed"]):
+        failures.append("one recipe changed did not run exactly that recipe (besides " + ", ".join(always) + ")")
+    if any(f[2] != total for f in rows["warm, --full"]):
+        failures.append("--full did not run every recipe")
+    return failures
 
 
 def main():
@@ -164,6 +249,8 @@ def main():
         for command in (["ls"], ["status", "bench"], ["plan", "bench"]):
             calls, wall, overhead, rss = bench.measure(command)
             print(f"| dvm {' '.join(command)} | {calls} | {wall * 1000:.0f} | {overhead * 1000:.1f} | {rss} |")
+
+        failures += incremental(bench, repeat)
 
         vms = 4 if args.quick else 8
         print(f"\n## `dvm sync --all` over {vms} VMs (latency 100 ms, warm, 10 recipes each)\n")

@@ -50,7 +50,8 @@ def test_commands_flags_vm_names_and_templates(dvm):
     assert bash_complete(dvm, ["dvm", "ssh-config", "a"]) == ["api", "app"]
     assert bash_complete(dvm, ["dvm", "edit", "w"]) == ["web"]
     assert bash_complete(dvm, ["dvm", "start", "--"]) == sorted(["--all", "--help", "--json", "--verbose"])
-    assert bash_complete(dvm, ["dvm", "sync", "--r"]) == ["--restart"]
+    assert bash_complete(dvm, ["dvm", "sync", "--res"]) == ["--restart"]
+    assert bash_complete(dvm, ["dvm", "sync", "--r"]) == ["--recipe", "--restart"]
     assert bash_complete(dvm, ["dvm", "sync", "app", "w"]) == ["web"]
     assert bash_complete(dvm, ["dvm", "templates", ""]) == []
     # Completion never calls limactl.

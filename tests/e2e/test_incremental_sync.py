@@ -3,11 +3,8 @@ the CLI against the simulator, the guest program really running in the guest san
 records live in the guest's /var/lib/dvm, root only."""
 
 import json
-import os
 
 import pytest
-
-from conftest import DVM
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
@@ -220,9 +217,107 @@ def test_a_changed_secret_reruns_only_the_recipe_that_uses_it_and_leaves_no_trac
         assert value.encode() not in r.stdout
 
 
-def test_the_library_and_python_report_skipped(dvm):
+def states(doc_recipes):
+    return {r["name"]: (r["freshness"], r["will_run"]) for r in doc_recipes}
+
+
+def test_plan_says_what_the_next_sync_runs_and_changes_nothing(dvm):
     three_recipes(dvm)
+    # A VM that does not exist: everything runs (one read-only `limactl list`, no shell).
+    plan = dvm.json("plan", "app")
+    assert states(plan["recipes"]) == {"baseline": ("never_ran", True), "alpha": ("never_ran", True),
+                                       "beta": ("never_ran", True), "gamma": ("never_ran", True)}
+    assert [c["subcommand"] for c in dvm.sim.calls()] == ["list"]
     dvm.ok("sync", "app")
-    doc, _ = sync_json(dvm)
-    assert all(isinstance(t["skipped"], bool) for t in doc["recipes"])
-    assert os.path.exists(DVM)
+    runs(dvm)
+    dvm.recipe("beta", COUNT.format(name="beta") + ": edited\n")
+    before = dvm.guest("app", "ls -la --time-style=full-iso /var/lib/dvm /var/lib/dvm/recipes; "
+                              "cat /var/lib/dvm/recipes/*", user="root")
+    dvm.sim.clear_calls()
+    plan = dvm.json("plan", "app")
+    assert states(plan["recipes"]) == {"baseline": ("current", True), "alpha": ("current", False),
+                                       "beta": ("changed", True), "gamma": ("current", False)}
+    assert all(r["last_run"] and r["last_run"].endswith("Z") for r in plan["recipes"])
+    assert [c["subcommand"] for c in dvm.sim.calls()] == ["list", "shell"]
+    text = dvm.ok("plan", "app").stdout
+    assert "beta  runs (changed since its last run" in text
+    assert "alpha  skipped (unchanged since " in text
+    assert "baseline  runs (always; unchanged since " in text
+    summary = dvm.ok("plan", "app", "--summary").stdout
+    assert "gamma  skipped" in summary
+    # Nothing was changed by the plans: the records are as they were, and nothing ran.
+    assert dvm.guest("app", "ls -la --time-style=full-iso /var/lib/dvm /var/lib/dvm/recipes; "
+                            "cat /var/lib/dvm/recipes/*", user="root") == before
+    assert runs(dvm) == []
+    # The sync does what the plan said.
+    result, _ = sync_json(dvm)
+    assert outcome(result) == {"baseline": "ran", "alpha": "skipped", "beta": "ran", "gamma": "skipped"}
+    # A stopped VM: unknown, without starting it.
+    dvm.ok("stop", "app")
+    dvm.sim.clear_calls()
+    plan = dvm.json("plan", "app")
+    assert {r["freshness"] for r in plan["recipes"]} == {"unknown"}
+    assert [c["subcommand"] for c in dvm.sim.calls()] == ["list"]
+
+
+def test_plan_without_limactl_still_works(dvm):
+    three_recipes(dvm)
+    r = dvm.ok("plan", "app", "--json", env={"LIMACTL": None, "PATH": "/usr/bin:/bin"})
+    doc = json.loads(r.stdout)
+    assert {x["freshness"] for x in doc["recipes"]} == {"unknown"}
+
+
+def test_status_shows_when_each_recipe_ran_and_whether_it_is_current(dvm):
+    three_recipes(dvm, '[env]\nGREETING = "hi"\n')
+    dvm.recipe("gamma", COUNT.format(name="gamma") + 'echo "$DVM_GREETING"\n')
+    dvm.ok("sync", "app")
+    doc = dvm.json("status", "app")
+    assert states(doc["recipe_states"]) == {"baseline": ("current", True), "alpha": ("current", False),
+                                            "beta": ("current", False), "gamma": ("current", False)}
+    dvm.vm("app", 'recipes = ["alpha", "beta", "gamma"]\n[env]\nGREETING = "hello"\n')
+    text = dvm.ok("status", "app").stdout
+    assert "gamma  runs (changed since its last run" in text and "alpha  skipped (unchanged since" in text
+    # `ls` reads no guest.
+    dvm.sim.clear_calls()
+    listed = dvm.json("ls")
+    assert listed[0]["recipe_states"] == [] if isinstance(listed, list) else True
+    assert "shell" not in [c["subcommand"] for c in dvm.sim.calls()]
+
+
+CHECKED = """dvm_check() {
+  test -e /tmp/dvm-test-installed
+}
+touch /tmp/dvm-test-installed
+echo "checked" >>/tmp/dvm-test-runs
+"""
+
+
+def test_doctor_runs_the_recipes_checks_and_a_failing_one_makes_the_next_sync_run_it(dvm):
+    dvm.recipe("checked", CHECKED)
+    dvm.recipe("plain", COUNT.format(name="plain"))
+    dvm.vm("app", 'recipes = ["checked", "plain"]\n')
+    dvm.ok("sync", "app")
+    runs(dvm)
+    doc = dvm.json("doctor", "app")
+    mine = [c for c in doc["checks"] if c["check"] == "recipe-checks"]
+    assert [(c["status"], c["message"]) for c in mine] == [("ok", "recipe checked: its dvm_check passes")]
+    dvm.ok("sync", "app")
+    assert runs(dvm) == []
+    # What the recipe installed is gone: its check fails, and the next sync runs it again.
+    dvm.guest("app", "rm /tmp/dvm-test-installed")
+    r = dvm.run("doctor", "app", "--json")
+    assert r.returncode == 1
+    mine = [c for c in json.loads(r.stdout)["checks"] if c["check"] == "recipe-checks"]
+    assert mine[0]["status"] == "problem" and "the next `dvm sync app` runs it again" in mine[0]["message"]
+    plan = dvm.json("plan", "app")
+    assert states(plan["recipes"])["checked"] == ("never_ran", True)
+    dvm.ok("sync", "app")
+    assert runs(dvm) == ["checked"]
+    assert dvm.json("doctor", "app")["problems"] == 0
+
+
+def test_a_check_that_is_not_closed_is_a_config_error(dvm):
+    dvm.recipe("broken", "dvm_check() {\n  true\n  }\n: the closing brace above is indented\n")
+    dvm.vm("app", 'recipes = ["broken"]\n')
+    r = dvm.run("plan", "app")
+    assert r.returncode == 2 and "broken.sh:2" in r.stderr and "dvm_check" in r.stderr

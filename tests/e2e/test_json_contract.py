@@ -15,7 +15,8 @@ SCHEMA = 2
 # dvm::vm_status's fields (libdvm/include/dvm/client.hpp), and the schema version.
 VM_FIELDS = {"schema": int, "name": str, "instance": str, "state": str, "configured": bool, "ssh_address": str,
              "cpus": int, "memory_bytes": int, "disk_bytes": int, "arch": str, "vm_type": str, "dir": str,
-             "code_dir": str, "recipes": list, "recreate_to_apply": list, "ports": list}
+             "code_dir": str, "recipes": list, "recreate_to_apply": list, "ports": list,
+             "recipe_states": list}
 PORT_FIELDS = {"host_ip": str, "host_port": int, "guest_port": int, "proto": str}
 STABLE_CODES = {"usage", "config", "not_found", "not_created", "not_running", "lima_missing",
                 "lima_version", "lima_failed", "guest_failed", "timeout", "busy", "refused",

@@ -255,6 +255,33 @@ def test_guest_failure_is_an_error_with_the_recipe(dvmenv, sandbox):
     assert events[-1].kind == dvm.EventKind.SYNC_FINISHED and events[-1].exit_code == 1
 
 
+def test_incremental_sync_through_the_api(dvmenv, sandbox):
+    for name in ("one", "two"):
+        dvmenv.recipe(name, f'echo "{name}" >>/tmp/dvm-py-runs\n')
+    dvmenv.vm("app", 'baseline = false\nrecipes = ["one", "two"]\n')
+    client = dvmenv.client()
+    first = client.sync("app")
+    assert [(t.name, t.skipped) for t in first.recipes] == [("one", False), ("two", False)]
+    events = []
+    second = client.sync("app", on_event=events.append)
+    assert [(t.name, t.skipped, t.ok) for t in second.recipes] == [("one", True, True), ("two", True, True)]
+    assert [e.name for e in events if e.kind == dvm.EventKind.RECIPE_SKIPPED] == ["one", "two"]
+    assert second.limactl_calls == 2
+    assert [t.skipped for t in client.sync("app", recipes=["two"]).recipes] == [True, False]
+    assert [t.skipped for t in client.sync("app", full=True).recipes] == [False, False]
+    with pytest.raises(dvm.UsageError, match='does not run recipe "three"'):
+        client.sync("app", recipes=["three"])
+    with pytest.raises(TypeError):
+        client.sync("app", recipes="one")
+    states = {r.name: r for r in client.status("app").recipe_states}
+    assert states["one"].freshness == dvm.RecipeFreshness.CURRENT and not states["one"].will_run
+    assert states["one"].last_run is not None and states["one"].last_run.tzinfo is not None
+    plan = client.plan("app")
+    assert [(r.name, r.will_run) for r in plan.recipes] == [("one", False), ("two", False)]
+    assert dvmenv.sim.guest_run("dvm-app", "cat /tmp/dvm-py-runs").stdout.split() == [
+        b"one", b"two", b"two", b"one", b"two"]
+
+
 # docs/json.md, "Event lines": which keys a JSON line has, by kind.
 ENDING_KINDS = {"limactl_finished", "recipe_failed", "sync_finished"}
 PYTHON_EVENT_KEYS = ["kind", "vm", "name", "argv", "exit_code", "duration", "message"]

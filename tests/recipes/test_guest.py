@@ -139,11 +139,13 @@ class Guest:
     def snapshot(self) -> str:
         """The guest file-system state that recipes may change: every path under /etc, /home,
         /root, /opt, /srv, /usr/local and /var/lib with type, mode, owner, size, mtime, content
-        hash and ACL (the simulator's own logs and the per-run secret directory excluded)."""
+        hash and ACL (the simulator's own logs, the per-run secret directory and the sync's own
+        records of recipe fingerprints in /var/lib/dvm, rewritten by every run, excluded)."""
         script = r"""
 set -euo pipefail
 find /etc /home /root /opt /srv /usr/local /var/lib -xdev \
-	\( -path /var/lib/limasim/rpmdb.json.lock -o -path /var/lib/limasim/systemd.json.lock \) -prune -o \
+	\( -path /var/lib/limasim/rpmdb.json.lock -o -path /var/lib/limasim/systemd.json.lock \
+	-o -path /var/lib/dvm \) -prune -o \
 	-printf '%p %y %m %u %g %s %T@\n' | LC_ALL=C sort | while read -r p y rest; do
 	if [ "$y" = f ]; then h="$(sha256sum -- "$p" | cut -c1-16)"; else h=-; fi
 	printf '%s %s %s %s\n' "$p" "$y" "$rest" "$h"

@@ -690,7 +690,12 @@ TEST_CASE("plan shows the calls and the program without secret values") {
   fixture f;
   f.config.vm("app", "ports = [\"3000:3000\"]\nsecrets = [\"API_TOKEN\", \"UNSET_ONE\"]\n");
   dvm::plan_result p = f.make().plan("app");
-  CHECK(f.lima.runner->calls.empty());
+  // One read-only query: the VM does not exist, so every recipe would run.
+  CHECK(f.lima.subcommands() == std::vector<std::string>{"list"});
+  REQUIRE(p.recipes.size() == 1);
+  CHECK(p.recipes[0].name == "baseline");
+  CHECK(p.recipes[0].freshness == dvm::recipe_freshness::never_ran);
+  CHECK(p.recipes[0].will_run());
   REQUIRE(p.calls.size() == 5);
   CHECK(p.calls[2].argv == std::vector<std::string>{"limactl", "create", "--tty=false", "--name", "dvm-app", "--mount-none", "-"});
   CHECK(p.calls[2].stdin_text == p.lima_yaml);

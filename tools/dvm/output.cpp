@@ -5,6 +5,8 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 
@@ -59,6 +61,29 @@ json::object vm_json(const dvm::vm_status& s) {
   json::object out{{"schema", json_schema}};
   for (auto& [k, v] : to_json(s)) out[k] = std::move(v);
   return out;
+}
+
+std::string recipe_state_text(const dvm::recipe_state& r) {
+  std::string when;
+  if (r.last_run) {
+    std::time_t seconds = std::chrono::system_clock::to_time_t(*r.last_run);
+    std::tm utc{};
+    char text[32] = "";
+    if (::gmtime_r(&seconds, &utc) != nullptr) std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &utc);
+    when = text;
+  }
+  using f = dvm::recipe_freshness;
+  std::string why;
+  switch (r.freshness) {
+    case f::unknown: why = "not known: the VM does not run"; break;
+    case f::never_ran: why = "never ran here"; break;
+    case f::changed: why = "changed since its last run" + (when.empty() ? std::string() : ", " + when); break;
+    case f::current: why = "unchanged since " + when; break;
+    case f::current_unless_secrets_changed: why = "unchanged since " + when + ", unless a secret's value changed"; break;
+  }
+  if (r.always) return "runs (always; " + why + ")";
+  if (r.freshness == f::unknown) return "runs if changed (" + why + ")";
+  return std::string(r.will_run() ? "runs" : "skipped") + " (" + why + ")";
 }
 
 std::string human_size(std::uint64_t bytes) {

@@ -134,6 +134,10 @@ boost::json::object vm_json(const dvm::vm_status& s);
 
 /// "2GiB", "512MiB", "-" for 0.
 std::string human_size(std::uint64_t bytes);
+
+/// What the next sync does with a recipe and why: "runs (changed)", "skipped (unchanged since
+/// 2026-12-02 21:50 UTC)", ... (plan and status).
+std::string recipe_state_text(const dvm::recipe_state& r);
 /// Left-aligned columns separated by two spaces.
 std::string table(const std::vector<std::vector<std::string>>& rows);
 

@@ -52,7 +52,37 @@ struct planned_call {
   std::string stdin_text;         ///< what goes to its stdin ("" for none), secrets redacted
 };
 
-/// What `sync` would do (client::plan), computed without calling limactl.
+/// Where a recipe stands against the fingerprint recorded in the guest at its last successful
+/// run (incremental sync: a sync runs a recipe only when what it depends on changed).
+enum class recipe_freshness {
+  unknown,    ///< the records were not read: the VM does not run (or limactl is not there)
+  never_ran,  ///< no record: it never ran to its end in this VM (or a doctor check failed since)
+  changed,    ///< what it depends on changed since its last successful run
+  current,    ///< unchanged since its last successful run
+  /// unchanged on the host's side; the values of the secrets it uses are compared only by a sync
+  current_unless_secrets_changed,
+};
+/// "unknown", "never_ran", "changed", "current", "current_unless_secrets_changed".
+DVM_EXPORT std::string_view to_string(recipe_freshness f) noexcept;
+DVM_EXPORT std::ostream& operator<<(std::ostream& out, recipe_freshness f);
+
+/// One recipe of a VM, as the next sync sees it (plan_result::recipes, vm_status::recipe_states).
+struct recipe_state {
+  std::string name;
+  recipe_freshness freshness = recipe_freshness::unknown;
+  bool always = false;  ///< the baseline or `# Always: true`: a sync runs it whatever its fingerprint
+  /// The end of its last successful run, from its record (none without one).
+  std::optional<std::chrono::system_clock::time_point> last_run;
+  /// Whether the next sync (without --full or --recipe) runs it: always, or not current. A
+  /// recipe whose secrets are compared only by the sync counts as not run.
+  bool will_run() const noexcept {
+    return always || (freshness != recipe_freshness::current &&
+                      freshness != recipe_freshness::current_unless_secrets_changed);
+  }
+};
+
+/// What `sync` would do (client::plan). Changes nothing; reads the guest's recipe records with
+/// one `limactl list` and one `limactl shell` when limactl is there and the VM runs.
 struct plan_result {
   std::string vm;
   std::string instance;
@@ -61,6 +91,8 @@ struct plan_result {
   std::string guest_program;          ///< the sync program, every secret as <redacted>
   std::vector<std::string> secrets;   ///< names of the secrets the sync would stage
   std::vector<std::string> warnings;  ///< e.g. a listed secret that is not set
+  /// The baseline and each recipe, in run order, and whether the next sync runs it.
+  std::vector<recipe_state> recipes;
 };
 
 /// A VM's state: its Lima instance's status (upstream/pkg/limatype/lima_instance.go:17-24),
@@ -91,6 +123,10 @@ struct vm_status {
   /// the instance's, e.g. "vm_type (qemu in the VM, vz in the config)": only a new instance
   /// (dvm rm, then dvm sync) applies them.
   std::vector<std::string> recreate_to_apply;
+  /// client::status of a running, configured VM: the baseline and each recipe with when it last
+  /// ran and whether its fingerprint is current (read from the guest). Empty from list(), and
+  /// for a VM that does not run.
+  std::vector<recipe_state> recipe_states;
 };
 
 /// "app: Running" (with ", ssh 127.0.0.1:60022" when known).

@@ -56,6 +56,11 @@ struct recipe {
   /// `# Always: true`: `dvm sync` runs it every time, even when its fingerprint (what it depends
   /// on) is unchanged. The baseline always runs too.
   bool always = false;
+  /// The recipe's `dvm_check` function, from a line that starts with `dvm_check()` to the first
+  /// line that is `}` alone ("" when it has none): a cheap test that what the recipe set up is
+  /// still there (e.g. `command -v node`). `dvm doctor` runs it; when it fails, the next sync
+  /// runs the recipe even if its fingerprint is unchanged.
+  std::string check;
 };
 
 /// Recipe names: [a-z0-9][a-z0-9-]*, at most 64 characters.

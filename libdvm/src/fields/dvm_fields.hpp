@@ -24,6 +24,8 @@
 #include <dvm/ports.hpp>
 #include <dvm/recipes.hpp>
 
+#include <chrono>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -123,6 +125,26 @@ void describe(const port_forward& p, V& v) {
   v.field("proto", p.proto);
 }
 
+/// A moment as UTC text, "2026-12-02T21:50:03Z" (JSON and Python alike; Python parses it).
+inline std::optional<std::string> utc_text(const std::optional<std::chrono::system_clock::time_point>& t) {
+  if (!t) return std::nullopt;
+  std::time_t seconds = std::chrono::system_clock::to_time_t(*t);
+  std::tm utc{};
+  if (::gmtime_r(&seconds, &utc) == nullptr) return std::nullopt;
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(text);
+}
+
+template <class V>
+void describe(const recipe_state& r, V& v) {
+  v.field("name", r.name);
+  v.field("freshness", r.freshness);
+  v.field("always", r.always);
+  v.field("last_run", utc_text(r.last_run));
+  v.field("will_run", r.will_run());
+}
+
 /// The VM object of `status --json` / `ls --json` (docs/json.md, `<!-- shape: vm_status -->`).
 template <class V>
 void describe(const vm_status& s, V& v) {
@@ -141,6 +163,7 @@ void describe(const vm_status& s, V& v) {
   v.field("recipes", s.recipes);
   v.field("recreate_to_apply", s.recreate_to_apply);
   v.field("ports", s.ports);
+  v.field("recipe_states", s.recipe_states);
 }
 
 template <class V>
@@ -219,6 +242,7 @@ void describe(const plan_result& p, V& v) {
   v.field("guest_program", p.guest_program);
   v.field("secrets", p.secrets);
   v.field("warnings", p.warnings);
+  v.field("recipes", p.recipes);
 }
 
 template <class V>
@@ -281,6 +305,7 @@ void describe(const recipe& r, V& v) {
   v.field("service", r.service);
   v.field("secrets", r.secrets);
   v.field("always", r.always);
+  v.field("has_check", !r.check.empty());
 }
 
 template <class V>

@@ -17,6 +17,28 @@ std::string export_line(std::string_view name, std::string_view value) {
   return "export " + std::string(name) + "=" + shell_quote(value) + "\n";
 }
 
+// The fixed start of a program that runs recipe code: the safe environment, the nonce, the
+// prelude (strict mode, traps) and the exported settings (DVM_NAME, ..., DVM_<env key>).
+void append_start(stdin_payload& out, const vm_config& vm, std::string_view nonce) {
+  // The Bash of the program is in libdvm/guest/sync-*.sh (threat model: sync-prelude.sh); only
+  // values, quoted, and the secret frames are written here.
+  out.append(safe_guest_environment());  // IFS: bash never takes it from the environment
+  out.append("__dvm_nonce=" + shell_quote(nonce) + "\n");
+  out.append(guest_script("sync-prelude"));
+
+  out.append(export_line("DVM_NAME", vm.name));
+  out.append(export_line("DVM_USER", vm.user));
+  out.append(export_line("DVM_AGENT_USER", vm.agent_user));
+  out.append("DVM_CODE_DIR=" + guest_path_expression(vm.code_dir) + "\nexport DVM_CODE_DIR\n");
+  for (const auto& [key, value] : vm.env) out.append(export_line("DVM_" + key, value));
+}
+
+void append_helpers(stdin_payload& out, const recipe_catalog& catalog) {
+  out.append("# dvm recipe helpers\n");
+  out.append(catalog.helpers());
+  if (!catalog.helpers().empty() && catalog.helpers().back() != '\n') out.append("\n");
+}
+
 }  // namespace
 
 std::vector<std::string> guest_bash_command() { return {"/bin/bash", "-p", "-s"}; }
@@ -38,17 +60,7 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
   stdin_payload out;
   out.append("# dvm guest program for VM " + vm.name +
              ": streamed over stdin, never stored on the host.\n");
-  // The Bash of the program is in libdvm/guest/sync-*.sh (threat model: sync-prelude.sh); only
-  // values, quoted, and the secret frames are written here.
-  out.append(safe_guest_environment());  // IFS: bash never takes it from the environment
-  out.append("__dvm_nonce=" + shell_quote(nonce) + "\n");
-  out.append(guest_script("sync-prelude"));
-
-  out.append(export_line("DVM_NAME", vm.name));
-  out.append(export_line("DVM_USER", vm.user));
-  out.append(export_line("DVM_AGENT_USER", vm.agent_user));
-  out.append("DVM_CODE_DIR=" + guest_path_expression(vm.code_dir) + "\nexport DVM_CODE_DIR\n");
-  for (const auto& [key, value] : vm.env) out.append(export_line("DVM_" + key, value));
+  append_start(out, vm, nonce);
   out.append(guest_script("sync-setup"));
 
   if (!secrets.empty()) {
@@ -70,9 +82,7 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
 
   // From here on, recipe errors and output share one ordered stream.
   out.append("exec 2>&1\n");
-  out.append("# dvm recipe helpers\n");
-  out.append(catalog.helpers());
-  if (!catalog.helpers().empty() && catalog.helpers().back() != '\n') out.append("\n");
+  append_helpers(out, catalog);
   out.append(guest_script("sync-runner"));
 
   out.append(guest_script("sync-fingerprints"));
@@ -101,6 +111,27 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
     out.append(call + "\n");
   }
   out.append(guest_script("sync-finale"));
+  return out;
+}
+
+stdin_payload build_check_program(const vm_config& vm, const recipe_catalog& catalog, std::string_view nonce) {
+  stdin_payload out;
+  out.append("# dvm doctor: the dvm_check functions of VM " + vm.name + "'s recipes\n");
+  append_start(out, vm, nonce);
+  out.append("exec 2>&1\n");
+  append_helpers(out, catalog);
+  std::string checks = "__dvm_checks=(";
+  int index = 0;
+  for (const auto& step : sync_steps(vm, catalog, {}, {})) {
+    if (step.r->check.empty()) continue;
+    std::string fn = "__dvm_check_" + std::to_string(++index);
+    out.append("# dvm check of recipe " + step.r->name + "\n" + fn + "() {\n");
+    out.append(step.r->check);
+    out.append("dvm_check\n}\n");
+    checks += " " + shell_quote(step.r->name + " " + fn);
+  }
+  out.append(checks + " )\n");
+  out.append(guest_script("recipe-checks"));
   return out;
 }
 

@@ -29,6 +29,12 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
                                  const std::vector<named_secret>& secrets, std::string_view nonce,
                                  const run_selection& selection = {});
 
+/// `dvm doctor`'s program: the settings and helpers as a sync has them, then each recipe's
+/// `dvm_check` function (recipe::check), in a subshell (guest/recipe-checks.sh). Output lines:
+/// "check\t<recipe>\tok|failed\t<exit status>", "forgot\t<recipe>" (its record removed, so the
+/// next sync runs it), then the done marker.
+stdin_payload build_check_program(const vm_config& vm, const recipe_catalog& catalog, std::string_view nonce);
+
 /// The argv of every guest program read from stdin (the sync program and the lifecycle scripts):
 /// `/bin/bash -p -s`. An absolute path, because the login shell that limactl starts would look
 /// `bash` up in the main user's login PATH, which may name a directory the agent writes; `-p`

@@ -32,6 +32,8 @@ std::string dirty_check_script(const vm_config& vm, std::string_view nonce) {
          guest_script("dirty-check");
 }
 
+std::string recipe_records_script() { return header({}) + guest_script("recipe-records"); }
+
 std::string activity_probe_script(const std::vector<std::string>& service_units) {
   // No -e: a probe step that fails must not end the probe early.
   std::string out = safe_guest_environment() + "set -uo pipefail\nunits=(";

@@ -63,6 +63,10 @@ std::string copy_out_check_script(const vm_config& vm, const std::vector<std::st
 std::string copy_install_script(const vm_config& vm, const std::string& target, const std::string& staging,
                                 const std::string& mode, const std::string& kind);
 
+/// The incremental sync's records in the guest (guest/recipe-records.sh), read by root, changing
+/// nothing: "record\t<recipe>\t<host fingerprint>\t<unix time>" lines, then "end".
+std::string recipe_records_script();
+
 /// argv for a command run in the code dir (created if missing): bash -c ... CMD ARGS...
 std::vector<std::string> in_code_dir_command(const vm_config& vm, const std::vector<std::string>& argv);
 /// argv for an interactive login shell in the code dir.

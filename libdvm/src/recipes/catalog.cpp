@@ -33,6 +33,36 @@ std::optional<std::string> description_of(std::string_view text) {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
+// The recipe's `dvm_check` function (what `dvm doctor` runs): from a line that starts with
+// "dvm_check()" up to the first line that is "}" alone; "" when there is none. Throws
+// config_error naming `file` and the line when the function is not closed that way.
+std::string check_function_of(std::string_view text, const std::filesystem::path& file) {
+  int line_no = 0;
+  int start_line = 0;
+  std::string out;
+  while (!text.empty()) {
+    ++line_no;
+    std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    if (start_line == 0) {
+      std::string_view rest = line;
+      if (!rest.starts_with("dvm_check")) continue;
+      rest.remove_prefix(9);
+      while (!rest.empty() && is_blank(rest.front())) rest.remove_prefix(1);
+      if (!rest.starts_with("()")) continue;
+      start_line = line_no;
+    }
+    out.append(line).append("\n");
+    std::string_view trimmed = line;
+    while (!trimmed.empty() && (is_blank(trimmed.back()) || trimmed.back() == '\r')) trimmed.remove_suffix(1);
+    if (trimmed == "}") return out;
+  }
+  if (start_line == 0) return {};
+  throw config_error(file, start_line, 1, "",
+                     "the dvm_check function must end with a line that is \"}\" alone (dvm doctor runs it on its own)");
+}
+
 std::vector<std::string_view> words_of(std::string_view text) {
   std::vector<std::string_view> out;
   while (true) {
@@ -222,6 +252,8 @@ void apply(recipe& r, parsed_header&& h) {
   r.secrets = std::move(h.secrets);
   r.always = h.always.value_or(false);
 }
+
+void read_check(recipe& r, const std::filesystem::path& file) { r.check = check_function_of(r.text, file); }
 }  // namespace
 
 bool is_valid_recipe_name(std::string_view name) noexcept {
@@ -238,9 +270,10 @@ recipe_catalog::recipe_catalog() {
       continue;
     }
     recipe r{std::string(file.name), description_of(file.data).value_or(""), std::string(file.data), true, false,
-             {}, {}, {}, {}};
+             {}, {}, {}, {}, false, {}};
     // Bundled headers are checked by a unit test; the path names the source file.
     apply(r, parse_header(r.name, file.data, std::filesystem::path("libdvm/recipes") / (r.name + ".sh")));
+    read_check(r, std::filesystem::path("libdvm/recipes") / (r.name + ".sh"));
     recipes_.push_back(std::move(r));
   }
   std::sort(recipes_.begin(), recipes_.end(),
@@ -275,7 +308,8 @@ recipe_catalog::recipe_catalog(const std::filesystem::path& user_dir) : recipe_c
       throw config_error(path, 1, 1, "", "the first line of a recipe must be \"# Description: <text>\"");
     }
     parsed_header header = parse_header(name, text.str(), path);
-    recipe user{name, *description, text.str(), false, false, path, {}, {}, {}};
+    recipe user{name, *description, text.str(), false, false, path, {}, {}, {}, false, {}};
+    read_check(user, path);
     auto it = std::find_if(recipes_.begin(), recipes_.end(),
                            [&](const recipe& r) { return r.name == name; });
     if (it != recipes_.end()) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <memory>
 
 namespace dvm::inline v0::detail {
@@ -119,7 +120,8 @@ std::vector<recipe_step> sync_steps(const vm_config& vm, const recipe_catalog& c
   common.field("DVM_AGENT_USER", vm.agent_user);
   common.field("DVM_CODE_DIR", vm.code_dir);
   for (const auto& [key, value] : vm.env) {
-    if (reads_setting(catalog.helpers(), key)) common.field("env " + key, value);
+    // Not reads_setting: the helpers define dvm_pinned_install, they do not call it for a pin.
+    if (names_identifier(catalog.helpers(), key, {"DVM_"})) common.field("env " + key, value);
   }
 
   const std::string common_digest = sha256_hex(common.text());  // hashed once, not per recipe
@@ -156,6 +158,63 @@ std::vector<recipe_step> sync_steps(const vm_config& vm, const recipe_catalog& c
       step.policy = run_policy::always;
     }
     out.push_back(std::move(step));
+  }
+  return out;
+}
+
+std::optional<std::map<std::string, recipe_record>> parse_recipe_records(std::string_view output) {
+  std::map<std::string, recipe_record> out;
+  bool ended = false;
+  while (!output.empty()) {
+    std::size_t nl = output.find('\n');
+    std::string_view line = output.substr(0, nl);
+    output = nl == std::string_view::npos ? std::string_view() : output.substr(nl + 1);
+    if (line == "end") {
+      ended = true;
+      continue;
+    }
+    if (!line.starts_with("record\t")) continue;
+    line.remove_prefix(7);
+    std::size_t t1 = line.find('\t');
+    std::size_t t2 = t1 == std::string_view::npos ? t1 : line.find('\t', t1 + 1);
+    if (t2 == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, t1);
+    std::string_view fingerprint = line.substr(t1 + 1, t2 - t1 - 1);
+    std::string_view time = line.substr(t2 + 1);
+    recipe_record r;
+    auto [p, ec] = std::from_chars(time.data(), time.data() + time.size(), r.unix_time);
+    if (ec != std::errc() || p != time.data() + time.size() || !is_valid_recipe_name(name) || fingerprint.size() != 64) {
+      continue;
+    }
+    r.host_fingerprint = std::string(fingerprint);
+    out.insert_or_assign(std::string(name), std::move(r));
+  }
+  if (!ended) return std::nullopt;
+  return out;
+}
+
+std::vector<recipe_state> recipe_states_of(const std::vector<recipe_step>& steps,
+                                           const std::optional<std::map<std::string, recipe_record>>& records) {
+  std::vector<recipe_state> out;
+  for (const auto& step : steps) {
+    recipe_state s;
+    s.name = step.r->name;
+    s.always = step.policy == run_policy::always;
+    if (records) {
+      auto it = records->find(s.name);
+      if (it == records->end()) {
+        s.freshness = recipe_freshness::never_ran;
+      } else {
+        s.last_run = std::chrono::system_clock::time_point(std::chrono::seconds(it->second.unix_time));
+        if (it->second.host_fingerprint != step.fingerprint) {
+          s.freshness = recipe_freshness::changed;
+        } else {
+          s.freshness = step.secrets.empty() ? recipe_freshness::current
+                                             : recipe_freshness::current_unless_secrets_changed;
+        }
+      }
+    }
+    out.push_back(std::move(s));
   }
   return out;
 }

@@ -4,9 +4,13 @@
 // sync while the fingerprint is the same.
 #pragma once
 
+#include <dvm/client.hpp>
 #include <dvm/config.hpp>
 #include <dvm/recipes.hpp>
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +56,20 @@ std::vector<recipe_step> sync_steps(const vm_config& vm, const recipe_catalog& c
 
 /// The names of `selection.forced` that `vm` does not run.
 std::vector<std::string> unknown_forced_recipes(const vm_config& vm, const run_selection& selection);
+
+/// One record of the guest's store as guest/recipe-records.sh prints it.
+struct recipe_record {
+  std::string host_fingerprint;
+  std::int64_t unix_time = 0;
+};
+
+/// The records in recipe-records.sh's output ("record\t<name>\t<fingerprint>\t<time>" lines,
+/// then "end"); nullopt when the output did not end with "end" (the read failed).
+std::optional<std::map<std::string, recipe_record>> parse_recipe_records(std::string_view output);
+
+/// Each step against its record; `records` nullopt: not read (every freshness unknown).
+std::vector<recipe_state> recipe_states_of(const std::vector<recipe_step>& steps,
+                                           const std::optional<std::map<std::string, recipe_record>>& records);
 
 /// Whether `text` names `word` (an identifier, [A-Z0-9_]+) whole: not as part of a longer
 /// identifier, except after one of `prefixes` (e.g. "DVM_" for `$DVM_KEY`).

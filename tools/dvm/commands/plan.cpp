@@ -44,11 +44,10 @@ void print_summary(const dvm::plan_result& p, const dvm::vm_config& vm) {
     rows.push_back({i == 0 ? "ports:" : "", f.host_ip + ":" + std::to_string(f.host_port) + " -> guest " +
                                                 std::to_string(f.guest_port) + "/" + f.proto});
   }
-  std::vector<std::string> recipes = vm.recipes;
-  if (vm.baseline && std::find(recipes.begin(), recipes.end(), dvm::baseline_recipe) == recipes.end()) {
-    recipes.insert(recipes.begin(), std::string(dvm::baseline_recipe));
+  if (p.recipes.empty()) rows.push_back({"recipes:", "none"});
+  for (std::size_t i = 0; i < p.recipes.size(); ++i) {
+    rows.push_back({i == 0 ? "recipes:" : "", p.recipes[i].name + "  " + recipe_state_text(p.recipes[i])});
   }
-  rows.push_back({"recipes:", recipes.empty() ? "none" : joined(recipes)});
   rows.push_back({"secrets:", p.secrets.empty() ? "none" : joined(p.secrets, ", ")});
   std::cout << table(rows) << "\nlimactl calls on a machine where " << p.instance << " does not exist yet:\n";
   print_calls(p, false);
@@ -65,7 +64,8 @@ void add_plan(CLI::App& root, command_list& registry) {
   auto o = std::make_shared<options>();
   auto* app = root.add_subcommand("plan",
       "Show what `dvm sync NAME` would do: the lima.yaml, the limactl calls and the guest program\n"
-      "(secrets as <redacted>). Changes nothing and works without Lima");
+      "(secrets as <redacted>), and which recipes it would run: read from the guest when the VM runs\n"
+      "(`limactl list` and one read-only `limactl shell`). Changes nothing and works without Lima");
   app->add_option("name", o->name, "VM name")->required();
   app->add_flag("--summary", o->summary,
                 "Only the key facts (resources, ports, code dir), the limactl calls and the recipes");
@@ -84,6 +84,9 @@ void add_plan(CLI::App& root, command_list& registry) {
       out << "## limactl calls of `dvm sync " << p.vm << "` on a machine where " << p.instance
           << " does not exist yet\n\n";
       print_calls(p, true);
+      out << "\n## recipes, in the order the guest program runs them\n\n";
+      if (p.recipes.empty()) out << "  none\n";
+      for (const auto& r : p.recipes) out << "  " << r.name << "  " << recipe_state_text(r) << '\n';
       out << "\n(An existing VM: `limactl list --json` and the `shell` call; `stop`, `edit --set` and `start`\n"
              "only when cpus, memory or disk differ, or the instance's effective port rules, mounts or\n"
              "ssh.forwardAgent differ from dvm's. The version check is cached.)\n\n";

@@ -9,7 +9,8 @@ namespace dvm_cli {
 
 void add_status(CLI::App& root, command_list& registry) {
   auto name = std::make_shared<std::string>();
-  auto* app = root.add_subcommand("status", "Show one VM: state, resources, ports and their host binding");
+  auto* app = root.add_subcommand("status", "Show one VM: state, resources, ports and their host binding, and for a running VM\n"
+      "when each recipe last ran and whether the next sync runs it");
   app->alias("info");
   app->add_option("name", *name, "VM name")->required();
   app->footer(examples({"dvm status app", "dvm status app --json"}));
@@ -27,7 +28,11 @@ void add_status(CLI::App& root, command_list& registry) {
     };
     if (!s.arch.empty()) rows.push_back({"arch:", s.arch + (s.vm_type.empty() ? "" : " (" + s.vm_type + ")")});
     if (!s.code_dir.empty()) rows.push_back({"code dir:", s.code_dir});
-    if (!s.recipes.empty()) {
+    if (!s.recipe_states.empty()) {
+      for (std::size_t i = 0; i < s.recipe_states.size(); ++i) {
+        rows.push_back({i == 0 ? "recipes:" : "", s.recipe_states[i].name + "  " + recipe_state_text(s.recipe_states[i])});
+      }
+    } else if (!s.recipes.empty()) {
       std::string list;
       for (const auto& r : s.recipes) list += (list.empty() ? "" : " ") + r;
       rows.push_back({"recipes:", list});
