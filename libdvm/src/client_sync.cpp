@@ -198,7 +198,7 @@ std::vector<std::string> client::impl::secret_names_to_stage(const vm_config& vm
 std::vector<recipe_state> client::impl::recipe_states(detail::lima_driver* running, const vm_config& vm) {
   std::vector<detail::recipe_step> steps = detail::sync_steps(vm, store.recipes(), secret_names_to_stage(vm), {});
   std::optional<std::map<std::string, detail::recipe_record>> records;
-  if (running != nullptr) {
+  if (running != nullptr && !steps.empty()) {  // no recipes: nothing to read
     process_result r = run_script(*running, vm.instance_name(), detail::recipe_records_script(), lima.timeouts.command);
     records = detail::parse_recipe_records(r.out);
     if (!records) {

@@ -31,9 +31,9 @@ def test_app_template_with_ai_recipes_syncs_twice(dvm):
     assert first.returncode == 0, first.stderr[-4000:]
     for recipe in ["baseline", *RECIPES]:
         assert f"recipe {recipe} finished" in first.stderr
-    # Idempotent: the second sync succeeds and installs nothing new.
+    # Idempotent: the second sync, every recipe run again (--full), succeeds and installs nothing new.
     dnf_before = len(dvm.sim.guest_calls("dvm-app", "dnf5"))
-    second = dvm.run("sync", "app", timeout=600)
+    second = dvm.run("sync", "app", "--full", timeout=600)
     assert second.returncode == 0, second.stderr[-4000:]
     state_changing = [c["argv"] for c in dvm.sim.guest_calls("dvm-app", "dnf5")[dnf_before:]
                       if c["argv"] and c["argv"][0] in ("install", "remove", "upgrade")]
@@ -48,7 +48,10 @@ def test_app_template_with_ai_recipes_syncs_twice(dvm):
     # The agent sees the project at /workspace and not the main user's keys.
     dvm.guest("app", f"mkdir -p ~/.ssh && echo private >~/.ssh/id_test && chmod 600 ~/.ssh/id_test "
                      f"&& echo hello >/home/{GUEST_USER}/code/app/README", user=GUEST_USER)
-    dvm.ok("sync", "app", timeout=600)  # the deny-list ACLs cover files that exist at sync time
+    # The deny-list ACLs cover files that exist at sync time: agent-user runs at every sync
+    # (`# Always: true`), unchanged or not.
+    third = dvm.ok("sync", "app", timeout=600)
+    assert "recipe agent-user finished" in third.stderr and "\u2013 codex (unchanged)" in third.stderr
     probe = (f"/usr/local/libexec/dvm-ai-bwrap --user dvm-agent --home /home/dvm-agent "
              f"--code-dir /home/{GUEST_USER}/code/app -- /bin/sh -c "
              f"'cat /workspace/README; cat /home/{GUEST_USER}/.ssh/id_test 2>&1 || echo denied'")

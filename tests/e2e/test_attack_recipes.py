@@ -75,7 +75,9 @@ if [ -d "$p" ] && [ ! -L "$p" ]; then ls -A -- "$p" | LC_ALL=C sort; fi
 
 
 def sync_app(env):
-    return env.run("sync", "app", timeout=600)
+    # --full: every recipe runs, as if each had changed (an unchanged one is skipped and would
+    # not meet the planted link at all); what is tested is what a recipe does when it runs.
+    return env.run("sync", "app", "--full", timeout=600)
 
 
 def assert_synced(env):
@@ -130,7 +132,7 @@ def test_npm_manifest_link_is_not_read_by_root(env):
     manifest = f"{AGENT_HOME}/.local/lib/node_modules/@openai/codex/package.json"
     as_agent(env, f"rm -f {manifest} && ln -s /root/secret.json {manifest}")
     try:
-        r = env.run("sync", "app", "--json", timeout=600)
+        r = env.run("sync", "app", "--json", "--full", timeout=600)
         assert ROOT_SECRET not in r.stdout + r.stderr
         assert ROOT_SECRET not in as_agent(env, f"cat {manifest} 2>&1; grep -rF {ROOT_SECRET} ~ 2>&1 || true")
     finally:
@@ -183,7 +185,7 @@ def test_programs_planted_in_agent_local_bin_never_run(env):
     as_root(env, "rm -f /tmp/dvm-pwned")
     npm_before = as_root(env, "cat /run/dvm-test-calls/npm 2>/dev/null || true").count("npm view @openai/codex")
     try:
-        r = env.run("sync", "app", "--json", timeout=600)
+        r = env.run("sync", "app", "--json", "--full", timeout=600)
         out = r.stdout + r.stderr
         assert "PWNED" not in out
         assert as_root(env, "cat /tmp/dvm-pwned 2>/dev/null || true").strip() == ""
@@ -204,7 +206,7 @@ def test_claude_settings_link_to_main_users_credential_leaks_nothing(env):
     link = f"{AGENT_HOME}/.claude/settings.json"
     as_agent(env, f"rm -f {link} && ln -s {DOCKER_CONFIG} {link}")
     try:
-        r = env.run("sync", "app", "--json", timeout=600)
+        r = env.run("sync", "app", "--json", "--full", timeout=600)
         out = r.stdout + r.stderr
         assert CREDENTIAL not in out
         # Nothing the agent can read holds the credential.

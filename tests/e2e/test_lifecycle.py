@@ -106,7 +106,9 @@ def test_status_json_of_a_running_vm(env):
         {"host_ip": "127.0.0.1", "host_port": 18081, "guest_port": 80, "proto": "tcp"},
         {"host_ip": "0.0.0.0", "host_port": 18443, "guest_port": 443, "proto": "tcp"},
     ]
+    # No recipes (baseline = false): no guest call for their records (e2e.incremental_sync).
     assert [c["argv"] for c in env.sim.calls()] == [["list", "--json", "dvm-app"]]
+    assert s["recipe_states"] == []
 
 
 def test_status_text_and_the_dvm_prefix(env):

@@ -396,6 +396,11 @@ void use_recipes(const fs::path& user_recipes) {
                        [](const dvm::recipe& a, const dvm::recipe& b) { return a.name < b.name; }),
         "recipe_catalog::all is sorted");
   int token_secrets = 0;
+  check(bundled.find("agent-user")->always && !bundled.find("git")->always,
+        "recipe::always: agent-user runs at every sync");
+  check(std::all_of(bundled.all().begin(), bundled.all().end(),
+                    [](const dvm::recipe& r) { return r.check.empty() || r.check.starts_with("dvm_check()"); }),
+        "recipe::check is a dvm_check function");
   for (const dvm::recipe& r : bundled.all()) {
     check(!r.description.empty() && !r.shadows_bundled, "every bundled recipe has a description");
     for (const auto& needed : r.requires_recipes) check(bundled.find(needed) != nullptr, "Requires names a recipe");
@@ -686,14 +691,26 @@ void use_client_offline(const fs::path& config_dir) {
   check(std::find(plan.secrets.begin(), plan.secrets.end(), "DEMO_TOKEN") != plan.secrets.end(),
         "plan_result::secrets names the listed secret");
   check(!plan.warnings.empty(), "plan_result::warnings: DEMO_TOKEN is not set");
-  check(recorder->calls().empty(), "plan calls no limactl");
+  // plan changes nothing: its only call is the read-only `limactl list` (which this runner
+  // fails, so whether each recipe would run is unknown).
+  const auto plan_calls = recorder->calls();
+  check(plan_calls.size() <= 1 && std::all_of(plan_calls.begin(), plan_calls.end(),
+                                              [](const auto& call) { return call.size() > 1 && call[1] == "list"; }),
+        "plan only reads");
+  check(!plan.recipes.empty() && plan.recipes.front().name == "baseline" && plan.recipes.front().always,
+        "plan_result::recipes starts with the baseline");
+  const dvm::recipe_state& first_state = plan.recipes.front();
+  check(first_state.freshness == dvm::recipe_freshness::unknown && to_string(first_state.freshness) == "unknown" &&
+            first_state.will_run() && !first_state.last_run,
+        "recipe_state: not read, so it runs");
 
   // versions: dvm's and limactl's (here: the recording runner's).
   const dvm::version_info versions = c.versions();
   check(versions.dvm == dvm::version(), "version_info::dvm");
   check(versions.limactl == "2.0.1" && versions.limactl_problem.empty(), "version_info::limactl via the runner");
   const auto calls = recorder->calls();
-  check(calls.size() == 1 && calls[0].front() == limactl.string() && calls[0].back() == "--version",
+  check(calls.size() == plan_calls.size() + 1 && calls.back().front() == limactl.string() &&
+            calls.back().back() == "--version",
         "the client ran `limactl --version` through the injected runner");
   check(std::any_of(events.begin(), events.end(),
                     [](const dvm::event& e) { return e.kind == dvm::event_kind::limactl_finished; }),
@@ -729,12 +746,15 @@ void use_client_with_lima(const fs::path& config_dir, bool interactive_shell, bo
   dvm::sync_options sync_options;
   sync_options.secrets.emplace("DEMO_TOKEN", dvm::secret(std::string_view("not-a-real-token")));
   sync_options.restart = false;
+  sync_options.full = false;         // true: every recipe, also the unchanged ones (`--full`)
+  sync_options.recipes = {"baseline"};  // run these even when unchanged (`--recipe`)
   const dvm::sync_result synced = c.sync(vm, std::move(sync_options));
   std::cout << synced.vm << ": created " << synced.created << ", started " << synced.started << ", "
             << synced.limactl_calls << " limactl calls in " << synced.duration.count() << " ms\n";
   for (const auto& what : synced.reconciled) std::cout << "  reconciled " << what << '\n';
   for (const dvm::recipe_timing& r : synced.recipes) {
-    std::cout << "  " << r.name << ' ' << (r.ok ? "ok" : "FAILED") << " in " << r.duration.count() << " ms\n";
+    std::cout << "  " << r.name << ' ' << (r.skipped ? "unchanged" : r.ok ? "ok" : "FAILED") << " in "
+              << r.duration.count() << " ms\n";
   }
 
   dvm::sync_all_options all;
@@ -742,6 +762,8 @@ void use_client_with_lima(const fs::path& config_dir, bool interactive_shell, bo
   all.names = {vm};
   all.secrets[vm].emplace("DEMO_TOKEN", dvm::secret(std::string_view("not-a-real-token")));
   all.restart = false;
+  all.full = true;
+  all.recipes = {};
   const dvm::sync_all_result all_synced = c.sync_all(std::move(all));
   std::cout << all_synced.ok << " synced, " << all_synced.failed << " failed\n";
   for (const dvm::sync_outcome& o : all_synced.outcomes) {
@@ -759,6 +781,9 @@ void use_client_with_lima(const fs::path& config_dir, bool interactive_shell, bo
             << ", code " << st.code_dir << '\n';
   for (const auto& p : st.ports) std::cout << "  port " << p << '\n';
   for (const auto& r : st.recipes) std::cout << "  recipe " << r << '\n';
+  for (const dvm::recipe_state& r : st.recipe_states) {
+    std::cout << "  " << r.name << ": " << r.freshness << (r.will_run() ? ", runs at the next sync" : "") << '\n';
+  }
   for (const auto& r : st.recreate_to_apply) std::cout << "  needs a new instance: " << r << '\n';
 
   // In the guest.

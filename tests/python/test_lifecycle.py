@@ -28,9 +28,9 @@ def test_start_restart_and_ssh_config(nosandbox_env):
 
     r = client.start("app")
     assert r == dvm.StartResult("app", True)
-    assert client.status("app").running
-    assert dvm.EventKind.VM_STARTING in [e.kind for e in events]
     assert not [c for c in env.sim.calls("shell")]  # no recipes, no guest program
+    assert client.status("app").running  # (status reads the recipes' records: one shell call)
+    assert dvm.EventKind.VM_STARTING in [e.kind for e in events]
 
     events.clear()
     assert client.start("app") == dvm.StartResult("app", False)  # already running: a warning

@@ -54,4 +54,4 @@ def test_the_stub_names_every_function_and_parameter_of_the_compiled_module():
 
 def test_runtime_params_reads_pybind11_signatures():
     assert runtime_params(_dvm.parse_port_forward) == ["text", "default_ip"]
-    assert runtime_params(_dvm.NativeClient.sync) == ["name", "secrets", "restart", "on_event"]
+    assert runtime_params(_dvm.NativeClient.sync) == ["name", "secrets", "restart", "full", "recipes", "on_event"]

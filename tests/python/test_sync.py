@@ -301,7 +301,7 @@ def test_cli_event_lines_and_python_events_share_one_description(app):
         assert r.returncode == 0, r.stdout + r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()[:-1]]
     raw = []
-    app.client()._native.sync("events", None, False, raw.append)  # the dicts before dvm.Event
+    app.client()._native.sync("events", None, False, True, [], raw.append)  # the dicts before dvm.Event
     assert [line["event"] for line in lines] == [d["kind"] for d in raw]
     assert "limactl_finished" in {d["kind"] for d in raw}
     for line, d in zip(lines, raw):
