@@ -30,7 +30,9 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "limasim"))
 
 from limasim_fixture import LimaSim, sandbox_available  # noqa: E402
 
-GUEST_STUBS = os.path.join(SOURCE, "tests", "recipes", "guest_stubs")
+sys.path.append(os.path.join(SOURCE, "tests", "recipes"))
+from recipetools import install_guest_stubs  # noqa: E402
+
 # The recipes of the bundled `app` template's example line (libdvm/templates/app.toml), whose
 # network tools (npm, curl downloads) are the recorded stand-ins of tests/recipes/guest_stubs.
 APP_RECIPES = ["git", "zsh", "tmux", "node", "agent-user", "codex", "claude"]
@@ -111,18 +113,6 @@ class Bench:
         with open(os.path.join(self.config, "vms", f"{name}.toml"), "w") as f:
             f.write(text)
 
-    def install_guest_stubs(self, vm):
-        """The network-tool stand-ins into the guest's /usr/local/bin (as the e2e tests do)."""
-        self.sim.guest_run("dvm-" + vm, "install -d -m 1777 /run/dvm-test-calls", user="root", check=True)
-        for name in sorted(os.listdir(GUEST_STUBS)):
-            if name == "README.md":
-                continue
-            with open(os.path.join(GUEST_STUBS, name), "rb") as f:
-                data = f.read()
-            target = "/usr/local/lib/dvm-test-stubs/_record.sh" if name == "_record.sh" else f"/usr/local/bin/{name}"
-            self.sim.guest_run("dvm-" + vm, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data,
-                               check=True)
-
     def sync_figures(self, vm, *extra):
         """(limactl calls, seconds inside the `limactl shell` call (the guest program), recipes
         run, recipes skipped) of one `dvm sync`."""
@@ -160,7 +150,7 @@ def incremental(bench, repeat):
     with open(vm_file, "w") as f:
         f.write("recipes = []\n")
     run_measured(bench.dvm, ["sync", "inc"], bench.env)  # create it
-    bench.install_guest_stubs("inc")
+    install_guest_stubs(bench.sim, "dvm-inc")
     with open(vm_file, "w") as f:
         f.write("recipes = [" + ", ".join(f'"{r}"' for r in APP_RECIPES) + ', "bench-edit"]\n')
     edit = os.path.join(bench.config, "recipes", "bench-edit.sh")

@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "limasim"))
 from limasim_fixture import LimaSim, require_sandbox as _require_simulator_sandbox, wait_until  # noqa: E402,F401
 
 sys.path.insert(0, os.path.join(SOURCE, "tests", "real_lima"))
+sys.path.append(os.path.join(SOURCE, "tests", "recipes"))
+from recipetools import install_guest_stubs as _install_stubs  # noqa: E402
 import real_lima_fixture  # noqa: E402
 
 DVM = os.environ.get("DVM_BINARY") or os.path.join(SOURCE, "build", "test", "dvm")
@@ -157,22 +159,9 @@ def release_held(env, vm):
     env.guest(vm, "touch /tmp/dvm-test-release", user="root")
 
 
-GUEST_STUBS = os.path.join(SOURCE, "tests", "recipes", "guest_stubs")
-
-
 def install_guest_stubs(env, vm):
-    """The network-tool stand-ins of tests/recipes/guest_stubs (npm, tailscale, ...) into the
-    guest's /usr/local/bin, as root; they record their calls in /run/dvm-test-calls."""
-    r = env.sim.guest_run("dvm-" + vm, "install -d -m 1777 /run/dvm-test-calls", user="root")
-    assert r.returncode == 0, r.stderr
-    for name in sorted(os.listdir(GUEST_STUBS)):
-        if name == "README.md":
-            continue
-        with open(os.path.join(GUEST_STUBS, name), "rb") as f:
-            data = f.read()
-        target = "/usr/local/lib/dvm-test-stubs/_record.sh" if name == "_record.sh" else f"/usr/local/bin/{name}"
-        r = env.sim.guest_run("dvm-" + vm, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data)
-        assert r.returncode == 0, r.stderr
+    """The network-tool stand-ins (recipetools.install_guest_stubs) into VM's guest."""
+    _install_stubs(env.sim, "dvm-" + vm)
 
 
 def new_lima(tmp_path):

@@ -11,6 +11,24 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+GUEST_STUBS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest_stubs")
+
+
+def install_guest_stubs(sim, instance: str) -> None:
+    """The network-tool stand-ins of tests/recipes/guest_stubs (npm, tailscale, ...) into the
+    simulated guest INSTANCE's /usr/local/bin, as root; they record their calls in
+    /run/dvm-test-calls. `sim` is a limasim_fixture.LimaSim."""
+    r = sim.guest_run(instance, "install -d -m 1777 /run/dvm-test-calls", user="root")
+    assert r.returncode == 0, r.stderr
+    for name in sorted(os.listdir(GUEST_STUBS)):
+        if name == "README.md":
+            continue
+        with open(os.path.join(GUEST_STUBS, name), "rb") as f:
+            data = f.read()
+        target = "/usr/local/lib/dvm-test-stubs/_record.sh" if name == "_record.sh" else f"/usr/local/bin/{name}"
+        r = sim.guest_run(instance, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data)
+        assert r.returncode == 0, r.stderr
+
 REPO = Path(__file__).resolve().parents[2]
 RECIPES_DIR = REPO / "libdvm" / "recipes"
 HELPERS = RECIPES_DIR / "_helpers.sh"
