@@ -108,9 +108,7 @@ std::vector<std::string> units_to_probe(const config_store& store, const vm_conf
 
 // "baseline, git, node": what a VM runs, for messages.
 std::string runs_list(const vm_config& vm) {
-  std::vector<std::string> names;
-  if (vm.baseline) names.emplace_back(baseline_recipe);
-  names.insert(names.end(), vm.recipes.begin(), vm.recipes.end());
+  std::vector<std::string> names = detail::run_order(vm);
   return names.empty() ? std::string("none") : join(names, ", ");
 }
 

@@ -91,21 +91,25 @@ bool names_identifier(std::string_view text, std::string_view word, std::initial
   return false;
 }
 
+std::vector<std::string> run_order(const vm_config& vm) {
+  std::vector<std::string> names;
+  if (vm.baseline) names.emplace_back(baseline_recipe);
+  names.insert(names.end(), vm.recipes.begin(), vm.recipes.end());
+  return names;
+}
+
 std::vector<std::string> unknown_forced_recipes(const vm_config& vm, const run_selection& selection) {
+  const std::vector<std::string> names = run_order(vm);
   std::vector<std::string> out;
   for (const auto& name : selection.forced) {
-    bool runs = (vm.baseline && name == baseline_recipe) ||
-                std::find(vm.recipes.begin(), vm.recipes.end(), name) != vm.recipes.end();
-    if (!runs) out.push_back(name);
+    if (std::find(names.begin(), names.end(), name) == names.end()) out.push_back(name);
   }
   return out;
 }
 
 std::vector<recipe_step> sync_steps(const vm_config& vm, const recipe_catalog& catalog,
                                     const std::vector<std::string>& staged_secrets, const run_selection& selection) {
-  std::vector<std::string> names;
-  if (vm.baseline) names.emplace_back(baseline_recipe);
-  names.insert(names.end(), vm.recipes.begin(), vm.recipes.end());
+  const std::vector<std::string> names = run_order(vm);
 
   // What every recipe's fingerprint holds: the format, the guest program's runner, the helpers,
   // the VM's identity, and the [env] values the helpers read for any recipe.

@@ -48,6 +48,10 @@ struct recipe_step {
   std::vector<std::string> secrets;  ///< staged secrets it uses, sorted
 };
 
+/// The names of the recipes a sync of `vm` runs, in order: the baseline (unless `baseline =
+/// false`), then the VM's recipes.
+std::vector<std::string> run_order(const vm_config& vm);
+
 /// The baseline (unless `baseline = false`), then the VM's recipes. `staged_secrets`: the names
 /// of the secrets the sync stages. Names in `selection.forced` must be among the steps (callers
 /// check; see unknown_forced_recipes).
