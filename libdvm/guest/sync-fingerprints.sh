@@ -34,7 +34,8 @@ __dvm_fp_root_load() {
     if [ -L "$file" ] || { [ -e "$file" ] && [ ! -d "$file" ]; }; then rm -f -- "$file"; fi
     install -d -m 0700 -o root -g root -- "$file"
   done
-  if [ -f "$keyfile" ] && [ ! -L "$keyfile" ]; then key=$(head -c 64 -- "$keyfile"); fi
+  # `read -n` (a builtin: no fork per file) reads at most that many characters of the first line.
+  if [ -f "$keyfile" ] && [ ! -L "$keyfile" ]; then read -r -n 64 key <"$keyfile" || true; fi
   case $key in *[!0-9a-f]* | '') key='' ;; esac
   if [ "${#key}" -ne 64 ]; then
     key=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
@@ -49,7 +50,8 @@ __dvm_fp_root_load() {
       rm -rf -- "$file"
       continue
     fi
-    line=$(head -c 200 -- "$file")
+    line=''
+    read -r -n 200 line <"$file" || true
     if [[ $line =~ ^dvm-fp-1\ [0-9a-f]{64}\ ([0-9a-f]{64})\ [0-9]+$ ]]; then
       printf 'r %s %s\n' "$name" "${BASH_REMATCH[1]}"
     fi
@@ -76,6 +78,15 @@ __dvm_fp_root_record() {
   tmp=$(mktemp "$records/.new.XXXXXX")
   printf 'dvm-fp-1 %s %s %s\n' "$host" "$full" "$(date +%s)" >"$tmp"
   mv -fT -- "$tmp" "$records/$name"
+}
+
+# As root. Argument: NAME. Removes the record of recipe NAME.
+__dvm_fp_root_forget() {
+  set -euo pipefail
+  local records=/var/lib/dvm/recipes
+  case $1 in '' | *[!a-z0-9-]*) return 1 ;; esac
+  [ -d "$records" ] && [ ! -L "$records" ] || return 0
+  rm -f -- "$records/$1"
 }
 
 # __dvm_fp_load SECRET_COUNT SECRET_NAME... RECIPE_NAME...: one sudo call before the recipes.
@@ -126,4 +137,12 @@ __dvm_fp_record() {
   printf '%s %s %s\n' "$1" "$2" "$3" |
     sudo -n /bin/bash -p -c "$(declare -f __dvm_fp_root_record); __dvm_fp_root_record" dvm-fingerprints ||
     echo "dvm: warning: could not record the fingerprint of recipe $1: it runs again at the next sync"
+}
+
+# __dvm_fp_forget NAME: at the exit of a sync whose recipe NAME failed. No stdio: after a lost
+# connection stdout is a broken pipe. When it fails, a forced run that failed may be skipped at
+# the next sync if nothing changed (the record is that of its last success).
+__dvm_fp_forget() {
+  sudo -n /bin/bash -p -c "$(declare -f __dvm_fp_root_forget); __dvm_fp_root_forget \"\$1\"" \
+    dvm-fingerprints "$1" </dev/null >/dev/null 2>&1 || true
 }

@@ -52,6 +52,9 @@ __dvm_exit() {
     if [ -n "$__dvm_step" ]; then
       __dvm_mark "failed $status $__dvm_step" 2>/dev/null || true
       if [ "$status" -eq 0 ]; then status=3; fi
+      # A recipe that failed (or was cut short) runs in full at the next sync, whatever its
+      # fingerprint (sync-fingerprints.sh).
+      case $__dvm_step in "recipe "*) __dvm_fp_forget "${__dvm_step#recipe }" ;; esac
     fi
   fi
   exit "$status"

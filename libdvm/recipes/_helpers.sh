@@ -673,9 +673,13 @@ dvm_need_commands() {
 }
 
 # dvm_pkg_install PKG...: one `dnf5 install` for the packages that are not installed yet;
-# nothing at all when every one is installed.
+# nothing at all when every one is installed. One rpm query answers the usual case (all
+# installed: rpm's status counts the missing ones, so fewer than 256 names keep it exact).
 dvm_pkg_install() {
 	local pkg missing=()
+	if [ "$#" -lt 256 ] && rpm -q --quiet --whatprovides "$@" >/dev/null 2>&1; then
+		return 0
+	fi
 	for pkg in "$@"; do
 		if ! dvm_pkg_installed "$pkg"; then
 			missing+=("$pkg")
@@ -902,8 +906,9 @@ dvm_pinned_install() (
 
 # --- the agent user (see the agent-user recipe) --------------------------------------------
 
-# dvm_require_agent_user: the AI recipes call this first. The agent-user recipe sets
-# DVM_AGENT_READY=1 and DVM_AGENT_HOME when it has run earlier in this sync.
+# dvm_require_agent_user: the AI recipes call this first. The agent-user recipe's
+# dvm_every_sync sets DVM_AGENT_READY=1 and DVM_AGENT_HOME when it has run earlier in this sync
+# (it runs whether or not the recipe itself was unchanged and skipped).
 dvm_require_agent_user() {
 	if [ "${DVM_AGENT_READY:-}" != 1 ] || [ -z "${DVM_AGENT_HOME:-}" ]; then
 		dvm_die "needs the agent-user recipe earlier in the list: recipes = [\"agent-user\", \"${DVM_RECIPE:-...}\"]"

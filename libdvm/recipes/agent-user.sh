@@ -1,8 +1,8 @@
 # Description: the dvm-agent user that AI tools run as, its Bubblewrap launcher dvm-ai-bwrap, and the ACLs (needed before codex, claude, opencode, mistral)
-# Always: true
 #
-# Runs at every sync (Always), even unchanged: the deny ACLs must also cover the main user's
-# secret files created since the last sync, and the AI recipes check that it ran.
+# Runs when it changed (like every recipe); its dvm_every_sync part (at the end) runs at every
+# sync, even unchanged: the deny ACLs must also cover the main user's secret files created
+# since the last sync, and the AI recipes need DVM_AGENT_HOME and DVM_AGENT_READY.
 #
 # Sets up, for the AI recipes that follow it:
 # - the system user $DVM_AGENT_USER (default dvm-agent), with <agent home>/scratch (0700);
@@ -248,21 +248,34 @@ if [ "$rel" = 1 ]; then
 	sudo -n find -P "$code" -type d -exec setfacl -P -m "d:u:$agent:rwx,d:u:$DVM_USER:rwx" -- {} +
 fi
 
+# --- at every sync (dvm_every_sync) --------------------------------------------------------
+
 # The main user's secret paths: --- for the agent, recursively, plus a default ACL on
 # directories so files created in them later are denied as well. The main home is not
 # writable by the agent, so a link there is the user's own (e.g. a dotfiles manager's) and
 # its target is denied too (setfacl and find -H follow a link given as the argument).
-for p in .ssh .gnupg .npmrc .gitconfig .bash_history .zsh_history .config/git .config/gh \
-	.config/op .config/dvm .netrc .aws .docker/config.json .kube; do
-	p="$main_home/$p"
-	[ -e "$p" ] || continue
-	sudo setfacl -R -m "u:$agent:---" -- "$p"
-	if [ -d "$p" ]; then
-		sudo find -H "$p" -type d -exec setfacl -m "d:u:$agent:---" -- {} +
+# Then, for the AI recipes (dvm_require_agent_user, dvm_agent_write_wrapper and
+# dvm_agent_npm_install in _helpers.sh): DVM_AGENT_HOME and DVM_AGENT_READY. When the agent
+# user or its launcher has gone since the recipe ran, this fails and the next sync runs the
+# whole recipe again.
+# shellcheck disable=SC2317 # dvm sync calls it (on its own, after the recipe or instead of it)
+dvm_every_sync() {
+	local agent="${DVM_AGENT_USER:-dvm-agent}" agent_home main_home p
+	local -a secret_paths=()
+	if ! getent passwd "$agent" >/dev/null || [ ! -x /usr/local/libexec/dvm-ai-bwrap ]; then
+		dvm_die "the agent user $agent or /usr/local/libexec/dvm-ai-bwrap is missing: the next sync sets them up again"
+		return
 	fi
-done
-
-# --- for the AI recipes (dvm_agent_write_wrapper and dvm_agent_npm_install in _helpers.sh) ---
-
-# shellcheck disable=SC2034 # read by dvm_require_agent_user and the AI recipes
-DVM_AGENT_HOME="$agent_home" DVM_AGENT_READY=1
+	agent_home="$(dvm_user_home "$agent")"
+	main_home="$(dvm_user_home "$DVM_USER")"
+	for p in .ssh .gnupg .npmrc .gitconfig .bash_history .zsh_history .config/git .config/gh \
+		.config/op .config/dvm .netrc .aws .docker/config.json .kube; do
+		if [ -e "$main_home/$p" ]; then secret_paths+=("$main_home/$p"); fi
+	done
+	if [ "${#secret_paths[@]}" -gt 0 ]; then
+		sudo -n setfacl -R -m "u:$agent:---" -- "${secret_paths[@]}"
+		sudo -n find -H "${secret_paths[@]}" -type d -exec setfacl -m "d:u:$agent:---" -- {} +
+	fi
+	# shellcheck disable=SC2034 # read by dvm_require_agent_user and the AI recipes
+	DVM_AGENT_HOME="$agent_home" DVM_AGENT_READY=1
+}

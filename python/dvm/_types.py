@@ -589,6 +589,7 @@ class Recipe:
     secrets: Tuple[RecipeSecret, ...] = ()  #: ``# Secret:`` lines, in file order
     always: bool = False  #: ``# Always: true``: runs at every sync, changed or not
     has_check: bool = False  #: it defines ``dvm_check``, which ``dvm doctor`` runs
+    has_every_sync: bool = False  #: it defines ``dvm_every_sync``, which every sync runs
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Recipe":
@@ -599,7 +600,8 @@ class Recipe:
                    RecipeService(service["unit"], service["env"]) if service else None,
                    tuple(RecipeSecret(s["name"], s["alias"], s["prefix"], s["charset"])
                          for s in d.get("secrets", ())),
-                   bool(d.get("always", False)), bool(d.get("has_check", False)))
+                   bool(d.get("always", False)), bool(d.get("has_check", False)),
+                   bool(d.get("has_every_sync", False)))
 
 
 @dataclass(frozen=True)

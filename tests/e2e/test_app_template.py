@@ -48,10 +48,20 @@ def test_app_template_with_ai_recipes_syncs_twice(dvm):
     # The agent sees the project at /workspace and not the main user's keys.
     dvm.guest("app", f"mkdir -p ~/.ssh && echo private >~/.ssh/id_test && chmod 600 ~/.ssh/id_test "
                      f"&& echo hello >/home/{GUEST_USER}/code/app/README", user=GUEST_USER)
-    # The deny-list ACLs cover files that exist at sync time: agent-user runs at every sync
-    # (`# Always: true`), unchanged or not.
+    # A secret file created after the last sync, readable by all (0644): the agent, which may
+    # traverse the main home, can read it until the next sync denies it.
+    npmrc = f"/home/{GUEST_USER}/.npmrc"
+    dvm.guest("app", f"echo //registry.example/:_authToken=npm-secret-42 >{npmrc} && chmod 644 {npmrc}",
+              user=GUEST_USER)
+    agent_read = ["sudo", "-n", "-u", "dvm-agent", "cat", npmrc]
+    before = dvm.sim.guest_run("dvm-app", " ".join(agent_read), user=GUEST_USER)
+    assert b"npm-secret-42" in before.stdout, "the attack must work before the sync, or this test proves nothing"
+    # Nothing changed, so agent-user itself is skipped; its dvm_every_sync part still runs.
     third = dvm.ok("sync", "app", timeout=600)
-    assert "recipe agent-user finished" in third.stderr and "\u2013 codex (unchanged)" in third.stderr
+    assert "\u2013 agent-user (unchanged)" in third.stderr and "\u2013 codex (unchanged)" in third.stderr
+    after = dvm.sim.guest_run("dvm-app", " ".join(agent_read), user=GUEST_USER)
+    assert after.returncode != 0 and b"npm-secret-42" not in after.stdout
+    assert "user:dvm-agent:---" in dvm.guest("app", f"getfacl -cp {npmrc}")
     probe = (f"/usr/local/libexec/dvm-ai-bwrap --user dvm-agent --home /home/dvm-agent "
              f"--code-dir /home/{GUEST_USER}/code/app -- /bin/sh -c "
              f"'cat /workspace/README; cat /home/{GUEST_USER}/.ssh/id_test 2>&1 || echo denied'")
@@ -59,3 +69,7 @@ def test_app_template_with_ai_recipes_syncs_twice(dvm):
     out = r.stdout.decode(errors="replace")
     assert "hello" in out, r.stderr.decode(errors="replace")
     assert "private" not in out
+    # An AI recipe that runs while agent-user is skipped still finds the agent user ready
+    # (DVM_AGENT_HOME, set by agent-user's dvm_every_sync).
+    fourth = dvm.ok("sync", "app", "--recipe", "codex", timeout=600)
+    assert "\u2013 agent-user (unchanged)" in fourth.stderr and "recipe codex finished" in fourth.stderr

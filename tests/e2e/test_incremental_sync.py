@@ -321,3 +321,73 @@ def test_a_check_that_is_not_closed_is_a_config_error(dvm):
     dvm.vm("app", 'recipes = ["broken"]\n')
     r = dvm.run("plan", "app")
     assert r.returncode == 2 and "broken.sh:2" in r.stderr and "dvm_check" in r.stderr
+
+
+# A recipe with a part that runs at every sync: it logs "NAME-every" to the run log, and fails
+# while /tmp/dvm-test-every-fails exists.
+EVERY = """echo "{name}" >>/tmp/dvm-test-runs
+dvm_every_sync() {{
+  echo "{name}-every" >>/tmp/dvm-test-runs
+  test ! -e /tmp/dvm-test-every-fails
+  DVM_TEST_EVERY_RAN=1
+}}
+"""
+
+
+def test_dvm_every_sync_runs_after_the_recipe_and_alone_when_it_is_skipped(dvm):
+    dvm.recipe("every", EVERY.format(name="every"))
+    # A later recipe sees what the every-sync part set, whether or not its recipe ran.
+    after = COUNT.format(name="after") + 'echo "after saw ${DVM_TEST_EVERY_RAN:-nothing}" >>/tmp/dvm-test-runs\n'
+    dvm.recipe("after", after)
+    dvm.vm("app", 'recipes = ["every", "after"]\n')
+    dvm.ok("sync", "app")
+    assert runs(dvm) == ["every", "every-every", "after", "after", "saw", "1"]
+    dvm.recipe("after", after + ": edited\n")
+    result, r = sync_json(dvm)
+    assert outcome(result) == {"baseline": "ran", "every": "skipped", "after": "ran"}
+    assert runs(dvm) == ["every-every", "after", "after", "saw", "1"]
+    recipes = json.loads(dvm.ok("recipes", "--json").stdout)["recipes"]
+    assert [(x["has_every_sync"], x["has_check"]) for x in recipes if x["name"] == "every"] == [(True, False)]
+    assert [x["has_every_sync"] for x in recipes if x["name"] == "baseline"] == [False]
+
+
+def test_a_failing_every_sync_part_fails_the_sync_and_the_next_one_runs_the_whole_recipe(dvm):
+    dvm.recipe("every", EVERY.format(name="every"))
+    dvm.recipe("plain", COUNT.format(name="plain"))
+    dvm.vm("app", 'recipes = ["every", "plain"]\n')
+    dvm.ok("sync", "app")
+    runs(dvm)
+    dvm.guest("app", "touch /tmp/dvm-test-every-fails")
+    r = dvm.run("sync", "app")
+    assert r.returncode != 0 and "recipe every failed" in r.stderr, r.stderr
+    assert runs(dvm) == ["every-every"]  # the recipe itself was skipped, and nothing after it ran
+    assert "every" not in dvm.guest("app", "ls /var/lib/dvm/recipes", user="root").split()
+    dvm.guest("app", "rm /tmp/dvm-test-every-fails")
+    result, _ = sync_json(dvm)
+    assert outcome(result) == {"baseline": "ran", "every": "ran", "plain": "skipped"}
+    assert runs(dvm) == ["every", "every-every"]
+
+
+def test_a_forced_run_that_fails_is_not_skipped_by_the_next_sync(dvm):
+    three_recipes(dvm)
+    dvm.recipe("beta", COUNT.format(name="beta") + "test ! -e /tmp/dvm-test-fail\n")
+    dvm.ok("sync", "app")
+    runs(dvm)
+    # Nothing changed on the host, so beta's fingerprint still equals its record; the forced
+    # run fails, and that must not leave the old record standing.
+    dvm.guest("app", "touch /tmp/dvm-test-fail")
+    r = dvm.run("sync", "app", "--recipe", "beta")
+    assert r.returncode != 0 and "recipe beta failed" in r.stderr
+    assert "beta" not in dvm.guest("app", "ls /var/lib/dvm/recipes", user="root").split()
+    dvm.guest("app", "rm /tmp/dvm-test-fail")
+    runs(dvm)
+    result, _ = sync_json(dvm)
+    assert outcome(result) == {"baseline": "ran", "alpha": "skipped", "beta": "ran", "gamma": "skipped"}
+
+
+def test_an_every_sync_part_that_is_not_closed_is_a_config_error(dvm):
+    dvm.recipe("broken", "true\ndvm_every_sync() {\n  true\n}  # not alone\n")
+    dvm.vm("app", 'recipes = ["broken"]\n')
+    r = dvm.run("sync", "app")
+    assert r.returncode == 2 and "broken.sh:3:1" in r.stderr and "dvm_every_sync" in r.stderr
+    assert dvm.sim.calls() == []

@@ -396,8 +396,10 @@ void use_recipes(const fs::path& user_recipes) {
                        [](const dvm::recipe& a, const dvm::recipe& b) { return a.name < b.name; }),
         "recipe_catalog::all is sorted");
   int token_secrets = 0;
-  check(bundled.find("agent-user")->always && !bundled.find("git")->always,
-        "recipe::always: agent-user runs at every sync");
+  check(bundled.find("chezmoi")->always && !bundled.find("git")->always,
+        "recipe::always: chezmoi runs at every sync");
+  check(!bundled.find("agent-user")->every_sync.empty() && bundled.find("git")->every_sync.empty(),
+        "recipe::every_sync: agent-user's deny ACLs run at every sync");
   check(std::all_of(bundled.all().begin(), bundled.all().end(),
                     [](const dvm::recipe& r) { return r.check.empty() || r.check.starts_with("dvm_check()"); }),
         "recipe::check is a dvm_check function");

@@ -106,6 +106,8 @@ def test_init_config_plan_and_config(tmp_path):
     assert recipes["codex"].requires == ("agent-user",) and recipes["node"].requires == ()
     assert recipes["llama"].service == dvm.RecipeService("dvm-llama.service", "LLAMA_SERVICE")
     assert recipes["git"].service is None
+    assert recipes["agent-user"].has_every_sync and not recipes["agent-user"].always
+    assert recipes["chezmoi"].always and not recipes["git"].has_every_sync
     assert recipes["tailscale"].secrets == (
         dvm.RecipeSecret("TAILSCALE_AUTH_KEY", "DVM_TAILSCALE_AUTH_KEY", "tskey-", "token"),)
 

@@ -29,6 +29,17 @@ def install_guest_stubs(sim, instance: str) -> None:
         r = sim.guest_run(instance, f"install -D -m 0755 /dev/stdin {target}", user="root", stdin=data)
         assert r.returncode == 0, r.stderr
 
+
+def set_network_ms(sim, instance: str, ms: int) -> None:
+    """Make every modeled network request take MS milliseconds, as a real round trip would: the
+    simulator's (dnf5 loading repositories, curl/wget downloads; its `network_ms`) and the
+    stubs' in INSTANCE (npm view, npm install). 0 makes them answer at once."""
+    sim.configure(network_ms=int(ms) or None)
+    r = sim.guest_run(instance, "install -m 0644 /dev/stdin /usr/local/lib/dvm-test-stubs/network-ms",
+                      user="root", stdin=f"{int(ms)}\n".encode())
+    assert r.returncode == 0, r.stderr
+
+
 REPO = Path(__file__).resolve().parents[2]
 RECIPES_DIR = REPO / "libdvm" / "recipes"
 HELPERS = RECIPES_DIR / "_helpers.sh"

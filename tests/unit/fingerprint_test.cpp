@@ -1,5 +1,6 @@
 // Recipe fingerprints of the incremental sync (recipes/fingerprint.hpp): what each recipe's
 // fingerprint depends on, the run policies, and the records the guest prints back.
+#include "guest/program.hpp"
 #include "recipes/fingerprint.hpp"
 
 #include <dvm/config.hpp>
@@ -146,6 +147,40 @@ TEST_CASE("a misspelt Always line and an unclosed dvm_check are config errors na
   dvm::recipe_catalog c(d.dir);
   CHECK(c.find("checked")->check == "dvm_check() {\n  command -v node\n}\n");
   CHECK(c.find("git")->check.empty());
+}
+
+TEST_CASE("dvm_every_sync: read like dvm_check, and sent as its own function after the recipe's") {
+  catalog_dir d;
+  d.recipe("open", "true\ndvm_every_sync () {\n  true\n} # more\n");
+  try {
+    dvm::recipe_catalog c(d.dir);
+    FAIL("no error");
+  } catch (const dvm::config_error& e) {
+    CHECK(e.line() == 3);
+    CHECK(std::string(e.what()).find("dvm_every_sync function must end") != std::string::npos);
+  }
+  fs::remove(d.dir / "open.sh");
+  d.recipe("steady", "true\ndvm_every_sync() {\n  echo each\n}\n");
+  dvm::recipe_catalog c(d.dir);
+  CHECK(c.find("steady")->every_sync == "dvm_every_sync() {\n  echo each\n}\n");
+  CHECK(c.find("steady")->check.empty());
+  // The bundled agent-user has one (its deny ACLs) and no longer runs whole at every sync.
+  CHECK_FALSE(c.find("agent-user")->every_sync.empty());
+  CHECK_FALSE(c.find("agent-user")->always);
+  CHECK(c.find("git")->every_sync.empty());
+
+  auto vm = vm_with({"git", "steady"});
+  std::string text = dvm::detail::build_sync_program(vm, c, {}, "n0nce", {}).redacted();
+  // git has none ("-"); steady's wrapper (after the baseline and git: the third) defines the
+  // function and calls it.
+  auto call_of = [&](std::string_view name) {
+    std::size_t at = text.find("\n__dvm_run_recipe " + std::string(name) + " ");
+    return at == std::string::npos ? std::string() : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  };
+  CHECK(call_of("git").ends_with(" changed -"));
+  CHECK(call_of("steady").ends_with(" changed __dvm_every_3"));
+  CHECK(text.find("__dvm_every_3() {\ndvm_every_sync() {\n  echo each\n}\ndvm_every_sync\n}\n") <
+        text.find("\n__dvm_run_recipe steady "));
 }
 
 TEST_CASE("the records the guest prints back, against the steps") {

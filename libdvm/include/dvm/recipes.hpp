@@ -61,6 +61,12 @@ struct recipe {
   /// still there (e.g. `command -v node`). `dvm doctor` runs it; when it fails, the next sync
   /// runs the recipe even if its fingerprint is unchanged.
   std::string check;
+  /// The recipe's `dvm_every_sync` function, delimited like `check` ("" when it has none): the
+  /// cheap part of the recipe that must happen at every sync, e.g. agent-user's deny ACLs on the
+  /// main user's secret files created since the last sync. `dvm sync` runs it after the recipe,
+  /// and alone when the recipe is unchanged and skipped; when it fails, the next sync runs the
+  /// whole recipe.
+  std::string every_sync;
 };
 
 /// Recipe names: [a-z0-9][a-z0-9-]*, at most 64 characters.

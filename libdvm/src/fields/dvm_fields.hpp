@@ -306,6 +306,7 @@ void describe(const recipe& r, V& v) {
   v.field("secrets", r.secrets);
   v.field("always", r.always);
   v.field("has_check", !r.check.empty());
+  v.field("has_every_sync", !r.every_sync.empty());
 }
 
 template <class V>

@@ -105,8 +105,14 @@ stdin_payload build_sync_program(const vm_config& vm, const recipe_catalog& cata
     out.append(r.text);
     if (!r.text.empty() && r.text.back() != '\n') out.append("\n");
     out.append(":\n}\n");
+    // Its dvm_every_sync, run after the recipe or alone when the recipe is skipped.
+    std::string every = "-";
+    if (!r.every_sync.empty()) {
+      every = "__dvm_every_" + std::to_string(index);
+      out.append(every + "() {\n" + r.every_sync + "dvm_every_sync\n}\n");
+    }
     std::string call = "__dvm_run_recipe " + shell_quote(r.name) + " " + fn + " " + step.fingerprint + " " +
-                       std::string(policy_word(step.policy));
+                       std::string(policy_word(step.policy)) + " " + every;
     for (const auto& s : step.secrets) call += " " + s;
     out.append(call + "\n");
   }

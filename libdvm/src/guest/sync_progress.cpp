@@ -52,11 +52,13 @@ void sync_progress::marker(const guest_marker& m) {
       log("== recipe " + m.step + " finished (" + seconds(since(step_started_)) + ")");
       emit_(event{event_kind::recipe_finished, vm_, m.step, {}, 0, since(step_started_), {}});
       step_.clear();
+      next_step();
       break;
     case kind::recipe_skipped:
       result_.recipes.push_back({m.step, std::chrono::milliseconds(0), true, true});
       log("== recipe " + m.step + " unchanged: not run");
       emit_(event{event_kind::recipe_skipped, vm_, m.step, {}, 0, {}, {}});
+      next_step();
       break;
     case kind::hook_finished:
       log("== project hook " + step_ + " finished (" + seconds(since(step_started_)) + ")");
@@ -119,6 +121,13 @@ std::string sync_progress::with_stderr_and_log(std::string message, const proces
   if (std::string err_tail = stderr_tail(r.err, 4); !err_tail.empty()) message += "\n" + err_tail;
   if (has_log()) message += "\nthe whole output: " + log_->path().string();
   return message;
+}
+
+// What comes after a recipe without a start marker (a skipped recipe's dvm_every_sync, which
+// is marked only when it is done) is timed and quoted from here.
+void sync_progress::next_step() {
+  step_started_ = clock::now();
+  recent_.clear();
 }
 
 std::string sync_progress::recent_lines() const {

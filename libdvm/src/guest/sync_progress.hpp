@@ -44,6 +44,7 @@ class sync_progress {
  private:
   std::string headline(const process_result& r, const std::string& instance) const;
   std::string recent_lines() const;
+  void next_step();
   bool has_log() const noexcept { return log_ != nullptr && !log_->path().empty(); }
   // `message`, then the tail of limactl's stderr and the log's path.
   std::string with_stderr_and_log(std::string message, const process_result& r) const;

@@ -33,10 +33,11 @@ std::optional<std::string> description_of(std::string_view text) {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-// The recipe's `dvm_check` function (what `dvm doctor` runs): from a line that starts with
-// "dvm_check()" up to the first line that is "}" alone; "" when there is none. Throws
-// config_error naming `file` and the line when the function is not closed that way.
-std::string check_function_of(std::string_view text, const std::filesystem::path& file) {
+// One of the recipe's functions that dvm runs on its own (`dvm_check`, `dvm_every_sync`): from a
+// line that starts with "NAME()" up to the first line that is "}" alone; "" when there is none.
+// Throws config_error naming `file` and the line when the function is not closed that way.
+std::string function_of(std::string_view text, std::string_view function, std::string_view runner,
+                        const std::filesystem::path& file) {
   int line_no = 0;
   int start_line = 0;
   std::string out;
@@ -47,8 +48,8 @@ std::string check_function_of(std::string_view text, const std::filesystem::path
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (start_line == 0) {
       std::string_view rest = line;
-      if (!rest.starts_with("dvm_check")) continue;
-      rest.remove_prefix(9);
+      if (!rest.starts_with(function)) continue;
+      rest.remove_prefix(function.size());
       while (!rest.empty() && is_blank(rest.front())) rest.remove_prefix(1);
       if (!rest.starts_with("()")) continue;
       start_line = line_no;
@@ -60,7 +61,8 @@ std::string check_function_of(std::string_view text, const std::filesystem::path
   }
   if (start_line == 0) return {};
   throw config_error(file, start_line, 1, "",
-                     "the dvm_check function must end with a line that is \"}\" alone (dvm doctor runs it on its own)");
+                     "the " + std::string(function) + " function must end with a line that is \"}\" alone (" +
+                         std::string(runner) + " runs it on its own)");
 }
 
 std::vector<std::string_view> words_of(std::string_view text) {
@@ -253,7 +255,10 @@ void apply(recipe& r, parsed_header&& h) {
   r.always = h.always.value_or(false);
 }
 
-void read_check(recipe& r, const std::filesystem::path& file) { r.check = check_function_of(r.text, file); }
+void read_functions(recipe& r, const std::filesystem::path& file) {
+  r.check = function_of(r.text, "dvm_check", "dvm doctor", file);
+  r.every_sync = function_of(r.text, "dvm_every_sync", "dvm sync", file);
+}
 }  // namespace
 
 bool is_valid_recipe_name(std::string_view name) noexcept {
@@ -270,10 +275,10 @@ recipe_catalog::recipe_catalog() {
       continue;
     }
     recipe r{std::string(file.name), description_of(file.data).value_or(""), std::string(file.data), true, false,
-             {}, {}, {}, {}, false, {}};
+             {}, {}, {}, {}, false, {}, {}};
     // Bundled headers are checked by a unit test; the path names the source file.
     apply(r, parse_header(r.name, file.data, std::filesystem::path("libdvm/recipes") / (r.name + ".sh")));
-    read_check(r, std::filesystem::path("libdvm/recipes") / (r.name + ".sh"));
+    read_functions(r, std::filesystem::path("libdvm/recipes") / (r.name + ".sh"));
     recipes_.push_back(std::move(r));
   }
   std::sort(recipes_.begin(), recipes_.end(),
@@ -308,8 +313,8 @@ recipe_catalog::recipe_catalog(const std::filesystem::path& user_dir) : recipe_c
       throw config_error(path, 1, 1, "", "the first line of a recipe must be \"# Description: <text>\"");
     }
     parsed_header header = parse_header(name, text.str(), path);
-    recipe user{name, *description, text.str(), false, false, path, {}, {}, {}, false, {}};
-    read_check(user, path);
+    recipe user{name, *description, text.str(), false, false, path, {}, {}, {}, false, {}, {}};
+    read_functions(user, path);
     auto it = std::find_if(recipes_.begin(), recipes_.end(),
                            [&](const recipe& r) { return r.name == name; });
     if (it != recipes_.end()) {

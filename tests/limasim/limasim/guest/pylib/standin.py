@@ -103,6 +103,13 @@ def sim_config():
         return {}
 
 
+def network_round_trip():
+    """A modeled request to a repository or download server: sleeps `network_ms` of config.json."""
+    ms = sim_config().get("network_ms") or 0
+    if isinstance(ms, (int, float)) and ms > 0:
+        time.sleep(ms / 1000.0)
+
+
 def catalog():
     cat = {k: dict(v) for k, v in PACKAGES.items()}
     for name, spec in (sim_config().get("package_commands") or {}).items():

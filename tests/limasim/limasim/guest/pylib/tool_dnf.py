@@ -97,6 +97,7 @@ def opt_values(o, name):
 
 
 def loading(o):
+    standin.network_round_trip()  # the repositories' metadata
     if not o.quiet:
         out("Updating and loading repositories:")
         out("Repositories loaded.")

@@ -35,6 +35,7 @@ def lookup(url):
     ent = idx.get(url)
     if ent is None:
         return None
+    standin.network_round_trip()
     if isinstance(ent, str):
         ent = {"file": ent}
     status = int(ent.get("status", 200))
