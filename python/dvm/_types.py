@@ -196,13 +196,15 @@ class RecipeState:
     always: bool = False  #: the baseline or ``# Always: true``: runs whatever its fingerprint
     last_run: Optional[datetime.datetime] = None  #: end of its last successful run (UTC)
     will_run: bool = True  #: whether the next plain sync runs it
+    every_sync: bool = False  #: its ``dvm_every_sync`` runs at every sync, even when it is skipped
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "RecipeState":
         last = d["last_run"]
         when = (datetime.datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
                 if last else None)
-        return cls(d["name"], RecipeFreshness(d["freshness"]), d["always"], when, d["will_run"])
+        return cls(d["name"], RecipeFreshness(d["freshness"]), d["always"], when, d["will_run"],
+                   d["every_sync"])
 
 
 @dataclass(frozen=True)

@@ -348,6 +348,11 @@ def test_dvm_every_sync_runs_after_the_recipe_and_alone_when_it_is_skipped(dvm):
     assert runs(dvm) == ["every-every", "after", "after", "saw", "1"]
     recipes = json.loads(dvm.ok("recipes", "--json").stdout)["recipes"]
     assert [(x["has_every_sync"], x["has_check"]) for x in recipes if x["name"] == "every"] == [(True, False)]
+    # plan and status say that the part runs although the recipe is skipped.
+    plan = dvm.json("plan", "app")
+    assert {r["name"]: (r["every_sync"], r["will_run"]) for r in plan["recipes"]} == {
+        "baseline": (False, True), "every": (True, False), "after": (False, False)}
+    assert "every  skipped but for its dvm_every_sync (unchanged since " in dvm.ok("status", "app").stdout
     assert [x["has_every_sync"] for x in recipes if x["name"] == "baseline"] == [False]
 
 

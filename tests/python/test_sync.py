@@ -258,6 +258,7 @@ def test_guest_failure_is_an_error_with_the_recipe(dvmenv, sandbox):
 def test_incremental_sync_through_the_api(dvmenv, sandbox):
     for name in ("one", "two"):
         dvmenv.recipe(name, f'echo "{name}" >>/tmp/dvm-py-runs\n')
+    dvmenv.recipe("two", 'echo two >>/tmp/dvm-py-runs\ndvm_every_sync() {\n  true\n}\n')
     dvmenv.vm("app", 'baseline = false\nrecipes = ["one", "two"]\n')
     client = dvmenv.client()
     first = client.sync("app")
@@ -277,7 +278,8 @@ def test_incremental_sync_through_the_api(dvmenv, sandbox):
     assert states["one"].freshness == dvm.RecipeFreshness.CURRENT and not states["one"].will_run
     assert states["one"].last_run is not None and states["one"].last_run.tzinfo is not None
     plan = client.plan("app")
-    assert [(r.name, r.will_run) for r in plan.recipes] == [("one", False), ("two", False)]
+    assert [(r.name, r.will_run, r.every_sync) for r in plan.recipes] == [("one", False, False), ("two", False, True)]
+    assert {r.name: r.has_every_sync for r in client.recipes()}["two"]
     assert dvmenv.sim.guest_run("dvm-app", "cat /tmp/dvm-py-runs").stdout.split() == [
         b"one", b"two", b"two", b"one", b"two"]
 

@@ -83,6 +83,7 @@ std::string recipe_state_text(const dvm::recipe_state& r) {
   }
   if (r.always) return "runs (always; " + why + ")";
   if (r.freshness == f::unknown) return "runs if changed (" + why + ")";
+  if (!r.will_run() && r.every_sync) return "skipped but for its dvm_every_sync (" + why + ")";
   return std::string(r.will_run() ? "runs" : "skipped") + " (" + why + ")";
 }
 

@@ -71,6 +71,8 @@ struct recipe_state {
   std::string name;
   recipe_freshness freshness = recipe_freshness::unknown;
   bool always = false;  ///< the baseline or `# Always: true`: a sync runs it whatever its fingerprint
+  /// It has a `dvm_every_sync` function, which every sync runs, even when it skips the recipe.
+  bool every_sync = false;
   /// The end of its last successful run, from its record (none without one).
   std::optional<std::chrono::system_clock::time_point> last_run;
   /// Whether the next sync (without --full or --recipe) runs it: always, or not current. A

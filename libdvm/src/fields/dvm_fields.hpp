@@ -141,6 +141,7 @@ void describe(const recipe_state& r, V& v) {
   v.field("name", r.name);
   v.field("freshness", r.freshness);
   v.field("always", r.always);
+  v.field("every_sync", r.every_sync);
   v.field("last_run", utc_text(r.last_run));
   v.field("will_run", r.will_run());
 }

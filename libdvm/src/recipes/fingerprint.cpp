@@ -204,6 +204,7 @@ std::vector<recipe_state> recipe_states_of(const std::vector<recipe_step>& steps
     recipe_state s;
     s.name = step.r->name;
     s.always = step.policy == run_policy::always;
+    s.every_sync = !step.r->every_sync.empty();
     if (records) {
       auto it = records->find(s.name);
       if (it == records->end()) {
