@@ -122,6 +122,8 @@ def test_always_recipes_run_every_time(dvm):
     assert runs(dvm) == ["beta"]
     recipes = json.loads(dvm.ok("recipes", "--json").stdout)
     assert [r["always"] for r in recipes["recipes"] if r["name"] == "beta"] == [True]
+    rows = {line.split()[0]: line.split()[2] for line in dvm.ok("recipes").stdout.splitlines()[1:]}
+    assert (rows["beta"], rows["alpha"], rows["baseline"]) == ("always", "if", "always")
 
 
 def test_a_removed_recipe_is_forgotten_and_runs_when_it_comes_back(dvm):
@@ -353,6 +355,8 @@ def test_dvm_every_sync_runs_after_the_recipe_and_alone_when_it_is_skipped(dvm):
     assert {r["name"]: (r["every_sync"], r["will_run"]) for r in plan["recipes"]} == {
         "baseline": (False, True), "every": (True, False), "after": (False, False)}
     assert "every  skipped but for its dvm_every_sync (unchanged since " in dvm.ok("status", "app").stdout
+    assert [line.split(None, 2)[2] for line in dvm.ok("recipes").stdout.splitlines()
+            if line.startswith("every ")] == ["if changed (dvm_every_sync: always)  test recipe"]
     assert [x["has_every_sync"] for x in recipes if x["name"] == "baseline"] == [False]
 
 

@@ -10,10 +10,13 @@ int print_recipes(const cli_state& state) {
   auto client = make_client(state, nullptr);
   const auto& catalog = client.configs().recipes();
   output(state).result(boost::json::object{{"recipes", to_json_list(catalog.all())}}, [&](std::ostream& out, std::ostream&) {
-    std::vector<std::vector<std::string>> rows{{"RECIPE", "SOURCE", "DESCRIPTION"}};
+    // RUNS: when `dvm sync` runs it (libdvm/recipes/README.md, "When a recipe runs").
+    std::vector<std::vector<std::string>> rows{{"RECIPE", "SOURCE", "RUNS", "DESCRIPTION"}};
     for (const auto& r : catalog.all()) {
+      std::string runs = r.always || r.name == dvm::baseline_recipe ? "always" : "if changed";
+      if (!r.every_sync.empty() && !r.always) runs += " (dvm_every_sync: always)";
       rows.push_back({r.name, r.bundled ? "bundled" : (r.shadows_bundled ? "user (overrides bundled)" : "user"),
-                      r.description});
+                      runs, r.description});
     }
     out << table(rows);
   });
