@@ -1,8 +1,9 @@
 # Description: the dvm-agent user that AI tools run as, its Bubblewrap launcher dvm-ai-bwrap, and the ACLs (needed before codex, claude, opencode, mistral)
 #
-# Runs when it changed (like every recipe); its dvm_every_sync part (at the end) runs at every
-# sync, even unchanged: the deny ACLs must also cover the main user's secret files created
-# since the last sync, and the AI recipes need DVM_AGENT_HOME and DVM_AGENT_READY.
+# Runs when it changed (like every recipe); its dvm_every_sync part (at the end: the ACLs)
+# runs at every sync, even unchanged: the deny ACLs must also cover the main user's secret
+# files created since the last sync, a code directory made again needs its ACLs, and the AI
+# recipes need DVM_AGENT_HOME and DVM_AGENT_READY.
 #
 # Sets up, for the AI recipes that follow it:
 # - the system user $DVM_AGENT_USER (default dvm-agent), with <agent home>/scratch (0700);
@@ -19,7 +20,7 @@
 #   mounts the main home at all.
 
 local agent="${DVM_AGENT_USER:-dvm-agent}" code="${DVM_CODE_DIR:-}"
-local main_home agent_home dir rel acl p
+local main_home agent_home p
 dvm_validate_user_name "$agent" "agent_user"
 if [ "$agent" = "$DVM_USER" ] || [ "$agent" = root ]; then
 	dvm_die "agent_user must be a separate user, not '$agent'"
@@ -57,17 +58,6 @@ esac
 # (e.g. ~/scratch -> /etc), naming it, and fixes what it may as the agent.
 dvm_ensure_dir "$agent_home" 0700 "$agent"
 dvm_ensure_dir "$agent_home/scratch" 0700 "$agent"
-if [ ! -d "$code" ]; then
-	mkdir -p -- "$code"
-fi
-# The ACL walk below runs as root: the directories above the code directory must be real
-# directories that only root and $DVM_USER can change, and the code directory no link.
-if sudo -n test -L "$code"; then
-	dvm_die "code_dir ($code) is a symbolic link; set code_dir to the directory it points to"
-	return
-fi
-dvm_check_parents "$code" "$DVM_USER"
-
 dvm_ensure_dir /usr/local/libexec 0755 root:root
 dvm_write_file /usr/local/libexec/dvm-ai-bwrap 0755 root:root <<'DVM_AI_BWRAP'
 #!/bin/bash
@@ -215,59 +205,73 @@ if command -v git >/dev/null 2>&1; then
 	done
 fi
 
-# --- ACLs --------------------------------------------------------------------------------
-
-# Traverse: the main home and every directory from there (or from / otherwise) down to the
-# code directory's parent. Without it, the agent could not reach the code directory.
-dvm_acl_grant "$main_home" "u:$agent:--x"
-dir="$(dirname -- "$code")"
-if [ "$dir" != / ]; then
-	dvm_acl_grant "$dir" "u:$agent:--x"
-fi
-while dir="$(dirname -- "$dir")"; do
-	case "$dir/" in
-	"$main_home"/?*) dvm_acl_grant "$dir" "u:$agent:--x" ;;
-	*) break ;;
-	esac
-done
-
-# The code directory: rwx (X on files: only those already executable) for both users, and
-# default rwx on every directory so new files stay shared. The whole tree is walked only when
-# the code directory itself lacks an entry; new files inherit the default ACL after that
-# (`dvm cp` refreshes the ACLs on what it copies in).
-acl="$(sudo getfacl -cpE -- "$code")"
-rel=0
-for p in "user:$agent:rwx" "user:$DVM_USER:rwx" "default:user:$agent:rwx" "default:user:$DVM_USER:rwx"; do
-	printf '%s\n' "$acl" | grep -qxF -- "$p" || rel=1
-done
-if [ "$rel" = 1 ]; then
-	dvm_info "granting $agent and $DVM_USER rwx on $code"
-	# The agent can write in the code directory: the walk never follows a symbolic link in it
-	# (setfacl -P, find -P and -type d), so a link to the main home gains no ACL there.
-	sudo -n setfacl -R -P -m "u:$agent:rwX,u:$DVM_USER:rwX" -- "$code"
-	sudo -n find -P "$code" -type d -exec setfacl -P -m "d:u:$agent:rwx,d:u:$DVM_USER:rwx" -- {} +
-fi
-
 # --- at every sync (dvm_every_sync) --------------------------------------------------------
 
-# The main user's secret paths: --- for the agent, recursively, plus a default ACL on
-# directories so files created in them later are denied as well. The main home is not
-# writable by the agent, so a link there is the user's own (e.g. a dotfiles manager's) and
-# its target is denied too (setfacl and find -H follow a link given as the argument).
-# Then, for the AI recipes (dvm_require_agent_user, dvm_agent_write_wrapper and
-# dvm_agent_npm_install in _helpers.sh): DVM_AGENT_HOME and DVM_AGENT_READY. When the agent
-# user or its launcher has gone since the recipe ran, this fails and the next sync runs the
-# whole recipe again.
+# The ACLs, and the variables the AI recipes after this one need, at every sync: also when
+# this recipe is unchanged and skipped. When the agent user or its launcher has gone since
+# the recipe ran, this fails, and the next sync runs the whole recipe again.
+#
+# - The code directory: rwx (X on files: only those already executable) for both users, and
+#   default rwx on every directory so new files stay shared; traverse (--x) for the agent on
+#   the main home and every directory from there down to the code directory's parent. The
+#   tree is walked only when the code directory itself lacks an entry (the first time, or a
+#   code directory made again since); new files inherit the default ACL after that (`dvm cp`
+#   refreshes the ACLs on what it copies in).
+# - The main user's secret paths: --- for the agent, recursively, plus a default ACL on
+#   directories so files created in them later are denied as well. The main home is not
+#   writable by the agent, so a link there is the user's own (e.g. a dotfiles manager's) and
+#   its target is denied too (setfacl and find -H follow a link given as the argument).
+# - DVM_AGENT_HOME and DVM_AGENT_READY, for dvm_require_agent_user, dvm_agent_write_wrapper
+#   and dvm_agent_npm_install (_helpers.sh).
 # shellcheck disable=SC2317 # dvm sync calls it (on its own, after the recipe or instead of it)
 dvm_every_sync() {
-	local agent="${DVM_AGENT_USER:-dvm-agent}" agent_home main_home p
+	local agent="${DVM_AGENT_USER:-dvm-agent}" code="${DVM_CODE_DIR:-}" agent_home main_home dir acl p rel=0
 	local -a secret_paths=()
 	if ! getent passwd "$agent" >/dev/null || [ ! -x /usr/local/libexec/dvm-ai-bwrap ]; then
 		dvm_die "the agent user $agent or /usr/local/libexec/dvm-ai-bwrap is missing: the next sync sets them up again"
 		return
 	fi
+	dvm_validate_abs_path "$code" "code_dir"
 	agent_home="$(dvm_user_home "$agent")"
 	main_home="$(dvm_user_home "$DVM_USER")"
+
+	if [ ! -d "$code" ]; then
+		mkdir -p -- "$code"
+	fi
+	acl="$(sudo -n getfacl -cpE -- "$code")"
+	for p in "user:$agent:rwx" "user:$DVM_USER:rwx" "default:user:$agent:rwx" "default:user:$DVM_USER:rwx"; do
+		case $'\n'"$acl"$'\n' in
+		*$'\n'"$p"$'\n'*) ;;
+		*) rel=1 ;;
+		esac
+	done
+	if [ "$rel" = 1 ]; then
+		# The walk runs as root: the directories above the code directory must be real
+		# directories that only root and $DVM_USER can change, and the code directory no link.
+		if sudo -n test -L "$code"; then
+			dvm_die "code_dir ($code) is a symbolic link; set code_dir to the directory it points to"
+			return
+		fi
+		dvm_check_parents "$code" "$DVM_USER"
+		# Traverse: the main home, the code directory's parent, and the directories between.
+		dvm_acl_grant "$main_home" "u:$agent:--x"
+		dir="$(dirname -- "$code")"
+		if [ "$dir" != / ]; then
+			dvm_acl_grant "$dir" "u:$agent:--x"
+		fi
+		while dir="$(dirname -- "$dir")"; do
+			case "$dir/" in
+			"$main_home"/?*) dvm_acl_grant "$dir" "u:$agent:--x" ;;
+			*) break ;;
+			esac
+		done
+		dvm_info "granting $agent and $DVM_USER rwx on $code"
+		# The agent can write in the code directory: the walk never follows a symbolic link in
+		# it (setfacl -P, find -P and -type d), so a link to the main home gains no ACL there.
+		sudo -n setfacl -R -P -m "u:$agent:rwX,u:$DVM_USER:rwX" -- "$code"
+		sudo -n find -P "$code" -type d -exec setfacl -P -m "d:u:$agent:rwx,d:u:$DVM_USER:rwx" -- {} +
+	fi
+
 	for p in .ssh .gnupg .npmrc .gitconfig .bash_history .zsh_history .config/git .config/gh \
 		.config/op .config/dvm .netrc .aws .docker/config.json .kube; do
 		if [ -e "$main_home/$p" ]; then secret_paths+=("$main_home/$p"); fi

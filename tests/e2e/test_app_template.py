@@ -73,3 +73,14 @@ def test_app_template_with_ai_recipes_syncs_twice(dvm):
     # (DVM_AGENT_HOME, set by agent-user's dvm_every_sync).
     fourth = dvm.ok("sync", "app", "--recipe", "codex", timeout=600)
     assert "\u2013 agent-user (unchanged)" in fourth.stderr and "recipe codex finished" in fourth.stderr
+    # A code directory made again (a fresh clone, say) gets its ACLs back at the next plain
+    # sync, agent-user unchanged: the ACLs are its dvm_every_sync part.
+    code = f"/home/{GUEST_USER}/code/app"
+    dvm.guest("app", f"rm -rf {code} && mkdir {code} && echo again >{code}/README", user=GUEST_USER)
+    assert "dvm-agent" not in dvm.guest("app", f"getfacl -cp {code}")
+    fifth = dvm.ok("sync", "app", timeout=600)
+    assert "\u2013 agent-user (unchanged)" in fifth.stderr
+    acl = dvm.guest("app", f"getfacl -cp {code}")
+    assert "user:dvm-agent:rwx" in acl and "default:user:dvm-agent:rwx" in acl
+    r = dvm.sim.guest_run("dvm-app", probe, user=GUEST_USER)
+    assert "again" in r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
